@@ -1,0 +1,42 @@
+# The README's two commands are `make run` and `make test`; both work from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools/venv
+
+.PHONY: run test bench setup tools clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "==> Python environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo "==> Azurite from package-lock.json"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(TOOLS)/.installed: infra/requirements-tools.txt
+	@echo "==> Infrastructure checks (checkov) in $(TOOLS)"
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet --progress-bar off -r infra/requirements-tools.txt
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+tools: $(TOOLS)/.installed
+
+run: setup
+	$(PY) -m local up
+
+test: setup tools
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) node_modules

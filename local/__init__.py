@@ -1,0 +1,1 @@
+"""Development-only tooling: the Functions dev host, the IoT Hub simulator and the local stack."""
