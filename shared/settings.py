@@ -1,0 +1,44 @@
+"""Every setting the app reads, in one place.
+
+Each field's alias is the app setting (environment variable) it comes from. Storage follows the
+Functions convention for the `AzureWebJobsStorage` connection: a connection string locally, or
+identity-based `AzureWebJobsStorage__accountName` / `__<service>ServiceUri` settings in Azure.
+IoT Hub is reached with a connection string locally, or by host name with a managed identity.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    storage_connection_string: str | None = Field(None, alias=STORAGE_CONNECTION)
+    storage_account_name: str | None = Field(None, alias=f"{STORAGE_CONNECTION}__accountName")
+    storage_table_uri: str | None = Field(None, alias=f"{STORAGE_CONNECTION}__tableServiceUri")
+    storage_queue_uri: str | None = Field(None, alias=f"{STORAGE_CONNECTION}__queueServiceUri")
+    storage_blob_uri: str | None = Field(None, alias=f"{STORAGE_CONNECTION}__blobServiceUri")
+    managed_identity_client_id: str | None = Field(None, alias="AZURE_CLIENT_ID")
+
+    iothub_connection_string: str | None = Field(None, alias="IOTHUB_CONNECTION_STRING")
+    iothub_host_name: str | None = Field(None, alias="IOTHUB_HOST_NAME")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        source = os.environ if environ is None else environ
+        # An empty app setting means "not set", as it does for the Functions host.
+        return cls.model_validate({key: value for key, value in source.items() if value != ""})
+
+    def storage_service_uri(self, service: str) -> str | None:
+        """The identity-based endpoint of `service` (table, queue or blob), if configured."""
+        explicit = getattr(self, f"storage_{service}_uri")
+        if explicit:
+            return explicit
+        if self.storage_account_name:
+            return f"https://{self.storage_account_name}.{service}.core.windows.net"
+        return None

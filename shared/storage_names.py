@@ -1,0 +1,14 @@
+"""Names of the tables, queues and blob containers the app uses (the deployment creates them)."""
+
+JOBS_TABLE = "jobs"
+JOB_DEVICES_TABLE = "jobdevices"
+DEVICE_GROUPS_TABLE = "devicegroups"
+TABLES = (JOBS_TABLE, JOB_DEVICES_TABLE, DEVICE_GROUPS_TABLE)
+
+PLAN_QUEUE = "jobs-plan"
+DISPATCH_QUEUE = "jobs-dispatch"
+OUTCOMES_QUEUE = "jobs-outcomes"
+QUEUES = (PLAN_QUEUE, DISPATCH_QUEUE, OUTCOMES_QUEUE)
+
+JOB_HISTORY_CONTAINER = "job-history"
+BLOB_CONTAINERS = (JOB_HISTORY_CONTAINER,)
