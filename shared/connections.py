@@ -8,6 +8,7 @@ from azure.iot.hub import IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
 from shared.settings import Settings
 
 # Longer than IoT Hub's longest direct-method wait (300 s connect + 300 s response), so the
@@ -63,7 +64,17 @@ class Connections:
         # The SDK opens a new TLS connection per call unless told to keep it.
         manager.protocol.config.keep_alive = True
         manager.protocol.config.connection.timeout = HUB_READ_TIMEOUT_SECONDS
+        manager.protocol.config.retry_policy.retries = 0  # the gateway owns retries, for every verb alike
         return manager
+
+    @cached_property
+    def hub(self) -> HubGateway:
+        settings = self.settings
+        limits = HubLimits(twin_reads_per_second=settings.hub_twin_reads_per_second,
+                           twin_updates_per_second=settings.hub_twin_updates_per_second,
+                           method_units_per_second=settings.hub_method_units_per_second,
+                           queries_per_second=settings.hub_queries_per_minute / 60)
+        return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts))
 
     def _storage_uri(self, service: str) -> str:
         uri = self.settings.storage_service_uri(service)

@@ -28,6 +28,13 @@ class Settings(BaseModel):
     iothub_connection_string: str | None = Field(None, alias="IOTHUB_CONNECTION_STRING")
     iothub_host_name: str | None = Field(None, alias="IOTHUB_HOST_NAME")
 
+    # Pacing per operation class, per process; defaults are one unit of an S1 hub. 0 = no pacing.
+    hub_twin_reads_per_second: float = Field(100, ge=0, alias="HUB_TWIN_READS_PER_SECOND")
+    hub_twin_updates_per_second: float = Field(50, ge=0, alias="HUB_TWIN_UPDATES_PER_SECOND")
+    hub_method_units_per_second: float = Field(40, ge=0, alias="HUB_METHOD_UNITS_PER_SECOND")
+    hub_queries_per_minute: float = Field(20, ge=0, alias="HUB_QUERIES_PER_MINUTE")
+    hub_max_attempts: int = Field(8, ge=1, le=20, alias="HUB_MAX_ATTEMPTS")
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         source = os.environ if environ is None else environ
