@@ -1,0 +1,509 @@
+// The whole app in one resource group: Function App (Flex Consumption, Python 3.11), its Storage
+// account, IoT Hub (new, or an existing one by name), Application Insights with Log Analytics,
+// and one user-assigned identity holding only the data-plane roles the app and the host use.
+// No connection strings or keys anywhere: every service is reached with that identity.
+// Deploy: see infra/README.md.
+
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- parameters
+
+@description('Azure region for every new resource; it must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@description('Start of every resource name: 3-11 lower-case letters or digits.')
+@minLength(3)
+@maxLength(11)
+param namePrefix string = 'devicejobs'
+
+@description('Tags applied to every new resource.')
+param tags object = {}
+
+@description('Flex Consumption plan SKU (FC1 is the only one Azure offers).')
+@allowed([
+  'FC1'
+])
+param functionPlanSku string = 'FC1'
+
+@description('Memory of each Function App instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound on Function App instances the plan scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Name of an existing IoT Hub to use. Empty: create a new hub.')
+param existingIotHubName string = ''
+
+@description('Resource group of the existing IoT Hub (default: this deployment\'s resource group).')
+param existingIotHubResourceGroup string = resourceGroup().name
+
+@description('Tier of a new IoT Hub. Basic tiers lack device twins and direct methods, which the app needs.')
+@allowed([
+  'F1'
+  'S1'
+  'S2'
+  'S3'
+])
+param iotHubSku string = 'S1'
+
+@description('Units of a new IoT Hub (F1 allows exactly 1).')
+@minValue(1)
+@maxValue(200)
+param iotHubUnits int = 1
+
+@description('New hub only: refuse hub-level shared access policies, so service APIs accept only Microsoft Entra identities. Device keys keep working.')
+param iotHubDisableLocalAuth bool = true
+
+// IoT Hub pacing, per Function App instance: the app spaces its hub calls under these rates
+// (0: no pacing). The defaults are one S1 unit; raise them with the hub's tier and units.
+@description('HUB_TWIN_READS_PER_SECOND: twin reads per second per instance (0: no pacing).')
+@minValue(0)
+param hubTwinReadsPerSecond int = 100
+
+@description('HUB_TWIN_UPDATES_PER_SECOND: twin updates per second per instance (0: no pacing).')
+@minValue(0)
+param hubTwinUpdatesPerSecond int = 50
+
+@description('HUB_METHOD_UNITS_PER_SECOND: direct-method units per second per instance (0: no pacing).')
+@minValue(0)
+param hubMethodUnitsPerSecond int = 40
+
+@description('HUB_QUERIES_PER_MINUTE: twin queries per minute per instance (0: no pacing).')
+@minValue(0)
+param hubQueriesPerMinute int = 20
+
+@description('HUB_MAX_ATTEMPTS: attempts per IoT Hub call, retrying throttling (429) and server errors.')
+@minValue(1)
+@maxValue(20)
+param hubMaxAttempts int = 8
+
+@description('Days Log Analytics keeps logs (30 is included in the ingestion price).')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('Daily Log Analytics ingestion cap in GB, a guard against runaway logging (-1: no cap).')
+param logDailyCapGb int = 1
+
+// ---------------------------------------------------------------- names
+
+var suffix = uniqueString(resourceGroup().id, namePrefix)
+var storageAccountName = take(replace(toLower('${namePrefix}${suffix}'), '-', ''), 24)
+var functionAppName = '${namePrefix}-func-${suffix}'
+var newIotHubName = '${namePrefix}-hub-${suffix}'
+var iotHubName = empty(existingIotHubName) ? newIotHubName : existingIotHubName
+var iotHubResourceGroup = empty(existingIotHubName) ? resourceGroup().name : existingIotHubResourceGroup
+
+// What the app uses (shared/storage_names.py); the queues the app's triggers listen on each get
+// the "-poison" queue the Functions host moves failed messages to.
+var tableNames = [
+  'jobs'
+  'jobdevices'
+  'devicegroups'
+]
+var queueNames = [
+  'jobs-plan'
+  'jobs-plan-poison'
+  'jobs-dispatch'
+  'jobs-dispatch-poison'
+  'jobs-outcomes'
+  'jobs-outcomes-poison'
+]
+var blobContainerNames = [
+  'job-history'
+]
+// Flex Consumption keeps the published package here (functionAppConfig.deployment.storage).
+var deploymentContainerName = 'app-package'
+
+// Built-in role definitions (ids are the same in every tenant).
+var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+// ---------------------------------------------------------------- identity
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-id-${suffix}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- storage
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches storage over public endpoints; shared keys are off, so only the app's Entra identity gets in
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35 (public endpoint, identity-only access)
+  // checkov:skip=CKV_AZURE_206: locally redundant storage on purpose: job state is operational and re-creatable, and LRS keeps the idle cost minimal
+  // checkov:skip=CKV_AZURE_43: the name is computed (lower-cased prefix + uniqueString, at most 24 characters), which checkov cannot evaluate
+  name: storageAccountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowCrossTenantReplication: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+          keyType: 'Account'
+        }
+        file: {
+          enabled: true
+          keyType: 'Account'
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+        table: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for containerName in blobContainerNames: {
+  parent: blobService
+  name: containerName
+  properties: {
+    publicAccess: 'None'
+  }
+}]
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in queueNames: {
+  parent: queueService
+  name: queueName
+}]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for tableName in tableNames: {
+  parent: tableService
+  name: tableName
+}]
+
+// ---------------------------------------------------------------- monitoring
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${namePrefix}-log-${suffix}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: logRetentionDays
+    workspaceCapping: {
+      dailyQuotaGb: logDailyCapGb
+    }
+    features: {
+      disableLocalAuth: true
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${namePrefix}-appi-${suffix}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+    IngestionMode: 'LogAnalytics'
+  }
+}
+
+// ---------------------------------------------------------------- IoT Hub
+
+module iotHub 'modules/iothub.bicep' = if (empty(existingIotHubName)) {
+  name: 'iothub'
+  params: {
+    name: newIotHubName
+    location: location
+    sku: iotHubSku
+    units: iotHubUnits
+    tags: tags
+    disableLocalAuth: iotHubDisableLocalAuth
+  }
+}
+
+module iotHubAccess 'modules/iothub-access.bicep' = {
+  name: 'iothub-access'
+  scope: resourceGroup(iotHubResourceGroup)
+  params: {
+    iotHubName: iotHubName
+    principalId: identity.properties.principalId
+  }
+  dependsOn: [
+    iotHub
+  ]
+}
+
+// ---------------------------------------------------------------- role assignments
+
+// Host storage (keys, timer and singleton leases, the deployment package) and the app's
+// job-history archive. The Functions docs require Blob Data Owner for identity-based host storage.
+resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, storageBlobDataOwnerRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Queue triggers (read, delete, move to -poison) and the app's sends between stages.
+resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, storageQueueDataContributorRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Jobs, device rows, progress counters and device groups (entity CRUD and transactions).
+resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, storageTableDataContributorRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributorRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Telemetry into Application Insights, whose local (instrumentation key) auth is off.
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, monitoringMetricsPublisherRoleId)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------- Function App
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption exists only in some regions and keeps two always-ready instances billed per function group
+  name: '${namePrefix}-plan-${suffix}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: functionPlanSku
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: the HTTP API is the product: other systems and people call it over the internet, with function keys
+  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys; requiring client certificates would lock out every caller without one
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero; always-ready instances for failover would cost money at rest
+  // checkov:skip=CKV_AZURE_213: the platform health check is not available on Flex Consumption; GET /api/health serves external probes
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        // Host storage and the app's tables, queues and blobs, through the identity.
+        {
+          name: 'AzureWebJobsStorage__accountName'
+          value: storage.name
+        }
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: storage.properties.primaryEndpoints.blob
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: storage.properties.primaryEndpoints.queue
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: storage.properties.primaryEndpoints.table
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identity.properties.clientId
+        }
+        // The identity DefaultAzureCredential picks (shared/connections.py).
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
+        }
+        {
+          name: 'IOTHUB_HOST_NAME'
+          value: iotHubAccess.outputs.hostName
+        }
+        {
+          name: 'HUB_TWIN_READS_PER_SECOND'
+          value: string(hubTwinReadsPerSecond)
+        }
+        {
+          name: 'HUB_TWIN_UPDATES_PER_SECOND'
+          value: string(hubTwinUpdatesPerSecond)
+        }
+        {
+          name: 'HUB_METHOD_UNITS_PER_SECOND'
+          value: string(hubMethodUnitsPerSecond)
+        }
+        {
+          name: 'HUB_QUERIES_PER_MINUTE'
+          value: string(hubQueriesPerMinute)
+        }
+        {
+          name: 'HUB_MAX_ATTEMPTS'
+          value: string(hubMaxAttempts)
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: appInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+        }
+      ]
+    }
+  }
+  dependsOn: [
+    blobDataOwner
+    queueDataContributor
+    tableDataContributor
+    metricsPublisher
+    deploymentContainer
+  ]
+}
+
+// Publishing goes through Microsoft Entra (func azure functionapp publish uses your az login);
+// basic-auth FTP and SCM credentials stay off.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// ---------------------------------------------------------------- outputs
+
+output functionAppName string = functionApp.name
+output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}'
+output storageAccountName string = storage.name
+output iotHubName string = iotHubName
+output iotHubHostName string = iotHubAccess.outputs.hostName
+output identityClientId string = identity.properties.clientId

@@ -1,0 +1,48 @@
+"""IoT Central paging: {"value": [...], "nextLink": "<full URL>"}; the token is opaque to callers."""
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from jobs_api.errors import bad_request
+
+SKIP_TOKEN = "$skiptoken"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def encode_token(continuation: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(continuation).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> object:
+    if not token:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        raise bad_request("The $skiptoken is not valid; use the nextLink of the previous page.", SKIP_TOKEN) from None
+
+
+def page_size(params: dict[str, str]) -> int:
+    """`$top` (IoT Central 2022-07-31 examples) or `maxpagesize` (later previews)."""
+    raw = params.get("maxpagesize") or params.get("$top")
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise bad_request(f"Page size must be a whole number from 1 to {MAX_PAGE_SIZE}.", "maxpagesize")
+    return int(raw)
+
+
+def page(items: list, continuation: object, request_url: str) -> dict:
+    body = {"value": items}
+    if continuation:
+        body["nextLink"] = _with_skip_token(request_url, encode_token(continuation))
+    return body
+
+
+def _with_skip_token(url: str, token: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != SKIP_TOKEN]
+    return urlunsplit(parts._replace(query=urlencode(query + [(SKIP_TOKEN, token)])))
