@@ -1,0 +1,99 @@
+"""One device inside one job, and its state machine.
+
+pending → running (claimed by a sender) → completed | failed.
+running → pending releases a claim (a stopped job's unsent devices, or a dead sender's
+property writes, which may be re-sent). pending → completed | failed lets an outcome that
+arrives after such a release still count once. completed and failed are final.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum
+
+from shared.domain.errors import IllegalTransition
+from shared.domain.limits import MAX_ERROR_MESSAGE_LENGTH
+
+
+class DeviceStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (DeviceStatus.COMPLETED, DeviceStatus.FAILED)
+
+
+class DeviceErrorCode(str, Enum):
+    DEVICE_NOT_FOUND = "DeviceNotFound"
+    DEVICE_NOT_ONLINE = "DeviceNotOnline"
+    TIMEOUT = "Timeout"
+    THROTTLED = "Throttled"
+    DEVICE_REJECTED = "DeviceRejected"
+    EDGE_NOT_SUPPORTED = "EdgeNotSupported"
+    INVALID_VALUE = "InvalidValue"
+    OUTCOME_UNKNOWN = "OutcomeUnknown"
+    HUB_ERROR = "HubError"
+    MODEL_MISMATCH = "ModelMismatch"  # the device's modelId differs from an operation's target
+
+
+_ALLOWED = {
+    DeviceStatus.PENDING: {DeviceStatus.RUNNING, DeviceStatus.COMPLETED, DeviceStatus.FAILED},
+    DeviceStatus.RUNNING: {DeviceStatus.PENDING, DeviceStatus.COMPLETED, DeviceStatus.FAILED},
+    DeviceStatus.COMPLETED: set(),
+    DeviceStatus.FAILED: set(),
+}
+
+
+def can_move(current: DeviceStatus, target: DeviceStatus) -> bool:
+    return target in _ALLOWED[current]
+
+
+@dataclass(frozen=True)
+class DeviceOutcome:
+    """What the sender learned about one device; the collector records it."""
+
+    device_id: str
+    succeeded: bool
+    error_code: DeviceErrorCode | None = None
+    error_message: str | None = None
+
+    @classmethod
+    def success(cls, device_id: str) -> "DeviceOutcome":
+        return cls(device_id, True)
+
+    @classmethod
+    def failure(cls, device_id: str, code: DeviceErrorCode, message: str) -> "DeviceOutcome":
+        return cls(device_id, False, DeviceErrorCode(code), message)
+
+    @property
+    def status(self) -> DeviceStatus:
+        return DeviceStatus.COMPLETED if self.succeeded else DeviceStatus.FAILED
+
+
+@dataclass(frozen=True)
+class JobDevice:
+    job_id: str
+    device_id: str
+    status: DeviceStatus = DeviceStatus.PENDING
+    error_code: DeviceErrorCode | None = None
+    error_message: str | None = None
+    updated_at: datetime | None = None
+    etag: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """A device removed from the hub after the job was planned shows as deleted."""
+        return self.error_code is DeviceErrorCode.DEVICE_NOT_FOUND
+
+    def moved_to(self, status: DeviceStatus, now: datetime) -> "JobDevice":
+        if not can_move(self.status, status):
+            raise IllegalTransition(f"device {self.device_id}", self.status.value, f"move to {status.value}")
+        return replace(self, status=status, error_code=None, error_message=None, updated_at=now)
+
+    def with_outcome(self, outcome: DeviceOutcome, now: datetime) -> "JobDevice":
+        moved = self.moved_to(outcome.status, now)
+        message = outcome.error_message[:MAX_ERROR_MESSAGE_LENGTH] if outcome.error_message else None
+        return replace(moved, error_code=outcome.error_code, error_message=message)

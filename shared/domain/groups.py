@@ -1,0 +1,74 @@
+"""Device groups: a saved IoT Hub twin query, written in IoT Central's filter dialect."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shared.domain import limits
+from shared.domain.errors import InvalidGroupFilter
+
+# IoT Central system fields with an IoT Hub twin equivalent.
+SYSTEM_FIELDS = {"$id": "deviceId", "$template": "modelId"}
+# IoT Central system fields IoT Hub has no equivalent for.
+UNSUPPORTED_SYSTEM_FIELDS = ("$displayName", "$provisioned", "$simulated", "$organizations", "$ts")
+
+_FILTER_SHAPE = re.compile(r"\s*SELECT\s+\*\s+FROM\s+devices\b", re.IGNORECASE)
+# A string literal in single or double quotes (a doubled or backslashed quote stays inside), or
+# a bare `$name` that is not a member (`properties.desired.$version` is left alone).
+_TOKEN = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|(?<![\w.$])\$[A-Za-z_]\w*""")
+
+
+@dataclass
+class DeviceGroup:
+    id: str
+    display_name: str
+    filter: str
+    description: str | None = None
+    etag: str | None = field(default=None, compare=False)
+
+    def validated(self) -> "DeviceGroup":
+        limits.validate_group_id(self.id)
+        limits.validate_text(self.display_name, "displayName", limits.MAX_DISPLAY_NAME_LENGTH, required=True)
+        limits.validate_text(self.description, "description", limits.MAX_DESCRIPTION_LENGTH)
+        to_hub_query(self.filter)
+        return self
+
+    @property
+    def hub_query(self) -> str:
+        return to_hub_query(self.filter)
+
+
+def to_hub_query(central_filter: object) -> str:
+    """IoT Central's group filter → an IoT Hub twin query. Raises InvalidGroupFilter."""
+    if not isinstance(central_filter, str) or not central_filter.strip():
+        raise InvalidGroupFilter("must be a non-empty string.")
+    if len(central_filter) > limits.MAX_GROUP_FILTER_LENGTH:
+        raise InvalidGroupFilter(f"must be at most {limits.MAX_GROUP_FILTER_LENGTH} characters.")
+    if not _FILTER_SHAPE.match(central_filter):
+        raise InvalidGroupFilter("must start with `SELECT * FROM devices`.")
+    if central_filter.count('"') % 2 or _unbalanced_single_quotes(central_filter):
+        raise InvalidGroupFilter("has an unterminated string.")
+    return _TOKEN.sub(_translate_token, central_filter.strip())
+
+
+def _translate_token(match: re.Match) -> str:
+    token = match.group(0)
+    if token.startswith('"'):
+        return _single_quoted(token[1:-1].replace('""', '"'))
+    if token.startswith("'"):
+        return token
+    if token in SYSTEM_FIELDS:
+        return SYSTEM_FIELDS[token]
+    if token in UNSUPPORTED_SYSTEM_FIELDS:
+        raise InvalidGroupFilter(f"{token} has no IoT Hub equivalent; use $id, $template or twin fields.")
+    raise InvalidGroupFilter(f"unknown system field {token}.")
+
+
+def _single_quoted(text: str) -> str:
+    # IoT Hub's query language escapes a quote inside a string with a backslash.
+    return "'" + text.replace("\\\"", "\"").replace("'", "\\'") + "'"
+
+
+def _unbalanced_single_quotes(text: str) -> bool:
+    outside_double = re.sub(r'"(?:[^"\\]|\\.|"")*"', "", text)
+    return bool(re.search(r"'", re.sub(r"'(?:[^'\\]|\\.|'')*'", "", outside_double)))

@@ -1,0 +1,182 @@
+"""The job aggregate and its state machine.
+
+draft → pending (planning) → running → completed | failed | cancelled; running ⇄ stopped.
+pending may also end at once: an empty group completes, a corrupted group fails. A stopped job
+whose last in-flight devices finish ends like a running one (nothing is left to resume).
+Copy never changes the source, so every state allows it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from shared.domain import limits
+from shared.domain.errors import IllegalTransition, InvalidField
+from shared.domain.operations import Operation, validate_operations
+from shared.domain.progress import Progress
+
+
+class JobStatus(str, Enum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_ended(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobAction(str, Enum):
+    EDIT = "edit"
+    RUN = "run"
+    COPY = "copy"
+    DELETE = "delete"
+    STOP = "stop"
+    RESUME = "resume"
+    RERUN = "rerun"
+    FINISH = "finish"  # every device is done: completed or failed by the progress rule
+    FAIL = "fail"  # the job itself cannot go on (corrupted group, unrecoverable error)
+    CANCEL = "cancel"  # the cancellation threshold was crossed
+    START = "start"  # planning has begun: pending → running
+
+
+_ENDED_ACTIONS = frozenset({JobAction.COPY, JobAction.DELETE, JobAction.RERUN})
+ALLOWED_ACTIONS: dict[JobStatus, frozenset[JobAction]] = {
+    JobStatus.DRAFT: frozenset({JobAction.EDIT, JobAction.RUN, JobAction.COPY, JobAction.DELETE}),
+    JobStatus.PENDING: frozenset({JobAction.COPY, JobAction.START, JobAction.FINISH, JobAction.FAIL}),
+    JobStatus.RUNNING: frozenset({JobAction.COPY, JobAction.STOP, JobAction.FINISH, JobAction.FAIL,
+                                  JobAction.CANCEL}),
+    JobStatus.STOPPED: frozenset({JobAction.COPY, JobAction.RESUME, JobAction.DELETE, JobAction.FINISH,
+                                  JobAction.FAIL}),
+    JobStatus.COMPLETED: _ENDED_ACTIONS,
+    JobStatus.FAILED: _ENDED_ACTIONS,
+    JobStatus.CANCELLED: _ENDED_ACTIONS,
+}
+
+
+@dataclass
+class Job:
+    id: str
+    display_name: str
+    group_id: str
+    operations: tuple[Operation, ...]
+    created_at: datetime
+    last_modified: datetime
+    description: str | None = None
+    devices: tuple[str, ...] | None = None  # an explicit subset of the group's devices
+    status: JobStatus = JobStatus.DRAFT
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str | None = None
+    batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
+    cancellation_threshold: dict[str, Any] | None = None  # stored as given
+    etag: str | None = field(default=None, compare=False)  # the stored version
+
+    @classmethod
+    def draft(cls, id: str, display_name: str, group_id: str, operations: list[Operation], now: datetime,
+              **optional: Any) -> "Job":
+        job = cls(id=id, display_name=display_name, group_id=group_id, operations=tuple(operations),
+                  created_at=now, last_modified=now, **optional)
+        return job.validated()
+
+    def validated(self) -> "Job":
+        limits.validate_job_id(self.id)
+        limits.validate_text(self.display_name, "displayName", limits.MAX_DISPLAY_NAME_LENGTH, required=True)
+        limits.validate_text(self.description, "description", limits.MAX_DESCRIPTION_LENGTH)
+        limits.validate_group_id(self.group_id, "group")
+        self.operations = validate_operations(list(self.operations))
+        self.devices = _validated_devices(self.devices)
+        return self
+
+    def allows(self, action: JobAction) -> bool:
+        return action in ALLOWED_ACTIONS[self.status]
+
+    def require(self, action: JobAction) -> None:
+        if not self.allows(action):
+            raise IllegalTransition(f"job {self.id}", self.status.value, action.value)
+
+    def edit(self, now: datetime, **changes: Any) -> None:
+        self.require(JobAction.EDIT)
+        editable = {"display_name", "description", "group_id", "operations", "devices", "batch",
+                    "cancellation_threshold"}
+        unknown = set(changes) - editable
+        if unknown:
+            raise InvalidField(sorted(unknown)[0], "cannot be edited.")
+        for name, value in changes.items():
+            setattr(self, name, tuple(value) if name in ("operations", "devices") and value is not None else value)
+        self.validated()
+        self.last_modified = now
+
+    def run(self, now: datetime) -> None:
+        self._move(JobAction.RUN, JobStatus.PENDING, now)
+        self.started_at = now
+
+    def start(self, now: datetime) -> None:
+        self._move(JobAction.START, JobStatus.RUNNING, now)
+
+    def stop(self, now: datetime) -> None:
+        self._move(JobAction.STOP, JobStatus.STOPPED, now)
+
+    def resume(self, now: datetime) -> None:
+        self._move(JobAction.RESUME, JobStatus.RUNNING, now)
+
+    def finish(self, progress: Progress, now: datetime) -> None:
+        if not progress.is_done:
+            raise IllegalTransition(f"job {self.id}", self.status.value, "finish with devices still to do")
+        ended = JobStatus.COMPLETED if progress.succeeded else JobStatus.FAILED
+        self._move(JobAction.FINISH, ended, now)
+        self.ended_at = now
+
+    def fail(self, reason: str, now: datetime) -> None:
+        self._move(JobAction.FAIL, JobStatus.FAILED, now)
+        self.ended_at, self.reason = now, reason
+
+    def cancel(self, reason: str, now: datetime) -> None:
+        self._move(JobAction.CANCEL, JobStatus.CANCELLED, now)
+        self.ended_at, self.reason = now, reason
+
+    def copy(self, new_id: str, now: datetime) -> "Job":
+        self.require(JobAction.COPY)
+        copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
+                         created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
+                         etag=None)
+        return copied.validated()
+
+    @property
+    def retention_anchor(self) -> datetime | None:
+        """The time retention counts from: the end of an ended job, the last change of a draft or
+        a stopped job. None for pending and running jobs, which retention never touches."""
+        if self.status.is_ended:
+            return self.ended_at or self.last_modified
+        if self.status in (JobStatus.DRAFT, JobStatus.STOPPED):
+            return self.last_modified
+        return None
+
+    def _move(self, action: JobAction, status: JobStatus, now: datetime) -> None:
+        self.require(action)
+        self.status = status
+        self.last_modified = now
+
+
+def _copy_name(display_name: str) -> str:
+    return f"{display_name} Copy"[: limits.MAX_DISPLAY_NAME_LENGTH]
+
+
+def _validated_devices(devices: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if devices is None:
+        return None
+    if not devices:
+        raise InvalidField("devices", "must name at least one device, or be left out.")
+    if len(devices) > limits.MAX_EXPLICIT_DEVICES:
+        raise InvalidField("devices", f"must name at most {limits.MAX_EXPLICIT_DEVICES} devices.")
+    for index, device_id in enumerate(devices):
+        limits.validate_device_id(device_id, f"devices[{index}]")
+    if len(set(devices)) != len(devices):
+        raise InvalidField("devices", "must not name a device twice.")
+    return tuple(devices)

@@ -1,0 +1,12 @@
+"""Table Storage repositories, one per table. Each takes an injected TableServiceClient.
+
+In-memory fakes with the same contract live in `shared.repositories.in_memory`.
+"""
+from shared.repositories.device_groups import DeviceGroupRepository
+from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult, DevicePage,
+                                             JobDeviceRepository, RecordResult)
+from shared.repositories.jobs import JobRepository
+from shared.repositories.tables import ensure_tables
+
+__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "DevicePage",
+           "JobDeviceRepository", "JobRepository", "RecordResult", "ensure_tables"]

@@ -1,0 +1,317 @@
+"""The `jobdevices` table: PartitionKey the job id, one row per device (RowKey: the encoded
+device id, see device_keys) and the job's progress row (RowKey `~progress`).
+
+Exactly-once counting: every change of device rows is one entity-group transaction holding
+the changed rows *and* the progress row, each with an ETag condition. A transaction that loses
+a race fails as a whole; it is then recomputed from fresh reads, so a change that another
+writer (or an earlier delivery of the same message) already made is never counted twice.
+"""
+from __future__ import annotations
+
+import abc
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
+
+from shared.domain.batching import DeviceBatch, batches_of
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
+from shared.domain.errors import ConcurrencyConflict, JobNotFound
+from shared.domain.limits import MAX_BATCH_SIZE, MAX_TRANSACTION_OPERATIONS
+from shared.domain.progress import Progress
+from shared.repositories.device_keys import (DEVICE_KEYS_END, PROGRESS_ROW_KEY, device_id_from_row_key,
+                                             device_row_key)
+from shared.repositories.tables import decode_continuation, encode_continuation
+from shared.storage_names import JOB_DEVICES_TABLE
+
+_RETRIED_STATUSES = (404, 409, 412)  # a row or the progress row changed, appeared or vanished
+_MAX_ATTEMPTS = 50
+_READ_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: list[JobDevice]  # moved pending → running by this call: send to these only
+    unclaimed: list[JobDevice]  # the batch's other rows, as read
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    recorded: list[JobDevice]  # outcomes that were new and are now stored
+    progress: Progress  # after this call; `is_done` tells the collector to end the job
+
+
+@dataclass(frozen=True)
+class DevicePage:
+    devices: list[JobDevice]
+    continuation_token: str | None
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    """What one conditional change read (`rows`), stored (`changed`) and left in the counters."""
+
+    rows: list[JobDevice]
+    changed: list[JobDevice]
+    progress: Progress
+
+
+def _jittered_pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.005 * min(attempt, 20)))
+
+
+class AbstractJobDeviceRepository(abc.ABC):
+    """The rules of claiming and recording, over storage primitives each store provides."""
+
+    @abc.abstractmethod
+    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
+        """Write a `pending` row per new device and add them to the progress total.
+
+        Idempotent: ids that already have a row are skipped, so a replayed planner page adds 0.
+        Returns how many rows this call created.
+        """
+
+    @abc.abstractmethod
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE) -> Iterator[DeviceBatch]:
+        """The job's `pending` devices as batches of consecutive ids, streamed in id order."""
+
+    @abc.abstractmethod
+    def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
+        """Every row of the batch's id range (one range query), in id order."""
+
+    @abc.abstractmethod
+    def get_progress(self, job_id: str) -> Progress:
+        """The job's counters; all zero before planning wrote any row."""
+
+    @abc.abstractmethod
+    def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
+                     continuation_token: str | None = None) -> DevicePage:
+        """One page of the job's devices in id order; pass the returned token for the next."""
+
+    @abc.abstractmethod
+    def iter_devices(self, job_id: str, status: DeviceStatus | None = None) -> Iterator[JobDevice]:
+        """Every device row of the job in id order, streamed (flat memory)."""
+
+    @abc.abstractmethod
+    def delete_all(self, job_id: str) -> int:
+        """Delete the job's device rows and progress row. Idempotent; returns rows deleted."""
+
+    @abc.abstractmethod
+    def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
+               change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
+        """Atomically store `change(row)` for each row that changes, with the counters."""
+
+    def _read_devices(self, job_id: str, device_ids: set[str]) -> list[JobDevice]:
+        """The rows of these devices, by one range query over them (they form one batch)."""
+        if not device_ids:
+            return []
+        rows = self.read_batch(job_id, DeviceBatch(min(device_ids), max(device_ids), len(device_ids)))
+        return [row for row in rows if row.device_id in device_ids]
+
+    def claim(self, job_id: str, batch: DeviceBatch, now: datetime) -> ClaimResult:
+        """Move the batch's `pending` rows to `running`, atomically with the counters."""
+        def claim_pending(row: JobDevice) -> JobDevice | None:
+            return row.moved_to(DeviceStatus.RUNNING, now) if row.status is DeviceStatus.PENDING else None
+
+        applied = self._apply(job_id, lambda: self.read_batch(job_id, batch), claim_pending)
+        claimed_ids = {row.device_id for row in applied.changed}
+        return ClaimResult(applied.changed, [row for row in applied.rows if row.device_id not in claimed_ids])
+
+    def release(self, job_id: str, device_ids: Iterable[str], now: datetime) -> list[JobDevice]:
+        """Give `running` rows back to `pending` (unsent when the job stopped, or re-sendable)."""
+        def release_running(row: JobDevice) -> JobDevice | None:
+            return row.moved_to(DeviceStatus.PENDING, now) if row.status is DeviceStatus.RUNNING else None
+
+        wanted = set(device_ids)
+        return self._apply(job_id, lambda: self._read_devices(job_id, wanted), release_running).changed
+
+    def record_outcomes(self, job_id: str, outcomes: Iterable[DeviceOutcome], now: datetime) -> RecordResult:
+        """Store outcomes of devices not yet final, with the counters, exactly once."""
+        by_device = {outcome.device_id: outcome for outcome in outcomes}
+
+        def record(row: JobDevice) -> JobDevice | None:
+            return None if row.status.is_final else row.with_outcome(by_device[row.device_id], now)
+
+        applied = self._apply(job_id, lambda: self._read_devices(job_id, set(by_device)), record)
+        return RecordResult(applied.changed, applied.progress)
+
+    def fail_unresolved(self, job_id: str, device_ids: Iterable[str], now: datetime,
+                        code: DeviceErrorCode = DeviceErrorCode.OUTCOME_UNKNOWN,
+                        message: str = "The sender stopped before the outcome was known.") -> RecordResult:
+        """Fail rows still `running` (a dead sender's commands): their outcome is unknown."""
+        by_device = {device_id: DeviceOutcome.failure(device_id, code, message) for device_id in device_ids}
+
+        def fail_running(row: JobDevice) -> JobDevice | None:
+            running = row.status is DeviceStatus.RUNNING
+            return row.with_outcome(by_device[row.device_id], now) if running else None
+
+        applied = self._apply(job_id, lambda: self._read_devices(job_id, set(by_device)), fail_running)
+        return RecordResult(applied.changed, applied.progress)
+
+
+class JobDeviceRepository(AbstractJobDeviceRepository):
+    def __init__(self, service: TableServiceClient, table_name: str = JOB_DEVICES_TABLE,
+                 pause: Callable[[int], None] = _jittered_pause):
+        self._table = service.get_table_client(table_name)
+        self._pause = pause
+
+    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
+        created, ids = 0, iter(device_ids)
+        while chunk := list(islice(ids, MAX_BATCH_SIZE)):
+            created += self._add_chunk(job_id, sorted(set(chunk)), now)
+        return created
+
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE) -> Iterator[DeviceBatch]:
+        rows = self._query(job_id, "status eq @status", {"status": DeviceStatus.PENDING.value}, select=["RowKey"])
+        return batches_of((device_id_from_row_key(row["RowKey"]) for row in rows), size)
+
+    def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
+        return self._read_range(job_id, batch.first_device_id, batch.last_device_id)
+
+    def get_progress(self, job_id: str) -> Progress:
+        return self._read_progress(job_id)[0]
+
+    def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
+                     continuation_token: str | None = None) -> DevicePage:
+        condition, parameters = ("status eq @status", {"status": status.value}) if status else ("", {})
+        pages = self._query(job_id, condition, parameters, page_size=page_size).by_page(
+            continuation_token=decode_continuation(continuation_token))
+        for page in pages:  # a filtered query may answer an empty page that still has a token
+            devices = [_device_from_entity(entity) for entity in page]
+            if devices or pages.continuation_token is None:
+                return DevicePage(devices, encode_continuation(pages.continuation_token))
+        return DevicePage([], None)
+
+    def iter_devices(self, job_id: str, status: DeviceStatus | None = None) -> Iterator[JobDevice]:
+        condition, parameters = ("status eq @status", {"status": status.value}) if status else ("", {})
+        return (_device_from_entity(entity) for entity in self._query(job_id, condition, parameters))
+
+    def delete_all(self, job_id: str) -> int:
+        """100 rows per transaction; memory stays flat."""
+        deleted = 0
+        while keys := list(islice(self._table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": job_id}, select=["PartitionKey", "RowKey"],
+                results_per_page=MAX_TRANSACTION_OPERATIONS), MAX_TRANSACTION_OPERATIONS)):
+            deleted += self._delete_keys(keys)
+        return deleted
+
+    def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
+               change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
+        """One transaction with ETag conditions on every row it writes; on a lost race, recompute."""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            progress, progress_etag = self._read_progress(job_id)
+            if progress_etag is None:
+                raise JobNotFound(job_id)
+            rows = read_rows()
+            changes = [(row, changed) for row in rows if (changed := change(row)) is not None]
+            if not changes:
+                return AppliedChange(rows, [], progress)
+            if len(changes) > MAX_BATCH_SIZE:
+                raise ValueError(f"{len(changes)} rows to change; one transaction holds {MAX_BATCH_SIZE}")
+            for before, after in changes:
+                progress = progress.moved(before.status, after.status)
+            try:
+                results = self._table.submit_transaction(_change_operations(changes, progress, progress_etag))
+            except TableTransactionError as error:
+                _raise_unless_lost_race(error)
+                self._pause(attempt)
+                continue
+            stored = [_with_etag(after, result) for (_, after), result in zip(changes, results)]
+            return AppliedChange(rows, stored, progress)
+        raise ConcurrencyConflict("Job progress", job_id)
+
+    def _add_chunk(self, job_id: str, device_ids: list[str], now: datetime) -> int:
+        existing: set[str] = set()
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            new_ids = [device_id for device_id in device_ids if device_id not in existing]
+            if not new_ids:
+                return 0
+            progress, progress_etag = self._read_progress(job_id)
+            rows = [_device_to_entity(JobDevice(job_id, device_id, updated_at=now)) for device_id in new_ids]
+            operations = [("create", row) for row in rows]
+            operations.append(_progress_operation(job_id, progress.with_planned(len(new_ids)), progress_etag))
+            try:
+                self._table.submit_transaction(operations)
+                return len(new_ids)
+            except TableTransactionError as error:
+                _raise_unless_lost_race(error)
+            # A replayed page: learn which rows exist (only now, so the usual path reads nothing).
+            existing |= {row.device_id for row in self._read_range(job_id, new_ids[0], new_ids[-1], ["RowKey"])}
+            self._pause(attempt)
+        raise ConcurrencyConflict("Job progress", job_id)
+
+    def _read_progress(self, job_id: str) -> tuple[Progress, str | None]:
+        try:
+            entity = self._table.get_entity(job_id, PROGRESS_ROW_KEY)
+        except ResourceNotFoundError:
+            return Progress(), None
+        counters = {name: entity.get(name, 0) for name in Progress().as_dict()}
+        return Progress(**counters), entity.metadata["etag"]
+
+    def _read_range(self, job_id: str, first_device_id: str, last_device_id: str,
+                    select: list[str] | None = None) -> list[JobDevice]:
+        parameters = {"pk": job_id, "first": device_row_key(first_device_id), "last": device_row_key(last_device_id)}
+        entities = self._table.query_entities("PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+                                              parameters=parameters, select=select, results_per_page=_READ_PAGE)
+        return [_device_from_entity(entity, job_id) for entity in entities]
+
+    def _query(self, job_id: str, condition: str, parameters: dict, select: list[str] | None = None,
+               page_size: int = _READ_PAGE):
+        query = "PartitionKey eq @pk and RowKey lt @end" + (f" and {condition}" if condition else "")
+        parameters = {"pk": job_id, "end": DEVICE_KEYS_END, **parameters}
+        return self._table.query_entities(query, parameters=parameters, select=select, results_per_page=page_size)
+
+    def _delete_keys(self, keys: list[dict]) -> int:
+        try:
+            self._table.submit_transaction([("delete", key) for key in keys])
+        except TableTransactionError:
+            for key in keys:  # some row went away meanwhile; delete the rest one by one
+                self._table.delete_entity(key["PartitionKey"], key["RowKey"])
+        return len(keys)
+
+
+def _raise_unless_lost_race(error: TableTransactionError) -> None:
+    if getattr(error, "status_code", None) not in _RETRIED_STATUSES:
+        raise error
+
+
+def _change_operations(changes: list[tuple[JobDevice, JobDevice]], progress: Progress, progress_etag: str) -> list:
+    operations = [("update", _device_to_entity(after),
+                   {"mode": UpdateMode.REPLACE, "etag": before.etag, "match_condition": MatchConditions.IfNotModified})
+                  for before, after in changes]
+    operations.append(_progress_operation(changes[0][0].job_id, progress, progress_etag))
+    return operations
+
+
+def _progress_operation(job_id: str, progress: Progress, etag: str | None) -> tuple:
+    entity = {"PartitionKey": job_id, "RowKey": PROGRESS_ROW_KEY, **progress.as_dict()}
+    if etag is None:
+        return ("create", entity)
+    # MERGE, so fields other stages may add to the progress row survive.
+    return ("update", entity, {"mode": UpdateMode.MERGE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
+
+
+def _device_to_entity(device: JobDevice) -> dict:
+    entity = {"PartitionKey": device.job_id, "RowKey": device_row_key(device.device_id),
+              "status": device.status.value, "updatedAt": device.updated_at,
+              "errorCode": device.error_code.value if device.error_code else None,
+              "errorMessage": device.error_message}
+    return {key: value for key, value in entity.items() if value is not None}
+
+
+def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
+    code = entity.get("errorCode")
+    return JobDevice(job_id=entity.get("PartitionKey", job_id), device_id=device_id_from_row_key(entity["RowKey"]),
+                     status=DeviceStatus(entity.get("status", DeviceStatus.PENDING.value)),
+                     error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
+                     updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"))
+
+
+def _with_etag(device: JobDevice, result: dict) -> JobDevice:
+    return JobDevice(**{**device.__dict__, "etag": result.get("etag")})

@@ -1,0 +1,126 @@
+"""The `jobs` table: one entity per job (PartitionKey `job`, RowKey the job id).
+
+Listing reads the one partition with a filter on `createdAt` (plus every pending, running or
+stopped job, however old) and sorts in memory. Thousands of jobs are a few pages of 1,000
+entities, selected down to the listed columns, which is cheaper than keeping index rows in
+step. `retentionAnchor` (see Job.retention_anchor) is stored so retention filters on it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableServiceClient, UpdateMode
+
+from shared.domain.errors import AlreadyExists, ConcurrencyConflict, JobNotFound
+from shared.domain.jobs import Job, JobStatus
+from shared.domain.operations import Operation, OperationType
+from shared.repositories.tables import join_json, split_json
+from shared.storage_names import JOBS_TABLE
+
+JOB_PARTITION = "job"
+_ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
+
+
+class JobRepository:
+    def __init__(self, service: TableServiceClient, table_name: str = JOBS_TABLE):
+        self._table = service.get_table_client(table_name)
+
+    def add(self, job: Job) -> Job:
+        try:
+            metadata = self._table.create_entity(job_to_entity(job))
+        except ResourceExistsError:
+            raise AlreadyExists("Job", job.id) from None
+        job.etag = metadata["etag"]
+        return job
+
+    def get(self, job_id: str) -> Job:
+        try:
+            return job_from_entity(self._table.get_entity(JOB_PARTITION, job_id))
+        except ResourceNotFoundError:
+            raise JobNotFound(job_id) from None
+
+    def update(self, job: Job) -> Job:
+        """Replace the stored job if it still has `job.etag`; raises ConcurrencyConflict if not."""
+        try:
+            metadata = self._table.update_entity(job_to_entity(job), mode=UpdateMode.REPLACE, etag=job.etag,
+                                                 match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            raise ConcurrencyConflict("Job", job.id) from None
+        except ResourceNotFoundError:
+            raise JobNotFound(job.id) from None
+        job.etag = metadata["etag"]
+        return job
+
+    def delete(self, job_id: str, etag: str | None = None) -> None:
+        """Delete the job entity (device rows are JobDeviceRepository's). Without etag, a missing job is fine."""
+        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
+        try:
+            self._table.delete_entity(JOB_PARTITION, job_id, etag=etag, match_condition=condition)
+        except ResourceModifiedError:
+            raise ConcurrencyConflict("Job", job_id) from None
+        except ResourceNotFoundError:
+            raise JobNotFound(job_id) from None
+
+    def list_recent(self, now: datetime, days: int = 30) -> list[Job]:
+        """Jobs created in the last `days` plus every active one: running first, then newest first."""
+        active = " or ".join(f"status eq @active{index}" for index in range(len(_ACTIVE)))
+        parameters = {"pk": JOB_PARTITION, "since": now - timedelta(days=days)}
+        parameters.update({f"active{index}": status.value for index, status in enumerate(_ACTIVE)})
+        # The SDK finds parameters by splitting on spaces, hence the spaced parentheses.
+        entities = self._table.query_entities(f"PartitionKey eq @pk and ( createdAt ge @since or {active} )",
+                                              parameters=parameters, results_per_page=1000)
+        jobs = [job_from_entity(entity) for entity in entities]
+        jobs.sort(key=lambda job: job.created_at, reverse=True)
+        jobs.sort(key=lambda job: job.status is not JobStatus.RUNNING)  # stable: keeps newest first
+        return jobs
+
+    def list_for_retention(self, cutoff: datetime) -> Iterator[Job]:
+        """Jobs whose retention anchor is before `cutoff`; pending and running jobs never appear."""
+        entities = self._table.query_entities("PartitionKey eq @pk and retentionAnchor lt @cutoff",
+                                              parameters={"pk": JOB_PARTITION, "cutoff": cutoff},
+                                              results_per_page=100)
+        return (job_from_entity(entity) for entity in entities)
+
+
+def job_to_entity(job: Job) -> dict:
+    entity = {
+        "PartitionKey": JOB_PARTITION, "RowKey": job.id, "displayName": job.display_name,
+        "description": job.description, "group": job.group_id, "status": job.status.value,
+        "createdAt": job.created_at, "lastModified": job.last_modified, "startedAt": job.started_at,
+        "endedAt": job.ended_at, "reason": job.reason, "retentionAnchor": job.retention_anchor,
+    }
+    entity.update(split_json("operations", [_operation_to_dict(op) for op in job.operations]))
+    entity.update(split_json("options", {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}))
+    if job.devices is not None:
+        entity.update(split_json("devices", list(job.devices)))
+    return {key: value for key, value in entity.items() if value is not None}
+
+
+def job_from_entity(entity: dict) -> Job:
+    options = join_json(entity, "options") or {}
+    devices = join_json(entity, "devices")
+    return Job(
+        id=entity["RowKey"], display_name=entity["displayName"], description=entity.get("description"),
+        group_id=entity["group"], status=JobStatus(entity["status"]),
+        operations=tuple(_operation_from_dict(item) for item in join_json(entity, "operations")),
+        devices=tuple(devices) if devices is not None else None,
+        created_at=entity["createdAt"], last_modified=entity["lastModified"],
+        started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
+        batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
+        etag=entity.metadata["etag"],
+    )
+
+
+def _operation_to_dict(operation: Operation) -> dict:
+    return {"type": operation.type.value, "path": operation.path, "value": operation.value,
+            "target": operation.target, "responseTimeout": operation.response_timeout_seconds,
+            "connectTimeout": operation.connect_timeout_seconds}
+
+
+def _operation_from_dict(item: dict) -> Operation:
+    return Operation(type=OperationType(item["type"]), path=item["path"], value=item.get("value"),
+                     target=item.get("target"), response_timeout_seconds=item.get("responseTimeout"),
+                     connect_timeout_seconds=item.get("connectTimeout"))

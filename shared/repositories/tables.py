@@ -1,0 +1,61 @@
+"""Table creation and the small pieces every repository shares."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
+
+from shared.domain.errors import InvalidField
+from shared.storage_names import TABLES
+
+# A string property holds at most 64 KiB, counted in UTF-16; 16,000 characters fit even when
+# every one of them is outside the BMP.
+_TEXT_CHUNK = 16_000
+
+
+def ensure_tables(service: TableServiceClient, names: Iterable[str] = TABLES) -> None:
+    """Create the app's tables if missing. Idempotent; call once per process."""
+    for name in names:
+        try:
+            service.create_table_if_not_exists(name)
+        except ResourceExistsError:
+            pass  # created concurrently by another instance
+
+
+def split_json(name: str, value: object) -> dict[str, object]:
+    """A JSON value as properties `name0`, `name1`, … (one when small) plus `nameParts`."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    parts = [text[start:start + _TEXT_CHUNK] for start in range(0, len(text), _TEXT_CHUNK)] or [""]
+    columns: dict[str, object] = {f"{name}{index}": part for index, part in enumerate(parts)}
+    columns[f"{name}Parts"] = len(parts)
+    return columns
+
+
+def join_json(entity: dict, name: str) -> object:
+    parts = entity.get(f"{name}Parts")
+    if parts is None:
+        return None
+    return json.loads("".join(entity[f"{name}{index}"] for index in range(parts)))
+
+
+def encode_continuation(token: dict | None) -> str | None:
+    """The SDK's continuation (a dict of keys) as one URL-safe opaque string."""
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_continuation(token: str | None) -> dict | None:
+    if not token:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        decoded = None
+    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
+        raise InvalidField("continuationToken", "is not a token this service issued.")
+    return decoded
