@@ -84,6 +84,33 @@ param hubQueriesPerMinute int = 20
 @maxValue(20)
 param hubMaxAttempts int = 8
 
+// The pipeline (dispatcher): see the Configuration table of the project README.
+@description('DISPATCH_CONCURRENCY: devices sent to at once per instance.')
+@minValue(1)
+@maxValue(256)
+param dispatchConcurrency int = 16
+
+@description('DISPATCH_STATUS_CHECK_SECONDS: how stale a sender\'s view of the job status may be when it starts a device (stop latency).')
+@minValue(0)
+@maxValue(60)
+param dispatchStatusCheckSeconds int = 1
+
+@description('PLAN_SECONDS_PER_INVOCATION: a planner invocation pages the group this long, then continues in a new message.')
+@minValue(1)
+@maxValue(540)
+param planSecondsPerInvocation int = 120
+
+@description('DISPATCH_STALL_SECONDS: a running job whose counters did not move for this long is recovered (0: no watchdog).')
+@minValue(0)
+@maxValue(86400)
+param dispatchStallSeconds int = 900
+
+// Job history retention: see the Configuration table of the project README.
+@description('JOB_HISTORY_RETENTION_DAYS: ended jobs older than this are archived as CSV to job-history, then purged.')
+@minValue(0)
+@maxValue(3650)
+param jobHistoryRetentionDays int = 30
+
 @description('Days Log Analytics keeps logs (30 is included in the ingestion price).')
 @minValue(30)
 @maxValue(730)
@@ -460,6 +487,26 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'HUB_MAX_ATTEMPTS'
           value: string(hubMaxAttempts)
+        }
+        {
+          name: 'DISPATCH_CONCURRENCY'
+          value: string(dispatchConcurrency)
+        }
+        {
+          name: 'DISPATCH_STATUS_CHECK_SECONDS'
+          value: string(dispatchStatusCheckSeconds)
+        }
+        {
+          name: 'PLAN_SECONDS_PER_INVOCATION'
+          value: string(planSecondsPerInvocation)
+        }
+        {
+          name: 'DISPATCH_STALL_SECONDS'
+          value: string(dispatchStallSeconds)
+        }
+        {
+          name: 'JOB_HISTORY_RETENTION_DAYS'
+          value: string(jobHistoryRetentionDays)
         }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

@@ -6,7 +6,17 @@ import json
 import azure.functions as func
 
 from shared.bootstrap import dependencies
+from shared.csv_report import write_job_report
+from shared.domain import limits
 from shared.health import check_health, default_probes
+from jobs_api import groups as group_cases
+from jobs_api import jobs as job_cases
+from jobs_api import paging
+from jobs_api.http import (JSON, if_match, json_response, no_content, read_body, resource_url, respond)
+from jobs_api.models import (Device, DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition,
+                             DeviceGroupPatch, DraftRequest, JobCollection, JobDefinition, JobDeviceCollection,
+                             JobDeviceStatus, JobPatch)
+from jobs_api.openapi import openapi_document
 
 bp = func.Blueprint()
 
@@ -16,3 +26,201 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     report = check_health(default_probes(dependencies()))
     status = 200 if report["status"] == "healthy" else 503
     return func.HttpResponse(json.dumps(report), status_code=status, mimetype="application/json")
+
+
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(openapi_document()), mimetype=JSON)
+
+
+# Device groups
+
+
+@bp.route(route="deviceGroups", methods=["GET"])
+def device_groups_list(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        offset, size = _offset(req), paging.page_size(req.params)
+        groups = group_cases.list_groups(ctx)
+        return _offset_page(DeviceGroupCollection, groups, offset, size, req)
+    return respond(req, action)
+
+
+@bp.route(route="deviceGroups/{deviceGroupId}", methods=["GET"])
+def device_groups_get(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        view = group_cases.get_group(_group_id(req), ctx)
+        return json_response(view, etag=view.etag)
+    return respond(req, action)
+
+
+@bp.route(route="deviceGroups/{deviceGroupId}", methods=["PUT"])
+def device_groups_put(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        definition = read_body(req, DeviceGroupDefinition)
+        view = group_cases.put_group(_group_id(req), definition, if_match(req), ctx)
+        return json_response(view, etag=view.etag)
+    return respond(req, action)
+
+
+@bp.route(route="deviceGroups/{deviceGroupId}", methods=["PATCH"])
+def device_groups_patch(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        patch = read_body(req, DeviceGroupPatch)
+        view = group_cases.patch_group(_group_id(req), patch, if_match(req), ctx)
+        return json_response(view, etag=view.etag)
+    return respond(req, action)
+
+
+@bp.route(route="deviceGroups/{deviceGroupId}", methods=["DELETE"])
+def device_groups_delete(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        group_cases.delete_group(_group_id(req), if_match(req), ctx)
+        return no_content()
+    return respond(req, action)
+
+
+@bp.route(route="deviceGroups/{deviceGroupId}/devices", methods=["GET"])
+def device_groups_devices(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        token, size = _continuation(req), paging.page_size(req.params)
+        devices, corruption = group_cases.group_devices(_group_id(req), size, token, ctx)
+        body = paging.page([Device.of(device).to_json() for device in devices.devices], devices.continuation, req.url)
+        if corruption:
+            body.update(corrupted=True, corruptionReason=corruption)
+        return json_response(DeviceCollection.model_validate(body))
+    return respond(req, action)
+
+
+# Jobs
+
+
+@bp.route(route="jobs", methods=["GET"])
+def jobs_list(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        offset, size = _offset(req), paging.page_size(req.params)
+        return _offset_page(JobCollection, job_cases.list_jobs(ctx), offset, size, req,
+                            view=lambda job: job_cases.view_of(job, ctx))
+    return respond(req, action)
+
+
+@bp.route(route="jobs", methods=["POST"])
+def jobs_save_draft(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job = job_cases.save_draft(read_body(req, DraftRequest), ctx)
+        return _job_response(job, ctx, status=201, location=resource_url(req, f"jobs/{job.id}"))
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}", methods=["GET"])
+def jobs_get(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        view = job_cases.get_job(_job_id(req), ctx)
+        return json_response(view, etag=view.etag)
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}", methods=["PUT"])
+def jobs_create(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        definition = read_body(req, JobDefinition)
+        return _job_response(job_cases.create_job(_job_id(req), definition, ctx), ctx)
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}", methods=["PATCH"])
+def jobs_edit(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        patch = read_body(req, JobPatch)
+        return _job_response(job_cases.edit_draft(_job_id(req), patch, if_match(req), ctx), ctx)
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}", methods=["DELETE"])
+def jobs_delete(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job_cases.delete_job(_job_id(req), if_match(req), ctx)
+        return no_content()
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}/run", methods=["POST"])
+def jobs_run(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda ctx: _job_response(job_cases.run_draft(_job_id(req), if_match(req), ctx), ctx))
+
+
+@bp.route(route="jobs/{jobId}/stop", methods=["POST"])
+def jobs_stop(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job_cases.stop_job(_job_id(req), if_match(req), ctx)
+        return no_content()
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}/resume", methods=["POST"])
+def jobs_resume(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job_cases.resume_job(_job_id(req), if_match(req), ctx)
+        return no_content()
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}/copy", methods=["POST"])
+def jobs_copy(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job = job_cases.copy_job(_job_id(req), ctx)
+        return _job_response(job, ctx, status=201, location=resource_url(req, f"jobs/{job.id}"))
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}/devices", methods=["GET"])
+def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        token, size = _continuation(req), paging.page_size(req.params)
+        devices = job_cases.list_job_devices(_job_id(req), req.params.get("status"), size, token, ctx)
+        body = paging.page([JobDeviceStatus.of(device).to_json() for device in devices.devices],
+                           devices.continuation_token, req.url)
+        return json_response(JobDeviceCollection.model_validate(body))
+    return respond(req, action)
+
+
+@bp.route(route="jobs/{jobId}/report.csv", methods=["GET"])
+def jobs_report(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        job_id = _job_id(req)
+        job = ctx.jobs.get(job_id)
+        chunks = write_job_report(job, ctx.job_devices.get_progress(job_id), ctx.job_devices.iter_devices(job_id))
+        # The Python worker cannot stream a body, so the chunks are joined here; the writer streams.
+        body = "".join(chunks).encode("utf-8")
+        headers = {"Content-Disposition": f'attachment; filename="{job_id}.csv"'}
+        return func.HttpResponse(body, mimetype="text/csv", charset="utf-8", headers=headers)
+    return respond(req, action)
+
+
+def _job_response(job, ctx, status: int = 200, location: str | None = None) -> func.HttpResponse:
+    view = job_cases.view_of(job, ctx)
+    return json_response(view, status=status, etag=view.etag, location=location)
+
+
+def _job_id(req: func.HttpRequest) -> str:
+    return limits.validate_job_id(req.route_params.get("jobId", ""), "jobId")
+
+
+def _group_id(req: func.HttpRequest) -> str:
+    return limits.validate_group_id(req.route_params.get("deviceGroupId", ""), "deviceGroupId")
+
+
+def _offset(req: func.HttpRequest) -> int:
+    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), int) or 0
+
+
+def _continuation(req: func.HttpRequest) -> str | None:
+    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), str)
+
+
+def _offset_page(collection, items: list, offset: int, size: int, req: func.HttpRequest,
+                 view=lambda item: item) -> func.HttpResponse:
+    """Lists held in memory (groups, the job history window) are paged by position; only the page
+    is turned into views (a job's view reads its progress)."""
+    following = offset + size if offset + size < len(items) else None
+    body = paging.page([view(item).to_json() for item in items[offset:offset + size]], following, req.url)
+    return json_response(collection.model_validate(body))

@@ -5,10 +5,18 @@ with the same code in the `x-ms-error-code` header.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from email.utils import formatdate
 
 from pydantic import ValidationError
+
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField,
+                                  NotFound)
+from jobs_api.jobs import PlanningUnavailable
+from jobs_api.targets import HubUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -72,3 +80,40 @@ def _field_message(issue: dict) -> str:
     if issue["type"] == "missing":
         return "required field is missing"
     return issue["msg"].removeprefix("Value error, ")
+
+
+def from_exception(error: Exception) -> ApiError:
+    """The one mapping of domain and service failures to API errors."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, ValidationError):
+        return from_validation_error(error)
+    for kinds, build in _MAPPING:
+        if isinstance(error, kinds):
+            return build(error)
+    logger.exception("unexpected failure", exc_info=error)
+    return ApiError(500, "InternalServerError", "The request failed unexpectedly; it was logged.")
+
+
+def _invalid_field(error: InvalidField) -> ApiError:
+    code = getattr(error, "code", "InvalidRequest")
+    field = error.field
+    return ApiError(400, code, f"{field}: {error.message}", target=field,
+                    details=[{"code": code, "target": field, "message": error.message}])
+
+
+def _unavailable(message: str) -> ApiError:
+    return ApiError(503, "ServiceUnavailable", message, headers={"Retry-After": "5"})
+
+
+_MAPPING = [
+    (InvalidField, _invalid_field),
+    (NotFound, lambda error: ApiError(404, "NotFound", str(error), target=error.identifier)),
+    (IllegalTransition, lambda error: ApiError(409, "InvalidJobState", str(error))),
+    (AlreadyExists, lambda error: ApiError(409, "AlreadyExists", str(error), target=error.identifier)),
+    (ConcurrencyConflict, lambda error: ApiError(412, "PreconditionFailed",
+                                                 f"{error} The If-Match value is not the resource's current ETag.",
+                                                 target="If-Match")),
+    (PlanningUnavailable, lambda error: _unavailable(f"{error} Try again.")),
+    (HubUnavailable, lambda error: _unavailable(f"{error} Nothing was changed; try again.")),
+]

@@ -16,13 +16,17 @@ def encode_token(continuation: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(continuation).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None) -> object:
+def decode_token(token: str | None, kind: type = object) -> object:
+    """The continuation a nextLink carries; `kind` is what this list puts there (an offset, a token)."""
     if not token:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
-        raise bad_request("The $skiptoken is not valid; use the nextLink of the previous page.", SKIP_TOKEN) from None
+        decoded = None
+    if not isinstance(decoded, kind) or isinstance(decoded, bool) or (isinstance(decoded, int) and decoded < 0):
+        raise bad_request("The $skiptoken is not valid; use the nextLink of the previous page.", SKIP_TOKEN)
+    return decoded
 
 
 def page_size(params: dict[str, str]) -> int:

@@ -19,6 +19,8 @@ from local.azurite import AzuriteError, start_azurite
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
+# App settings the host itself needs (the timer's %setting%), as the deployment sets them.
+LOCAL_APP_SETTINGS = {"JOB_HISTORY_PURGE_SCHEDULE": "0 0 3 * * *"}
 
 
 class StackError(RuntimeError):
@@ -43,7 +45,7 @@ def run_stack(args) -> int:
         step("Functions dev host")
         environment = {**os.environ, "AzureWebJobsStorage": azurite.connection_string,
                        "IOTHUB_CONNECTION_STRING": hub["IOTHUB_CONNECTION_STRING"],
-                       "REQUESTS_CA_BUNDLE": hub["IOTHUB_CA_BUNDLE"]}
+                       "REQUESTS_CA_BUNDLE": hub["IOTHUB_CA_BUNDLE"], **LOCAL_APP_SETTINGS}
         host = start_child("host", [sys.executable, "-m", "local.functions_host", "--app-dir", str(PROJECT_ROOT),
                                     "--port", str(args.port)], environment)
         running.callback(stop_process, host)

@@ -35,6 +35,15 @@ class Settings(BaseModel):
     hub_queries_per_minute: float = Field(20, ge=0, alias="HUB_QUERIES_PER_MINUTE")
     hub_max_attempts: int = Field(8, ge=1, le=20, alias="HUB_MAX_ATTEMPTS")
 
+    # The pipeline (planner, sender, watchdog).
+    dispatch_concurrency: int = Field(16, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
+    dispatch_status_check_seconds: int = Field(1, ge=0, le=60, alias="DISPATCH_STATUS_CHECK_SECONDS")
+    plan_seconds_per_invocation: int = Field(120, ge=1, le=540, alias="PLAN_SECONDS_PER_INVOCATION")
+    dispatch_stall_seconds: int = Field(900, ge=0, le=86400, alias="DISPATCH_STALL_SECONDS")
+
+    # Job history: ended jobs older than this are archived to Blob Storage as CSV, then purged.
+    job_history_retention_days: int = Field(30, ge=0, le=3650, alias="JOB_HISTORY_RETENTION_DAYS")
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         source = os.environ if environ is None else environ

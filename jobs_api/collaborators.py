@@ -1,0 +1,82 @@
+"""What the use cases work with, passed in: repositories, the hub gateway, the plan queue, a clock.
+
+The HTTP triggers build the real ones (`from_connections`); unit tests pass in-memory fakes.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from shared.connections import Connections
+from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
+from shared.storage_names import PLAN_QUEUE
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HISTORY_DAYS = 30
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    jobs: object  # JobRepository or its in-memory fake
+    job_devices: object
+    groups: object
+    hub: object  # HubGateway
+    plan_queue: object  # anything with send_message(text)
+    clock: Callable[[], datetime] = utc_now
+    history_days: int = DEFAULT_HISTORY_DAYS
+
+
+class PlanQueue:
+    """The `jobs-plan` queue; created on first use if the deployment has not made it yet."""
+
+    def __init__(self, connections: Connections):
+        self._connections = connections
+
+    def send_message(self, text: str) -> None:
+        client = self._connections.queue(PLAN_QUEUE)
+        try:
+            client.send_message(text)
+        except ResourceNotFoundError:
+            _create_queue(client)
+            client.send_message(text)
+
+
+class LazyHub:
+    """The hub gateway, built on first use: requests that never ask the hub work without it."""
+
+    def __init__(self, connections: Connections):
+        self._connections = connections
+
+    def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100):
+        return self._connections.hub.query_devices(query, continuation, page_size)
+
+
+def _create_queue(client) -> None:
+    try:
+        client.create_queue()
+    except ResourceExistsError:
+        pass  # another instance made it meanwhile
+
+
+def from_connections(connections: Connections) -> Collaborators:
+    _ensure_tables_once(connections)
+    # JOB_HISTORY_RETENTION_DAYS is retention's setting; the listing shows the same window.
+    days = connections.settings.job_history_retention_days
+    return Collaborators(jobs=JobRepository(connections.tables), job_devices=JobDeviceRepository(connections.tables),
+                         groups=DeviceGroupRepository(connections.tables), hub=LazyHub(connections),
+                         plan_queue=PlanQueue(connections), history_days=days)
+
+
+@lru_cache(maxsize=8)
+def _ensure_tables_once(connections: Connections) -> None:
+    ensure_tables(connections.tables)

@@ -1,0 +1,283 @@
+"""Request and response bodies, as IoT Central (api-version 2022-07-31) shapes them.
+
+Requests forbid unknown fields and coerce nothing (a number is not a string), so a malformed
+body is a 400 naming the field. Responses are what the OpenAPI document describes.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+
+from shared.domain import limits
+from shared.domain.devices import JobDevice
+from shared.domain.groups import DeviceGroup
+from shared.domain.jobs import Job
+from shared.domain.operations import Operation, parse_operation_type
+from shared.domain.progress import Progress
+from shared.hub_gateway import DeviceSummary
+
+# The spec's type names, then the class names IoT Central's docs use in examples.
+OperationTypeName = Literal["property", "cloudProperty", "command",
+                            "PropertyJobData", "CloudPropertyJobData", "CommandJobData"]
+Number = StrictInt | StrictFloat
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", strict=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class JobData(RequestModel):
+    type: OperationTypeName
+    path: StrictStr = Field(description="`name`, or `component.name` for a component's property or command.")
+    value: Any = Field(None, description="The property value or the command payload.")
+    target: StrictStr | None = Field(None, description="A device model id (dtmi:…); devices of another model fail.")
+    response_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 5-300 (default 30).")
+    connect_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 0-300 (default 0).")
+
+    def to_operation(self) -> Operation:
+        return Operation(type=parse_operation_type(self.type), path=self.path, value=self.value, target=self.target,
+                         response_timeout_seconds=self.response_timeout, connect_timeout_seconds=self.connect_timeout)
+
+
+class JobBatch(RequestModel):
+    type: Literal["number", "percentage"]
+    value: Number
+
+
+class JobCancellationThreshold(RequestModel):
+    type: Literal["number", "percentage"]
+    value: Number
+    batch: StrictBool = False
+
+
+class JobDefinition(RequestModel):
+    """The body of `PUT /jobs/{id}` (create and run), IoT Central's Job plus `devices`."""
+
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    group: StrictStr = Field(description="The device group's id.")
+    data: list[JobData] = Field(min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
+    devices: list[StrictStr] | None = Field(None, description="An explicit subset of the group's devices.",
+                                            max_length=limits.MAX_EXPLICIT_DEVICES)
+    batch: JobBatch | None = None
+    cancellation_threshold: JobCancellationThreshold | None = None
+
+    def to_job(self, job_id: str, now: datetime) -> Job:
+        return Job.draft(job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
+                         now, **self.optional_fields())
+
+    def optional_fields(self) -> dict:
+        return {"description": self.description,
+                "devices": tuple(self.devices) if self.devices is not None else None,
+                "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold)}
+
+
+class DraftRequest(JobDefinition):
+    """The body of `POST /jobs`: a draft with a server-made id, run at once when `run` is true."""
+
+    run: StrictBool = False
+
+
+class JobPatch(RequestModel):
+    """`PATCH /jobs/{id}` of a draft: fields given replace the stored ones; `devices: null` drops the subset."""
+
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    group: StrictStr | None = None
+    data: list[JobData] | None = Field(None, min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
+    devices: list[StrictStr] | None = Field(None, max_length=limits.MAX_EXPLICIT_DEVICES)
+    batch: JobBatch | None = None
+    cancellation_threshold: JobCancellationThreshold | None = None
+
+    def changes(self) -> dict:
+        """The domain's field names and values of what the patch sets."""
+        given = self.model_fields_set
+        changes = {name: getattr(self, name) for name in ("display_name", "description", "group", "devices")
+                   if name in given}
+        if "group" in changes:
+            changes["group_id"] = changes.pop("group")
+        if "data" in given:
+            changes["operations"] = [item.to_operation() for item in self.data or []]
+        for name in ("batch", "cancellation_threshold"):
+            if name in given:
+                changes[name] = _dumped(getattr(self, name))
+        return changes
+
+
+class DeviceGroupDefinition(RequestModel):
+    """The body of `PUT /deviceGroups/{id}`. `etag` (IoT Central's field) works like If-Match."""
+
+    display_name: StrictStr = Field(max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    filter: StrictStr = Field(max_length=limits.MAX_GROUP_FILTER_LENGTH,
+                              description='SELECT * FROM devices WHERE … ($id, $template, twin fields).')
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    etag: StrictStr | None = None
+
+
+class DeviceGroupPatch(RequestModel):
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    filter: StrictStr | None = Field(None, max_length=limits.MAX_GROUP_FILTER_LENGTH)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    etag: StrictStr | None = None
+
+
+# Responses
+
+
+class JobDataView(ResponseModel):
+    type: Literal["property", "cloudProperty", "command"]
+    path: str
+    value: Any = None
+    target: str | None = None
+    response_timeout: int | None = None
+    connect_timeout: int | None = None
+
+
+class JobProgress(ResponseModel):
+    total: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+
+
+class JobView(ResponseModel):
+    id: str
+    display_name: str
+    description: str | None = None
+    group: str
+    devices: list[str] | None = None
+    data: list[JobDataView]
+    status: Literal["draft", "pending", "running", "stopped", "completed", "failed", "cancelled"]
+    reason: str | None = Field(None, description="Why the job failed or was cancelled.")
+    start: datetime | None = None
+    end: datetime | None = None
+    created: datetime
+    last_modified: datetime
+    progress: JobProgress
+    batch: dict[str, Any] | None = None
+    cancellation_threshold: dict[str, Any] | None = None
+    etag: str | None = None
+
+    @classmethod
+    def of(cls, job: Job, progress: Progress) -> "JobView":
+        return cls(id=job.id, display_name=job.display_name, description=job.description, group=job.group_id,
+                   devices=list(job.devices) if job.devices is not None else None,
+                   data=[_operation_view(operation) for operation in job.operations], status=job.status.value,
+                   reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
+                   last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
+                   cancellation_threshold=job.cancellation_threshold, etag=job.etag)
+
+
+class JobCollection(ResponseModel):
+    value: list[JobView]
+    next_link: str | None = None
+
+
+class JobDeviceStatus(ResponseModel):
+    id: str
+    status: Literal["pending", "running", "completed", "failed"]
+    error_code: str | None = None
+    error_message: str | None = None
+    time: datetime | None = Field(None, description="When the device's status last changed.")
+    deleted: bool = Field(False, description="The device was deleted from the hub after the job was created.")
+
+    @classmethod
+    def of(cls, device: JobDevice) -> "JobDeviceStatus":
+        return cls(id=device.device_id, status=device.status.value,
+                   error_code=device.error_code.value if device.error_code else None,
+                   error_message=device.error_message, time=device.updated_at, deleted=device.deleted)
+
+
+class JobDeviceCollection(ResponseModel):
+    value: list[JobDeviceStatus]
+    next_link: str | None = None
+
+
+class DeviceGroupView(ResponseModel):
+    id: str
+    display_name: str
+    filter: str
+    description: str | None = None
+    etag: str | None = None
+    corrupted: bool = Field(False, description="The filter is no longer accepted; the group has no devices.")
+    corruption_reason: str | None = None
+
+    @classmethod
+    def of(cls, group: DeviceGroup, corruption: str | None = None) -> "DeviceGroupView":
+        return cls(id=group.id, display_name=group.display_name, filter=group.filter, description=group.description,
+                   etag=group.etag, corrupted=corruption is not None, corruption_reason=corruption)
+
+
+class DeviceGroupCollection(ResponseModel):
+    value: list[DeviceGroupView]
+    next_link: str | None = None
+
+
+class Device(ResponseModel):
+    id: str
+    display_name: str
+    template: str | None = Field(None, description="The device's model id.")
+    iot_edge: bool = False
+    connection_state: str | None = None
+
+    @classmethod
+    def of(cls, device: DeviceSummary) -> "Device":
+        return cls(id=device.device_id, display_name=device.device_id, template=device.model_id,
+                   iot_edge=device.is_edge, connection_state=device.connection_state)
+
+
+class DeviceCollection(ResponseModel):
+    value: list[Device]
+    next_link: str | None = None
+    corrupted: bool = False
+    corruption_reason: str | None = None
+
+
+class HealthCheck(ResponseModel):
+    status: Literal["up", "down"]
+    error: str | None = None
+
+
+class HealthReport(ResponseModel):
+    status: Literal["healthy", "unhealthy"]
+    checks: dict[str, HealthCheck]
+
+
+class ErrorDetail(ResponseModel):
+    code: str
+    message: str
+    target: str | None = None
+
+
+class ErrorInfo(ResponseModel):
+    code: str
+    message: str
+    target: str | None = None
+    details: list[ErrorDetail] | None = None
+    request_id: str | None = None
+    time: str | None = None
+
+
+class ErrorResponse(ResponseModel):
+    error: ErrorInfo
+
+
+def _operation_view(operation: Operation) -> JobDataView:
+    return JobDataView(type=operation.type.value, path=operation.path, value=operation.value,
+                       target=operation.target, response_timeout=operation.response_timeout_seconds,
+                       connect_timeout=operation.connect_timeout_seconds)
+
+
+def _dumped(model: BaseModel | None) -> dict | None:
+    return model.model_dump(by_alias=True) if model is not None else None

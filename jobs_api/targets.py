@@ -1,0 +1,105 @@
+"""What a job may target, asked of IoT Hub: is the group's query accepted, and is each device of
+an explicit subset in the group and not an IoT Edge device.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from shared.domain.errors import InvalidField, InvalidGroupFilter
+from shared.domain.groups import DeviceGroup
+from shared.hub_gateway import INVALID_QUERY, DevicePage, DeviceSummary, HubFailure
+
+# IN lists stay far below IoT Hub's 8 KB query text with 128-character ids, and one chunk
+# fits in one result page (100).
+SUBSET_CHUNK = 50
+_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+
+
+class TargetRefused(InvalidField):
+    """A job's target cannot be used; `code` is the API's error code for it."""
+
+    def __init__(self, field: str, message: str, code: str):
+        super().__init__(field, message)
+        self.code = code
+
+
+class HubUnavailable(Exception):
+    """IoT Hub did not answer a question the request depends on; nothing was changed."""
+
+
+def corruption_of(group: DeviceGroup, hub) -> str | None:
+    """Why the group cannot be resolved (its filter is refused), or None when it can."""
+    try:
+        first_page(group, hub, page_size=1)
+    except InvalidGroupFilter as error:
+        return f"The group's filter is no longer valid: {error.message}"
+    except TargetRefused as error:
+        return error.message
+    return None
+
+
+def local_corruption_of(group: DeviceGroup) -> str | None:
+    """The check that needs no hub call (for listings): the filter still translates."""
+    try:
+        group.hub_query
+    except InvalidGroupFilter as error:
+        return f"The group's filter is no longer valid: {error.message}"
+    return None
+
+
+def first_page(group: DeviceGroup, hub, page_size: int = 100, continuation: str | None = None) -> DevicePage:
+    """One page of the group's devices; raises TargetRefused when IoT Hub refuses the query."""
+    return _query(hub, group.hub_query, continuation, page_size)
+
+
+def require_usable_group(group: DeviceGroup, hub) -> None:
+    reason = corruption_of(group, hub)
+    if reason:
+        raise TargetRefused("group", f"Device group '{group.id}' is corrupted: {reason}", "DeviceGroupCorrupted")
+
+
+def require_subset_in_group(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> None:
+    """Every id is a device of the group and none is an IoT Edge device."""
+    found = {device.device_id: device for device in _subset_members(group, device_ids, hub)}
+    for index, device_id in enumerate(device_ids):
+        if device_id not in found:
+            raise TargetRefused(f"devices[{index}]", f"Device '{device_id}' is not in device group '{group.id}'.",
+                                "DeviceNotInGroup")
+        if found[device_id].is_edge:
+            raise TargetRefused(f"devices[{index}]", f"Device '{device_id}' is an IoT Edge device; jobs do not "
+                                "support IoT Edge devices.", "EdgeDeviceNotSupported")
+
+
+def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> Iterator[DeviceSummary]:
+    condition = _condition_of(group.hub_query)
+    for start in range(0, len(device_ids), SUBSET_CHUNK):
+        listed = ", ".join(_quoted(device_id) for device_id in device_ids[start:start + SUBSET_CHUNK])
+        where = f"({condition}) AND deviceId IN [{listed}]" if condition else f"deviceId IN [{listed}]"
+        continuation = None
+        while True:
+            page = _query(hub, f"SELECT * FROM devices WHERE {where}", continuation, 100)
+            yield from page.devices
+            continuation = page.continuation
+            if not continuation:
+                break
+
+
+def _query(hub, query: str, continuation: str | None, page_size: int) -> DevicePage:
+    try:
+        return hub.query_devices(query, continuation, page_size)
+    except HubFailure as failure:
+        if failure.code == INVALID_QUERY:
+            raise TargetRefused("filter", f"IoT Hub refused the group's filter: {failure.message}",
+                                "DeviceGroupCorrupted") from None
+        raise HubUnavailable(f"IoT Hub did not answer ({failure.code}): {failure.message}") from None
+
+
+def _condition_of(hub_query: str) -> str:
+    parts = _WHERE.split(hub_query, maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 else ""
+
+
+def _quoted(device_id: str) -> str:
+    # Device ids may hold an apostrophe; IoT Hub's query language escapes it with a backslash.
+    return "'" + device_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
