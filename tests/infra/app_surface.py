@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# The app's own source (DESIGN.md "Layout"); local/, tests/ and bench/ never run in Azure.
+# The app's own source; local/, tests/ and bench/ never run in Azure.
 SOURCE_PATHS = ("function_app.py", "jobs_api", "dispatcher", "status_collector", "retention", "shared")
 DEFAULT_STORAGE_CONNECTION = "AzureWebJobsStorage"
 STORAGE_BINDINGS = {"queueTrigger", "queue", "blobTrigger", "blob", "table"}

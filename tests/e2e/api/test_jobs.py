@@ -1,6 +1,6 @@
 """Jobs over HTTP: create and run, drafts, edit, copy, delete, list, devices, state refusals.
 
-The pipeline (issue 5) may move a job on from `pending` at any time, so a started job is only
+The pipeline may move a job on from `pending` at any time, so a started job is only
 checked to be `pending` or later; transitions that need a running job are covered by the unit
 tests, and by test_stop_and_resume_a_running_job once the pipeline exists.
 """
@@ -116,7 +116,7 @@ def test_job_devices_are_listed_and_filtered(api, make_group):
     assert api.get(f"jobs/{unique('job')}/devices").status_code == 404
 
 
-@pytest.mark.skipif(not PIPELINE_PRESENT, reason="needs the dispatcher (issue 5) to move a job to running")
+@pytest.mark.skipif(not PIPELINE_PRESENT, reason="needs the dispatcher to move a job to running")
 def test_stop_resume_and_delete_of_running_stopped_and_ended_jobs(api, hub, make_group):
     hub.control.set_fleet_behaviour(latency="fixed:2000")
     try:
