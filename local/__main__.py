@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from local.stack import StackError, run_stack
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--sku", default="S1", help="IoT Hub throttling of the simulator: S1, S2, S3 or none (default S1)")
     up.add_argument("--seed", type=int, default=1, help="demo fleet seed (default 1)")
     args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM both stop the stack cleanly, even when started from a script that
+    # ignores SIGINT for its background jobs.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run_stack(args)
     except StackError as error:
@@ -26,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while starting: everything started so far was stopped
         print("\nInterrupted.", file=sys.stderr)
         return 130
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
