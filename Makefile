@@ -10,7 +10,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> Python environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -22,7 +22,7 @@ $(TOOLS)/.installed: infra/requirements-tools.txt
 	@echo "==> Infrastructure checks (checkov) in $(TOOLS)"
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet --progress-bar off -r infra/requirements-tools.txt
+	$(TOOLS)/bin/python -m pip install --progress-bar off -r infra/requirements-tools.txt
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
