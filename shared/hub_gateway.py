@@ -16,30 +16,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import requests
+from azure.core.exceptions import DeserializationError
 from azure.iot.hub.models import CloudToDeviceMethod, QuerySpecification, Twin, TwinProperties
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from shared.domain.devices import DeviceErrorCode
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
 
-DEVICE_NOT_FOUND = "DeviceNotFound"
-DEVICE_NOT_ONLINE = "DeviceNotOnline"
-TIMEOUT = "Timeout"
-THROTTLED = "Throttled"
-DEVICE_REJECTED = "DeviceRejected"
-INVALID_VALUE = "InvalidValue"
+# Per-device failures are the job's device error codes; a refused query is the planner's concern.
+DEVICE_NOT_FOUND = DeviceErrorCode.DEVICE_NOT_FOUND
+DEVICE_NOT_ONLINE = DeviceErrorCode.DEVICE_NOT_ONLINE
+TIMEOUT = DeviceErrorCode.TIMEOUT
+THROTTLED = DeviceErrorCode.THROTTLED
+DEVICE_REJECTED = DeviceErrorCode.DEVICE_REJECTED
+INVALID_VALUE = DeviceErrorCode.INVALID_VALUE
+HUB_ERROR = DeviceErrorCode.HUB_ERROR
 INVALID_QUERY = "InvalidQuery"
-HUB_ERROR = "HubError"
 
 METHOD_METER_BYTES = 4096  # IoT Hub meters direct methods in 4 KB units
 _SIX_DIGIT_CODE = re.compile(r"\b(\d{6})\b")
+# Transport errors that prove the request never reached the hub, so even a command may be repeated.
+_NOT_SENT = ("Connection refused", "NewConnectionError", "NameResolutionError", "ConnectTimeout")
 
 
 class HubFailure(Exception):
-    """An operation on one device (or a query) failed for good; `code` says how."""
+    """An operation on one device (or a query) failed for good; `code` says how: a
+    DeviceErrorCode, or INVALID_QUERY for a query IoT Hub refused."""
 
-    def __init__(self, code: str, message: str, status: int | None = None):
+    def __init__(self, code: DeviceErrorCode | str, message: str, status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -101,11 +108,15 @@ class HubGateway:
     sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self):
-        self._limiters = {name: RateLimiter(rate, sleep=self.sleep) if rate > 0 else Unlimited()
-                          for name, rate in [("read", self.limits.twin_reads_per_second),
-                                             ("update", self.limits.twin_updates_per_second),
-                                             ("method", self.limits.method_units_per_second),
-                                             ("query", self.limits.queries_per_second)]}
+        limits = self.limits
+        # Queries are quoted per minute and IoT Hub meters them over minute windows, so a minute's
+        # budget may go at once (planning a group's first pages without waiting 3 s per page).
+        classes = [("read", limits.twin_reads_per_second, None),
+                   ("update", limits.twin_updates_per_second, None),
+                   ("method", limits.method_units_per_second, None),
+                   ("query", limits.queries_per_second, limits.queries_per_second * 60)]
+        self._limiters = {name: RateLimiter(rate, burst=burst, sleep=self.sleep) if rate > 0 else Unlimited()
+                          for name, rate, burst in classes}
 
     def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
         spec = QuerySpecification(query=query)
@@ -159,8 +170,10 @@ def _classified(send: Callable[[], object], operation: str, idempotent: bool):
         return send()
     except HttpOperationError as error:
         raise _failure_from_response(error.response, operation) from None
-    except ClientRequestError as error:
+    except (ClientRequestError, requests.RequestException) as error:
         raise _failure_from_transport(error, idempotent) from None
+    except (DeserializationError, ValueError) as error:  # a reply the SDK could not read
+        raise HubFailure(HUB_ERROR, f"IoT Hub's answer could not be read: {str(error)[:300]}") from None
 
 
 def _failure_from_response(response, operation: str):
@@ -169,9 +182,9 @@ def _failure_from_response(response, operation: str):
     message = _hub_error_message(response) or f"IoT Hub answered {status}"
     if status == 429:
         return _Retryable(HubFailure(THROTTLED, message, status), _retry_after(response))
-    if status == 504:
+    if status == 504 and operation == "method":  # 504101: the device may have run it, so never repeated
         return HubFailure(TIMEOUT, "the device did not answer in time", status)
-    if status in (500, 502, 503):
+    if status is not None and status >= 500:
         return _Retryable(HubFailure(HUB_ERROR, message, status), _retry_after(response))
     if status == 404:
         online_code = code in ("404103", "DeviceNotOnline") or "404103" in (response.text or "")
@@ -183,11 +196,11 @@ def _failure_from_response(response, operation: str):
     return HubFailure(HUB_ERROR, message, status)
 
 
-def _failure_from_transport(error: ClientRequestError, idempotent: bool):
-    text = str(error)
-    unsent = "Connection refused" in text or "NewConnectionError" in text
-    failure = HubFailure(TIMEOUT if "timed out" in text.lower() else HUB_ERROR,
-                         f"IoT Hub could not be reached: {text[:300]}")
+def _failure_from_transport(error: Exception, idempotent: bool):
+    text = f"{error} {getattr(error, 'inner_exception', '') or ''}"
+    unsent = any(sign in text for sign in _NOT_SENT)
+    read_timeout = "timed out" in text.lower() and not unsent  # sent, but no answer came in time
+    failure = HubFailure(TIMEOUT if read_timeout else HUB_ERROR, f"IoT Hub could not be reached: {text[:300]}")
     # A request that may have reached the device is only repeated when repeating it is harmless.
     return _Retryable(failure) if (idempotent or unsent) else failure
 

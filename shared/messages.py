@@ -5,8 +5,17 @@ which base64-encodes.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from shared.domain.batching import DeviceBatch
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome
+
+# A queue message holds 64 KB, base64-encoded: 48 KB of text. Reports stay well below.
+MAX_REPORT_BYTES = 40 * 1024
+MAX_REPORTED_MESSAGE_LENGTH = 300
 
 
 class QueueMessageModel(BaseModel):
@@ -27,3 +36,73 @@ class PlanRequest(QueueMessageModel):
     job_id: str
     resume: bool = False
     continuation: str | None = None
+    # A stall check rather than planning: sent with a delay while the job runs; `progress` holds
+    # the counters seen by the previous check and `since` the job's lastModified that started
+    # the chain (a stop, resume or end changes it, which ends the chain).
+    watch: bool = False
+    progress: dict[str, int] | None = None
+    since: datetime | None = None
+
+
+class DispatchRequest(QueueMessageModel):
+    """jobs-dispatch: send a job's operations to the devices firstDeviceId..lastDeviceId (one
+    batch of at most 98 consecutive ids, as they sort)."""
+    job_id: str
+    first_device_id: str
+    last_device_id: str
+    size: int
+
+    @classmethod
+    def of(cls, job_id: str, batch: DeviceBatch) -> "DispatchRequest":
+        return cls(job_id=job_id, first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
+                   size=batch.size)
+
+    @property
+    def batch(self) -> DeviceBatch:
+        return DeviceBatch(self.first_device_id, self.last_device_id, self.size)
+
+
+class ReportedOutcome(QueueMessageModel):
+    """One device's outcome: no errorCode means it succeeded."""
+    device_id: str
+    error_code: DeviceErrorCode | None = None
+    error_message: str | None = None
+
+    def to_text(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+    @classmethod
+    def of(cls, outcome: DeviceOutcome) -> "ReportedOutcome":
+        message = outcome.error_message[:MAX_REPORTED_MESSAGE_LENGTH] if outcome.error_message else None
+        return cls(device_id=outcome.device_id, error_code=outcome.error_code, error_message=message)
+
+    def to_outcome(self) -> DeviceOutcome:
+        if self.error_code is None:
+            return DeviceOutcome.success(self.device_id)
+        return DeviceOutcome.failure(self.device_id, self.error_code, self.error_message or "")
+
+
+class OutcomesReport(QueueMessageModel):
+    """jobs-outcomes: what a sender learned about the devices of one batch. An empty list asks
+    the collector only to end the job if nothing is left to do."""
+    job_id: str
+    outcomes: list[ReportedOutcome] = []
+
+    def to_text(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)  # a success is just its id
+
+    @classmethod
+    def split(cls, job_id: str, outcomes: list[DeviceOutcome]) -> list["OutcomesReport"]:
+        """Usually one report; more only when long error messages would pass the queue's 64 KB."""
+        reports, current, size = [], [], 0
+        for outcome in outcomes:
+            item = ReportedOutcome.of(outcome)
+            item_size = len(item.to_text().encode("utf-8"))
+            if current and size + item_size > MAX_REPORT_BYTES:
+                reports.append(cls(job_id=job_id, outcomes=current))
+                current, size = [], 0
+            current.append(item)
+            size += item_size
+        if current or not reports:
+            reports.append(cls(job_id=job_id, outcomes=current))
+        return reports

@@ -36,7 +36,7 @@ class Settings(BaseModel):
     hub_max_attempts: int = Field(8, ge=1, le=20, alias="HUB_MAX_ATTEMPTS")
 
     # The pipeline (planner, sender, watchdog).
-    dispatch_concurrency: int = Field(16, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
+    dispatch_concurrency: int = Field(32, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
     dispatch_status_check_seconds: int = Field(1, ge=0, le=60, alias="DISPATCH_STATUS_CHECK_SECONDS")
     plan_seconds_per_invocation: int = Field(120, ge=1, le=540, alias="PLAN_SECONDS_PER_INVOCATION")
     dispatch_stall_seconds: int = Field(900, ge=0, le=86400, alias="DISPATCH_STALL_SECONDS")

@@ -1,0 +1,244 @@
+"""Plan a job (queue `jobs-plan`): resolve its targets page by page, write one `pending` row per
+device, then enqueue one dispatch message per batch of the pending devices.
+
+- Memory stays flat: one hub page (100 devices) at a time; batches are cut afterwards from the
+  stored rows (`pending_batches`), so a batch never overlaps another, whatever order the hub
+  pages came in. A group that takes longer than `plan_seconds` to page through continues in a
+  new `jobs-plan` message carrying the query's continuation.
+- Per-device facts the sender would otherwise need (IoT Edge, modelId) are in the query's
+  twins, so devices the job cannot apply to fail here (`EdgeNotSupported`, `ModelMismatch`)
+  and the sender needs no twin read or query of its own.
+- An empty group ends the job at once as `completed` (nothing failed: the end rule of the
+  design) with the reason saying no device matched. A group that no longer exists or whose
+  filter IoT Hub refuses fails the job with the reason.
+- Resume (`resume=True`, job running again): leftover `running` rows are resolved by the
+  dead-sender rule (see leftovers.py), then the still-pending devices are batched anew.
+- A stall watchdog (`watch=True`, see `watch_job`) follows every running job.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from itertools import islice
+
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
+from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
+from shared.domain.jobs import Job, JobAction, JobStatus
+from shared.domain.limits import MAX_BATCH_SIZE
+from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
+
+from dispatcher.collaborators import Collaborators
+from dispatcher.leftovers import resolve_leftovers
+
+logger = logging.getLogger(__name__)
+
+EMPTY_GROUP_REASON = "The device group matched no devices, so there was nothing to do."
+PAGE_SIZE = MAX_BATCH_SIZE  # <= IoT Hub's largest page (100); one page is one add_pending transaction
+SUBSET_CHUNK = 50  # ids per `deviceId IN [...]` query: far below the 8 KB query text, one page
+_SAVE_ATTEMPTS = 10
+
+
+def plan_job(request: PlanRequest, c: Collaborators) -> None:
+    try:
+        job = c.jobs.get(request.job_id)
+    except JobNotFound:
+        logger.info("job %s is gone; nothing to plan", request.job_id)
+        return
+    if request.watch:
+        watch_job(job, request, c)
+    elif request.resume:
+        replan_resumed(job, c)
+    elif job.status is JobStatus.PENDING:
+        plan_targets(job, request.continuation, c)
+    elif job.status is JobStatus.RUNNING and request.continuation is None:
+        dispatch_pending(job, c, watch=False)  # a redelivered plan message: batch what is still pending
+
+
+def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
+    query = _group_query(job, c)
+    if query is None:
+        return
+    deadline = c.monotonic() + c.plan_seconds
+    pages = _subset_pages(job, continuation, c) if job.devices else _group_pages(job, query, continuation, c)
+    for device_ids, found, following in pages:
+        _add_targets(job, device_ids, found, c)
+        if following is None:
+            _finish_planning(job, c)
+            return
+        if c.monotonic() >= deadline:
+            c.plan_queue.send(PlanRequest(job_id=job.id, continuation=following).to_text())
+            return
+
+
+def replan_resumed(job: Job, c: Collaborators) -> None:
+    if job.status is not JobStatus.RUNNING:
+        return  # stopped again (or ended) before this message ran; the next resume plans
+    resolve_all_leftovers(job, c)
+    dispatch_pending(job, c)
+
+
+def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    """Every `stall_seconds` while the job runs: if its counters have not moved since the last
+    look, recover it (leftover `running` rows by the dead-sender rule, pending rows re-batched,
+    or the job ended if nothing is left). Covers dispatch and outcomes messages stuck with a
+    dead instance until their visibility expires. A stop, resume or end ends this chain."""
+    if job.status is not JobStatus.RUNNING or not _same_time(job.last_modified, request.since):
+        return
+    progress = c.job_devices.get_progress(job.id).as_dict()
+    if request.progress == progress:
+        logger.warning("job %s made no progress for %s s; recovering it", job.id, c.stall_seconds)
+        resolve_all_leftovers(job, c)
+        dispatch_pending(job, c, watch=False)
+    _send_watch(job, progress, c)
+
+
+def dispatch_pending(job: Job, c: Collaborators, watch: bool = True) -> int:
+    """One dispatch message per batch of the job's pending devices; returns how many."""
+    sent = 0
+    for batch in c.job_devices.pending_batches(job.id):
+        c.dispatch_queue.send(DispatchRequest.of(job.id, batch).to_text())
+        sent += 1
+    if sent == 0:  # nothing to send: the collector ends the job if nothing is running either
+        c.outcomes_queue.send(OutcomesReport(job_id=job.id).to_text())
+    if watch:
+        _send_watch(job, None, c)
+    return sent
+
+
+def resolve_all_leftovers(job: Job, c: Collaborators) -> None:
+    running = (row for row in c.job_devices.iter_devices(job.id, DeviceStatus.RUNNING))
+    while chunk := list(islice(running, MAX_BATCH_SIZE)):
+        failures = resolve_leftovers(job, chunk, c.job_devices, c.clock())
+        for report in OutcomesReport.split(job.id, failures) if failures else []:
+            c.outcomes_queue.send(report.to_text())
+
+
+def refusal(device: DeviceSummary, job: Job) -> DeviceOutcome | None:
+    """Why the job cannot apply to this device, known from its twin without calling it."""
+    if device.is_edge:
+        return DeviceOutcome.failure(device.device_id, DeviceErrorCode.EDGE_NOT_SUPPORTED,
+                                     "IoT Edge devices are not supported by jobs.")
+    for index, operation in enumerate(job.operations):
+        if operation.target and device.model_id != operation.target:
+            return DeviceOutcome.failure(
+                device.device_id, DeviceErrorCode.MODEL_MISMATCH,
+                f"The device's model is {device.model_id or 'not set'}, but data[{index}] ({operation.path}) "
+                f"targets {operation.target}.")
+    return None
+
+
+def _group_query(job: Job, c: Collaborators) -> str | None:
+    try:
+        return c.groups.get(job.group_id).hub_query
+    except DeviceGroupNotFound:
+        _fail(job, f"The device group '{job.group_id}' no longer exists.", c)
+    except InvalidGroupFilter as error:
+        _fail(job, f"The device group '{job.group_id}' is corrupted: its filter {error.message}", c)
+    return None
+
+
+def _group_pages(job: Job, query: str, continuation: str | None, c: Collaborators) -> Iterator[tuple]:
+    """The group's pages; the next page is fetched while the caller stores this one (at most one
+    page fetched in vain when an invocation hands over to the next)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="plan-prefetch") as prefetch:
+        fetching = prefetch.submit(c.hub.query_devices, query, continuation, PAGE_SIZE)
+        while True:
+            try:
+                page = fetching.result()
+            except HubFailure as failure:
+                if failure.code != INVALID_QUERY:
+                    raise  # the hub is unwell: the host retries the message
+                _fail(job, f"The device group '{job.group_id}' is corrupted: IoT Hub refused its query "
+                           f"({failure.message}).", c)
+                return
+            if page.continuation is not None:
+                fetching = prefetch.submit(c.hub.query_devices, query, page.continuation, PAGE_SIZE)
+            yield [device.device_id for device in page.devices], page.devices, page.continuation
+            if page.continuation is None:
+                return
+
+
+def _subset_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterator[tuple]:
+    """The explicit subset, SUBSET_CHUNK ids per query (the API checked they are in the group).
+    An id the query does not return is still a target: the sender finds out what became of it."""
+    start = int(continuation or 0)
+    while start < len(job.devices):
+        chunk = list(job.devices[start:start + SUBSET_CHUNK])
+        listed = ", ".join(_quoted(device_id) for device_id in chunk)
+        page = c.hub.query_devices(f"SELECT * FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE)
+        start += SUBSET_CHUNK
+        yield chunk, page.devices, str(start) if start < len(job.devices) else None
+
+
+def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c: Collaborators) -> None:
+    now = c.clock()
+    c.job_devices.add_pending(job.id, device_ids, now)
+    refused = [outcome for device in found if (outcome := refusal(device, job))]
+    for start in range(0, len(refused), MAX_BATCH_SIZE):  # replayed pages change nothing: rows are final
+        c.job_devices.record_outcomes(job.id, refused[start:start + MAX_BATCH_SIZE], now)
+
+
+def _finish_planning(job: Job, c: Collaborators) -> None:
+    progress = c.job_devices.get_progress(job.id)
+    if progress.total == 0:
+        _save(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
+        return
+    job = _save(job, c, JobAction.START, lambda j, now: j.start(now))
+    if job is not None and job.status is JobStatus.RUNNING:
+        dispatch_pending(job, c)
+
+
+def _end_empty(job: Job, progress, now: datetime) -> None:
+    job.finish(progress, now)  # completed: no device failed
+    job.reason = EMPTY_GROUP_REASON
+
+
+def _fail(job: Job, reason: str, c: Collaborators) -> None:
+    logger.warning("job %s failed: %s", job.id, reason)
+    _save(job, c, JobAction.FAIL, lambda j, now: j.fail(reason, now))
+
+
+def fail_planning(job_id: str, error: Exception, c: Collaborators) -> None:
+    """The last delivery of a plan message failed too: the job cannot be planned."""
+    try:
+        job = c.jobs.get(job_id)
+    except JobNotFound:
+        return
+    if job.status is JobStatus.PENDING:
+        _fail(job, f"Planning failed repeatedly: {type(error).__name__}: {str(error)[:300]}", c)
+
+
+def _save(job: Job, c: Collaborators, action: JobAction, change) -> Job | None:
+    """Apply `change` if the job still allows `action`; on a concurrent change, re-read and retry."""
+    for _ in range(_SAVE_ATTEMPTS):
+        if not job.allows(action):
+            return job
+        change(job, c.clock())
+        try:
+            return c.jobs.update(job)
+        except ConcurrencyConflict:
+            try:
+                job = c.jobs.get(job.id)
+            except JobNotFound:
+                return None
+    raise ConcurrencyConflict("Job", job.id)
+
+
+def _send_watch(job: Job, progress: dict | None, c: Collaborators) -> None:
+    if c.stall_seconds > 0:
+        request = PlanRequest(job_id=job.id, watch=True, progress=progress, since=job.last_modified)
+        c.plan_queue.send(request.to_text(), delay_seconds=c.stall_seconds)
+
+
+def _same_time(first: datetime | None, second: datetime | None) -> bool:
+    if first is None or second is None:
+        return first is second
+    return abs((first - second).total_seconds()) < 0.001
+
+
+def _quoted(device_id: str) -> str:
+    # Device ids may hold an apostrophe; IoT Hub's query language escapes it with a backslash.
+    return "'" + device_id.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,177 @@
+"""Send a batch (queue `jobs-dispatch`): claim its devices, apply the job's operations to each
+through IoT Hub, report every outcome in one `jobs-outcomes` message.
+
+- A job that is not running is left alone: its devices stay `pending` (a stopped job's are
+  batched again on resume).
+- Claiming (`pending` → `running`, one conditional transaction) is what makes a duplicated
+  dispatch message harmless: a device is sent to only by the sender that claimed it.
+- A redelivered message (dequeue count > 1: the previous delivery died or failed) first
+  resolves its batch's `running` rows by the dead-sender rule (leftovers.py).
+- Stop: before starting each device the sender checks the job is still running (a view at most
+  `status_check_seconds` old); devices started finish, the rest are released to `pending`.
+- Devices run on a process-wide pool (`DISPATCH_CONCURRENCY`); the gateway paces each operation
+  class, retries 429 and 5xx and classifies every failure.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from shared.domain.batching import DeviceBatch, batches_of
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
+from shared.domain.errors import JobNotFound
+from shared.domain.jobs import Job, JobStatus
+from shared.domain.limits import MAX_BATCH_SIZE
+from shared.domain.operations import Operation, OperationType, desired_properties_patch, tags_patch
+from shared.hub_gateway import HubFailure
+from shared.messages import DispatchRequest, OutcomesReport
+
+from dispatcher.collaborators import Collaborators
+from dispatcher.leftovers import resolve_leftovers
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: int = 0  # devices whose outcome this call reported
+    released: int = 0  # claimed but not started because the job stopped
+    resolved: int = 0  # leftover rows failed by the dead-sender rule
+
+
+def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = False) -> BatchResult:
+    try:
+        job = c.jobs.get(request.job_id)
+    except JobNotFound:
+        return BatchResult()
+    if job.status is not JobStatus.RUNNING:
+        return BatchResult()
+    try:
+        resolved = _resolve_dead_sender(job, request.batch, c) if redelivered else []
+        claimed = _claim(job.id, request.batch, c)
+        outcomes, unsent = _send_all(job, claimed, c)
+        if unsent:
+            c.job_devices.release(job.id, unsent, c.clock())
+    except JobNotFound:
+        return BatchResult()  # deleted meanwhile: its rows are gone
+    for report in OutcomesReport.split(job.id, resolved + outcomes) if resolved or outcomes else []:
+        c.outcomes_queue.send(report.to_text())
+    return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved))
+
+
+@dataclass(frozen=True)
+class PatchDesired:
+    patch: dict
+
+    def apply(self, hub, device_id: str) -> None:
+        hub.patch_desired(device_id, self.patch)
+
+
+@dataclass(frozen=True)
+class PatchTags:
+    patch: dict
+
+    def apply(self, hub, device_id: str) -> None:
+        hub.patch_tags(device_id, self.patch)
+
+
+@dataclass(frozen=True)
+class InvokeCommand:
+    operation: Operation
+
+    def apply(self, hub, device_id: str) -> None:
+        operation = self.operation
+        hub.invoke_method(device_id, operation.method_name, operation.value,
+                          operation.effective_response_timeout, operation.effective_connect_timeout)
+
+
+def device_steps(operations: tuple[Operation, ...]) -> list:
+    """The hub calls for one device, in the order of the operations: every property operation in
+    one desired patch (where the first one is), every cloud property in one tags patch, and
+    each command."""
+    steps, kinds_done = [], set()
+    for operation in operations:
+        if operation.type is OperationType.COMMAND:
+            steps.append(InvokeCommand(operation))
+        elif operation.type not in kinds_done:
+            kinds_done.add(operation.type)
+            patch = PatchDesired(desired_properties_patch(operations)) if operation.type is OperationType.PROPERTY \
+                else PatchTags(tags_patch(operations))
+            steps.append(patch)
+    return steps
+
+
+def send_to_device(hub, device_id: str, steps: list) -> DeviceOutcome:
+    """Apply every step; the first failure ends the device's work and is its outcome."""
+    try:
+        for step in steps:
+            step.apply(hub, device_id)
+    except HubFailure as failure:
+        code = failure.code if failure.code in DeviceErrorCode._value2member_map_ else DeviceErrorCode.HUB_ERROR
+        return DeviceOutcome.failure(device_id, DeviceErrorCode(code), failure.message)
+    except Exception as error:  # a bug or an SDK surprise must not lose the batch's other outcomes
+        logger.exception("unexpected error sending to %s", device_id)
+        return DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR, f"Unexpected error: {type(error).__name__}")
+    return DeviceOutcome.success(device_id)
+
+
+class JobStatusProbe:
+    """Is the job still running? Re-read when the last look is older than `max_age` seconds,
+    by one thread at a time (the others keep the last answer meanwhile)."""
+
+    def __init__(self, jobs, job_id: str, max_age: float, monotonic):
+        self._jobs, self._job_id, self._max_age, self._monotonic = jobs, job_id, max_age, monotonic
+        self._running, self._checked_at = True, monotonic()
+        self._lock = threading.Lock()
+
+    def running(self) -> bool:
+        if self._running and self._monotonic() - self._checked_at >= self._max_age and self._lock.acquire(False):
+            try:
+                self._running = self._read_running()
+                self._checked_at = self._monotonic()
+            finally:
+                self._lock.release()
+        return self._running
+
+    def _read_running(self) -> bool:
+        try:
+            return self._jobs.get(self._job_id).status is JobStatus.RUNNING
+        except JobNotFound:
+            return False
+
+
+def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[list[DeviceOutcome], list[str]]:
+    steps = device_steps(job.operations)
+    status = JobStatusProbe(c.jobs, job.id, c.status_check_seconds, c.monotonic)
+
+    def send(row: JobDevice) -> DeviceOutcome | None:
+        return send_to_device(c.hub, row.device_id, steps) if status.running() else None
+
+    results = list(c.devices_pool.map(send, claimed))
+    outcomes = [outcome for outcome in results if outcome is not None]
+    unsent = [row.device_id for row, outcome in zip(claimed, results) if outcome is None]
+    return outcomes, unsent
+
+
+def _claim(job_id: str, batch: DeviceBatch, c: Collaborators) -> list[JobDevice]:
+    try:
+        return c.job_devices.claim(job_id, batch, c.clock()).claimed
+    except ValueError:
+        # More than one transaction's worth is pending in the range (rows released after the
+        # range was cut): claim it in sub-batches.
+        pending = [row.device_id for row in c.job_devices.read_batch(job_id, batch)
+                   if row.status is DeviceStatus.PENDING]
+        return [row for sub in batches_of(pending) for row in c.job_devices.claim(job_id, sub, c.clock()).claimed]
+
+
+def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators) -> list[DeviceOutcome]:
+    rows = c.job_devices.read_batch(job.id, batch)
+    running = [row for row in rows if row.status is DeviceStatus.RUNNING]
+    failures = []
+    for start in range(0, len(running), MAX_BATCH_SIZE):
+        failures += resolve_leftovers(job, running[start:start + MAX_BATCH_SIZE], c.job_devices, c.clock())
+    if running:
+        logger.warning("job %s: batch %s..%s redelivered with devices left running; resolved by the dead-sender rule",
+                       job.id, batch.first_device_id, batch.last_device_id)
+    return failures

@@ -1,0 +1,180 @@
+from shared.domain.devices import DeviceErrorCode, DeviceStatus
+from shared.domain.groups import DeviceGroup
+from shared.domain.jobs import JobStatus
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
+
+from dispatcher.planning import EMPTY_GROUP_REASON, plan_job
+from tests.unit.pipeline.conftest import (MODEL, add_devices, command_op, pending_job, property_op, run_job,
+                                         run_until_quiet)
+
+
+def statuses(p, job_id="job-1"):
+    return {row.device_id: row.status for row in p.c.job_devices.iter_devices(job_id)}
+
+
+class TestPlan:
+    def test_writes_a_pending_row_per_device_then_one_dispatch_per_98_consecutive_devices(self, pipeline):
+        ids = add_devices(pipeline.hub, 250)
+        pending_job(pipeline, [property_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.RUNNING
+        assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
+            "total": 250, "pending": 250, "running": 0, "completed": 0, "failed": 0}
+        batches = pipeline.dispatch_queue.take(DispatchRequest)
+        assert [b.size for b in batches] == [98, 98, 54]
+        assert (batches[0].first_device_id, batches[-1].last_device_id) == (ids[0], ids[-1])
+        assert all(a.last_device_id < b.first_device_id for a, b in zip(batches, batches[1:]))
+
+    def test_a_group_that_takes_too_long_continues_in_a_new_message(self, pipeline):
+        add_devices(pipeline.hub, 350)
+        pending_job(pipeline, [property_op()])
+        original_query = pipeline.hub.query_devices
+
+        def slow_query(*args):
+            pipeline.clock.seconds += 25  # three pages pass the 60 s budget
+            return original_query(*args)
+
+        pipeline.hub.query_devices = slow_query
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        follow_up = pipeline.plan_queue.take(PlanRequest)
+        assert [(r.continuation, r.watch) for r in follow_up] == [("294", False)]
+        assert pipeline.c.job_devices.get_progress("job-1").total == 294
+        assert pipeline.dispatch_queue.sent == [] and pipeline.c.jobs.get("job-1").status is JobStatus.PENDING
+        plan_job(follow_up[0], pipeline.c)
+        assert pipeline.c.job_devices.get_progress("job-1").total == 350
+        assert sum(b.size for b in pipeline.dispatch_queue.take(DispatchRequest)) == 350
+
+    def test_a_replayed_plan_message_adds_nothing(self, pipeline):
+        add_devices(pipeline.hub, 120)
+        pending_job(pipeline, [property_op()])
+        pipeline.c.job_devices.add_pending("job-1", [f"dev-{i:05d}" for i in range(100)], pipeline.clock())
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        assert pipeline.c.job_devices.get_progress("job-1").total == 120
+
+    def test_an_empty_group_completes_the_job_at_once_with_the_reason(self, pipeline):
+        pending_job(pipeline, [property_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        job = pipeline.c.jobs.get("job-1")
+        assert (job.status, job.reason) == (JobStatus.COMPLETED, EMPTY_GROUP_REASON)
+        assert job.ended_at is not None and pipeline.dispatch_queue.sent == []
+
+    def test_a_deleted_group_fails_the_job(self, pipeline):
+        pending_job(pipeline, [property_op()])
+        pipeline.c.groups.delete("vending")
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        job = pipeline.c.jobs.get("job-1")
+        assert job.status is JobStatus.FAILED and "no longer exists" in job.reason
+
+    def test_a_group_whose_query_the_hub_refuses_fails_the_job_with_the_reason(self, pipeline):
+        pending_job(pipeline, [property_op()])
+        pipeline.hub.refuse_queries = True
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        job = pipeline.c.jobs.get("job-1")
+        assert job.status is JobStatus.FAILED and "corrupted" in job.reason and "not valid" in job.reason
+
+    def test_a_group_whose_filter_no_longer_translates_fails_the_job(self, pipeline):
+        pipeline.c.groups._groups["vending"] = DeviceGroup("vending", "V", "SELECT * FROM devices WHERE $ts > 1")
+        pending_job(pipeline, [property_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+    def test_edge_devices_and_other_models_fail_when_planned_and_are_never_sent(self, pipeline):
+        add_devices(pipeline.hub, 3)
+        pipeline.hub.add("edge-1", is_edge=True)
+        pipeline.hub.add("kiosk-1", model_id=None)
+        pending_job(pipeline, [property_op(target=MODEL)])
+        run_job(pipeline)
+        rows = {row.device_id: row for row in pipeline.c.job_devices.iter_devices("job-1")}
+        assert rows["edge-1"].error_code is DeviceErrorCode.EDGE_NOT_SUPPORTED
+        assert rows["kiosk-1"].error_code is DeviceErrorCode.MODEL_MISMATCH
+        assert "not set" in rows["kiosk-1"].error_message and MODEL in rows["kiosk-1"].error_message
+        assert not pipeline.hub.calls_to("edge-1") and not pipeline.hub.calls_to("kiosk-1")
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+        assert pipeline.c.job_devices.get_progress("job-1").completed == 3
+
+    def test_a_job_of_only_refused_devices_still_ends(self, pipeline):
+        pipeline.hub.add("edge-1", is_edge=True)
+        pending_job(pipeline, [property_op()])
+        run_job(pipeline)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+    def test_an_explicit_subset_targets_only_its_devices(self, pipeline):
+        add_devices(pipeline.hub, 200)
+        subset = tuple(f"dev-{i:05d}" for i in range(0, 200, 3))
+        pending_job(pipeline, [property_op()], devices=subset)
+        run_job(pipeline)
+        assert set(statuses(pipeline)) == set(subset)
+        assert {call[1] for call in pipeline.hub.calls} == set(subset)
+        assert all("deviceId IN" in query for query in pipeline.hub.queries)
+
+
+class TestResume:
+    def _stopped_with_leftovers(self, pipeline, operations):
+        add_devices(pipeline.hub, 10)
+        pending_job(pipeline, operations)
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        pipeline.dispatch_queue.take(DispatchRequest)
+        batch = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
+        pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock())  # a sender that then died
+        job = pipeline.c.jobs.get("job-1")
+        job.stop(pipeline.clock())
+        job.resume(pipeline.clock())
+        pipeline.c.jobs.update(job)
+
+    def test_property_jobs_release_leftover_running_devices_and_send_them_again(self, pipeline):
+        self._stopped_with_leftovers(pipeline, [property_op()])
+        plan_job(PlanRequest(job_id="job-1", resume=True), pipeline.c)
+        assert set(statuses(pipeline).values()) == {DeviceStatus.PENDING}
+        run_until_quiet(pipeline)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+        assert len(pipeline.hub.calls) == 10
+
+    def test_command_jobs_fail_leftover_running_devices_as_outcome_unknown_and_never_resend(self, pipeline):
+        self._stopped_with_leftovers(pipeline, [command_op()])
+        plan_job(PlanRequest(job_id="job-1", resume=True), pipeline.c)
+        run_until_quiet(pipeline)
+        rows = {row.device_id: row for row in pipeline.c.job_devices.iter_devices("job-1")}
+        unknown = {d for d, row in rows.items() if row.error_code is DeviceErrorCode.OUTCOME_UNKNOWN}
+        assert unknown == {f"dev-{i:05d}" for i in range(4)}
+        assert {call[1] for call in pipeline.hub.calls} == set(rows) - unknown
+        assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
+            "total": 10, "pending": 0, "running": 0, "completed": 6, "failed": 4}
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+    def test_a_resume_message_for_a_job_stopped_again_does_nothing(self, pipeline):
+        self._stopped_with_leftovers(pipeline, [property_op()])
+        job = pipeline.c.jobs.get("job-1")
+        job.stop(pipeline.clock())
+        pipeline.c.jobs.update(job)
+        plan_job(PlanRequest(job_id="job-1", resume=True), pipeline.c)
+        assert pipeline.dispatch_queue.sent == [] and pipeline.outcomes_queue.sent == []
+
+
+class TestWatch:
+    def test_a_job_whose_counters_do_not_move_is_recovered(self, pipeline):
+        add_devices(pipeline.hub, 5)
+        pending_job(pipeline, [command_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        lost = pipeline.dispatch_queue.take(DispatchRequest)[0]  # its dispatch message is stuck somewhere
+        pipeline.c.job_devices.claim("job-1", lost.batch, pipeline.clock())
+        (watch, delay), = [(PlanRequest.from_text(t), d) for t, d in pipeline.plan_queue.sent]
+        pipeline.plan_queue.sent.clear()
+        assert watch.watch and delay == 30 and watch.progress is None
+        plan_job(watch, pipeline.c)  # first look: remembers the counters
+        (second,) = pipeline.plan_queue.take(PlanRequest)
+        assert second.progress["running"] == 5 and pipeline.outcomes_queue.sent == []
+        plan_job(second, pipeline.c)  # nothing moved: recover
+        reports = pipeline.outcomes_queue.take(OutcomesReport)
+        assert sum(len(r.outcomes) for r in reports) == 5
+        assert all(o.error_code is DeviceErrorCode.OUTCOME_UNKNOWN for r in reports for o in r.outcomes)
+
+    def test_the_chain_ends_when_the_job_is_stopped(self, pipeline):
+        add_devices(pipeline.hub, 5)
+        pending_job(pipeline, [property_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        (watch,) = [r for r in pipeline.plan_queue.take(PlanRequest) if r.watch]
+        job = pipeline.c.jobs.get("job-1")
+        job.stop(pipeline.clock())
+        pipeline.c.jobs.update(job)
+        plan_job(watch, pipeline.c)
+        assert pipeline.plan_queue.sent == []
