@@ -88,7 +88,7 @@ param hubMaxAttempts int = 8
 @description('DISPATCH_CONCURRENCY: devices sent to at once per instance.')
 @minValue(1)
 @maxValue(256)
-param dispatchConcurrency int = 16
+param dispatchConcurrency int = 32
 
 @description('DISPATCH_STATUS_CHECK_SECONDS: how stale a sender\'s view of the job status may be when it starts a device (stop latency).')
 @minValue(0)
@@ -110,6 +110,9 @@ param dispatchStallSeconds int = 900
 @minValue(0)
 @maxValue(3650)
 param jobHistoryRetentionDays int = 30
+
+@description('JOB_HISTORY_PURGE_SCHEDULE: NCRONTAB schedule (UTC, six fields) of the archive-and-purge timer.')
+param jobHistoryPurgeSchedule string = '0 0 3 * * *'
 
 @description('Days Log Analytics keeps logs (30 is included in the ingestion price).')
 @minValue(30)
@@ -507,6 +510,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'JOB_HISTORY_RETENTION_DAYS'
           value: string(jobHistoryRetentionDays)
+        }
+        {
+          name: 'JOB_HISTORY_PURGE_SCHEDULE'
+          value: jobHistoryPurgeSchedule
         }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

@@ -12,11 +12,14 @@ from shared.health import check_health, default_probes
 from jobs_api import groups as group_cases
 from jobs_api import jobs as job_cases
 from jobs_api import paging
+from jobs_api.errors import ApiError
 from jobs_api.http import (JSON, if_match, json_response, no_content, read_body, resource_url, respond)
 from jobs_api.models import (Device, DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition,
                              DeviceGroupPatch, DraftRequest, JobCollection, JobDefinition, JobDeviceCollection,
                              JobDeviceStatus, JobPatch)
 from jobs_api.openapi import openapi_document
+from shared.job_history import JobPurged, history_page, job_not_found, open_archived_report
+from shared.domain.errors import JobNotFound
 
 bp = func.Blueprint()
 
@@ -114,7 +117,11 @@ def jobs_save_draft(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs/{jobId}", methods=["GET"])
 def jobs_get(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        view = job_cases.get_job(_job_id(req), ctx)
+        job_id = _job_id(req)
+        try:
+            view = job_cases.get_job(job_id, ctx)
+        except JobNotFound:
+            raise _missing_job(req, job_id, ctx) from None
         return json_response(view, etag=view.etag)
     return respond(req, action)
 
@@ -187,13 +194,46 @@ def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
 def jobs_report(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
         job_id = _job_id(req)
-        job = ctx.jobs.get(job_id)
+        try:
+            job = ctx.jobs.get(job_id)
+        except JobNotFound:
+            raise _missing_job(req, job_id, ctx) from None
         chunks = write_job_report(job, ctx.job_devices.get_progress(job_id), ctx.job_devices.iter_devices(job_id))
         # The Python worker cannot stream a body, so the chunks are joined here; the writer streams.
         body = "".join(chunks).encode("utf-8")
         headers = {"Content-Disposition": f'attachment; filename="{job_id}.csv"'}
         return func.HttpResponse(body, mimetype="text/csv", charset="utf-8", headers=headers)
     return respond(req, action)
+
+
+# Archived history (jobs purged after the retention period)
+
+
+@bp.route(route="history", methods=["GET"])
+def history_list(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        body = history_page(ctx.archive, req.url, resource_url(req, ""), paging.page_size(req.params),
+                            req.params.get(paging.SKIP_TOKEN))
+        return json_response(body)
+    return respond(req, action)
+
+
+@bp.route(route="history/{jobId}/report.csv", methods=["GET"])
+def history_report(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        report = open_archived_report(ctx.archive, _job_id(req))
+        # The Python worker cannot stream a body; the archive is read in blocks all the same.
+        return func.HttpResponse(b"".join(report.chunks), mimetype="text/csv", charset="utf-8",
+                                 headers=report.headers)
+    return respond(req, action)
+
+
+def _missing_job(req: func.HttpRequest, job_id: str, ctx) -> Exception:
+    """404 for a job the tables do not hold; for a purged one, with a pointer to its archive."""
+    error = job_not_found(job_id, ctx.archive)
+    if isinstance(error, JobPurged):
+        return ApiError(404, "NotFound", str(error), target=job_id, details=[error.detail(resource_url(req, ""))])
+    return error
 
 
 def _job_response(job, ctx, status: int = 200, location: str | None = None) -> func.HttpResponse:

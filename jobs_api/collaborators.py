@@ -13,6 +13,7 @@ from functools import lru_cache
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.connections import Connections
+from shared.job_archive import JobArchive
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import PLAN_QUEUE
 
@@ -34,6 +35,7 @@ class Collaborators:
     plan_queue: object  # anything with send_message(text)
     clock: Callable[[], datetime] = utc_now
     history_days: int = DEFAULT_HISTORY_DAYS
+    archive: object = None  # JobArchive: jobs purged after the history window
 
 
 class PlanQueue:
@@ -74,7 +76,14 @@ def from_connections(connections: Connections) -> Collaborators:
     days = connections.settings.job_history_retention_days
     return Collaborators(jobs=JobRepository(connections.tables), job_devices=JobDeviceRepository(connections.tables),
                          groups=DeviceGroupRepository(connections.tables), hub=LazyHub(connections),
-                         plan_queue=PlanQueue(connections), history_days=days)
+                         plan_queue=PlanQueue(connections), history_days=days, archive=_archive(connections))
+
+
+@lru_cache(maxsize=8)
+def _archive(connections: Connections) -> JobArchive:
+    archive = JobArchive.in_blob_storage(connections.blobs)
+    archive.ensure_container()
+    return archive
 
 
 @lru_cache(maxsize=8)

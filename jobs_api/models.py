@@ -281,3 +281,26 @@ def _operation_view(operation: Operation) -> JobDataView:
 
 def _dumped(model: BaseModel | None) -> dict | None:
     return model.model_dump(by_alias=True) if model is not None else None
+
+
+class ArchiveLocation(ResponseModel):
+    path: str = Field(description="The blob's name in the `job-history` container: YYYY/MM/<job id>.csv.")
+    size: int
+    content_md5: str
+
+
+class HistoryEntry(ResponseModel):
+    id: str
+    display_name: str
+    status: str
+    progress: JobProgress
+    created_at: datetime
+    retention_anchor: datetime = Field(description="When the job ended (or, for a draft or stopped job, last changed).")
+    archived_at: datetime
+    report: str = Field(description="The URL of the archived results CSV.")
+    archive: ArchiveLocation
+
+
+class HistoryCollection(ResponseModel):
+    value: list[HistoryEntry]
+    next_link: str | None = None

@@ -14,7 +14,8 @@ from pydantic.json_schema import models_json_schema
 from shared.domain import limits
 from jobs_api.http import API_VERSION, API_VERSION_PARAM, MAX_BODY_BYTES
 from jobs_api.models import (DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition, DeviceGroupPatch,
-                             DeviceGroupView, DraftRequest, ErrorResponse, HealthReport, JobCollection, JobDefinition,
+                             DeviceGroupView, DraftRequest, ErrorResponse, HealthReport, HistoryCollection,
+                             JobCollection, JobDefinition,
                              JobDeviceCollection, JobPatch, JobView)
 from jobs_api.paging import MAX_PAGE_SIZE, SKIP_TOKEN
 
@@ -87,6 +88,11 @@ OPERATIONS = [
     ApiOperation("get", "/jobs/{jobId}/devices", "Jobs_GetDevices", "The job's devices and their outcomes", 200,
                  JobDeviceCollection, parameters=[*_PAGING, _DEVICE_STATUS]),
     ApiOperation("get", "/jobs/{jobId}/report.csv", "Jobs_GetReport", "The job's results as CSV", 200, "text/csv"),
+    ApiOperation("get", "/history", "History_List",
+                 "Jobs archived after the retention period, newest first, with their counts", 200,
+                 HistoryCollection, parameters=_PAGING),
+    ApiOperation("get", "/history/{jobId}/report.csv", "History_GetReport",
+                 "An archived job's results CSV, as archived", 200, "text/csv"),
 ]
 
 
