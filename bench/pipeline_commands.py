@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.e2e.pipeline.stack import Stack, run_job
+from local.harness import Stack, run_job
 
 GROUP = "SELECT * FROM devices WHERE tags.type = 'vending' AND connectionState = 'Connected'"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.e2e.pipeline.stack import Stack, add_devices, run_job
+from local.harness import Stack, add_devices, run_job
 
 
 def main() -> None:

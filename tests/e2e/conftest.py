@@ -2,7 +2,6 @@
 dev host running the unchanged function_app.py. One stack per test session."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 from local.functions_host import start_host
 from local.iothub_sim import start_simulator
 from local.stack import LOCAL_APP_SETTINGS
+from local.waiting import wait_for  # noqa: F401  (the e2e tests import it from here)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,14 +73,3 @@ class Api:
 def api(app_host) -> Api:
     return Api(app_host.base_url)
 
-
-def wait_for(condition, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)

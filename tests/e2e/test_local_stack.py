@@ -7,12 +7,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from local.waiting import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,15 +27,6 @@ def free_ports(count: int) -> list[int]:
         sock.close()
     return ports
 
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def get_json(url: str) -> tuple[int, dict] | None:
@@ -64,7 +56,7 @@ def stack():
 
 def test_the_stack_answers_health_and_stops_on_ctrl_c(stack):
     process, output, base_url, ports = stack
-    wait_for(lambda: any("Press Ctrl-C" in line for line in output), 90, "the stack's ready banner")
+    wait_for(lambda: any("Press Ctrl-C" in line for line in output), 90, what="the stack's ready banner")
     assert any(f"curl -s {base_url}/health" in line for line in output)
     status, body = get_json(f"{base_url}/health")
     assert status == 200

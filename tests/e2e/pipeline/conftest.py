@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from tests.e2e.conftest import Api
-from tests.e2e.pipeline.stack import Stack, wait_for
+from local.harness import Stack
+from local.waiting import wait_for
 
 ENDED = ("completed", "failed", "cancelled")
 
@@ -90,7 +91,7 @@ def host_settings(stack):
 
     yield restart
     if changed:
-        from tests.e2e.pipeline.stack import FAST_SETTINGS
+        from local.harness import FAST_SETTINGS
         stack.host.restart(**FAST_SETTINGS)
 
 

@@ -7,7 +7,7 @@ pending ones are batched again."""
 from __future__ import annotations
 
 from tests.e2e.pipeline.conftest import assert_counts_add_up, log_of
-from tests.e2e.pipeline.stack import wait_for
+from local.waiting import wait_for
 
 GROUP = "SELECT * FROM devices WHERE tags.type = 'vending' AND connectionState = 'Connected'"
 

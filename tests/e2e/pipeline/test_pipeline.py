@@ -7,7 +7,7 @@ from azure.iot.hub.models import QuerySpecification
 from shared.messages import DispatchRequest, OutcomesReport, ReportedOutcome
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from tests.e2e.pipeline.conftest import assert_counts_add_up, executed, log_of
-from tests.e2e.pipeline.stack import wait_for
+from local.waiting import wait_for
 
 VENDING = "SELECT * FROM devices WHERE tags.type = 'vending'"
 

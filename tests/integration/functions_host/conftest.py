@@ -15,6 +15,8 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from local.functions_host import start_host
 
+from local.waiting import wait_for
+
 APP_SOURCE = Path(__file__).parent / "app"
 # local.settings.json files are git-ignored, so the test app's one is written at test time.
 LOCAL_SETTINGS = {"IsEncrypted": False, "Values": {
@@ -26,15 +28,7 @@ QUEUE_SETTINGS = ("WORK_QUEUE", "CHAIN_QUEUE", "FLAKY_QUEUE", "SLOW_QUEUE", "RES
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+    return wait_for(condition, timeout, interval, what=message)
 
 
 @dataclass

@@ -2,24 +2,17 @@
 from __future__ import annotations
 
 import json
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 from msrest.exceptions import HttpOperationError
 
+from local.waiting import wait_for
+
 
 def wait_until(condition, timeout: float = 5.0, interval: float = 0.02, message: str = "condition"):
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+    return wait_for(condition, timeout, interval, what=message)
 
 
 @dataclass

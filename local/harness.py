@@ -1,7 +1,7 @@
-"""The pipeline's own stack for end-to-end tests and benchmarks: an Azurite, a demo-fleet IoT Hub
-simulator and the dev host in a subprocess (so it can be killed with SIGKILL and started again,
-and its settings chosen per test). Nothing here is shared with the session's other stack, so
-the simulator's per-device logs hold only what these tests caused."""
+"""A whole stack in separate processes, for end-to-end tests and benchmarks: an Azurite, a
+demo-fleet IoT Hub simulator and the dev host in a subprocess (so it can be killed with SIGKILL
+and started again, and its settings chosen per run). Each Stack is its own, so the simulator's
+per-device logs hold only what its user caused."""
 from __future__ import annotations
 
 import os
@@ -20,10 +20,11 @@ from azure.storage.queue import QueueClient
 
 from local.azurite import start_azurite
 from local.iothub_sim import start_simulator
+from local.waiting import wait_for
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import QUEUES
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Fast defaults for an unthrottled simulator: no client pacing, watchdog off; 16 devices at a
 # time (a test relies on the 17th device of a batch waiting for the first ones).
@@ -31,16 +32,6 @@ FAST_SETTINGS = {"HUB_TWIN_READS_PER_SECOND": "0", "HUB_TWIN_UPDATES_PER_SECOND"
                  "HUB_METHOD_UNITS_PER_SECOND": "0", "HUB_QUERIES_PER_MINUTE": "0",
                  "DISPATCH_STALL_SECONDS": "0", "DISPATCH_CONCURRENCY": "16"}
 
-
-def wait_for(condition, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:
