@@ -1,4 +1,4 @@
-"""Benchmark 4 of the pipeline (issue 5): a command job whose devices take 500 ms to answer.
+"""Pipeline commands: a command job whose devices take 500 ms to answer.
 
     python -m bench.pipeline_commands [--concurrency 16 64]
 

@@ -1,4 +1,4 @@
-"""Benchmark 6 of the pipeline (issue 5): the dev host's peak memory for a 1,000-device and a
+"""Pipeline memory: the dev host's peak memory for a 1,000-device and a
 20,000-device property job (each in a fresh host process), and their ratio (target <= 1.3).
 
     python -m bench.pipeline_memory [--small 1000] [--large 20000]

@@ -1,4 +1,4 @@
-"""Benchmark 3 of the pipeline (issue 5): a property job against a simulator throttled like one
+"""Pipeline under throttling: a property job against a simulator throttled like one
 S1 unit (50 twin updates/s), with the app's default pacing (also one S1 unit).
 
     python -m bench.pipeline_throttled [--devices 1000]

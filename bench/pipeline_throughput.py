@@ -1,4 +1,4 @@
-"""Benchmarks 1, 2 and 5 of the pipeline (issue 5).
+"""Pipeline throughput, its own cost, and storage operations per device.
 
     python -m bench.pipeline_throughput [--devices 5000] [--concurrency 16]
 
