@@ -20,6 +20,7 @@ from azure.storage.queue import QueueClient
 
 from local.azurite import start_azurite
 from local.iothub_sim import start_simulator
+from local.stack import LOCAL_APP_SETTINGS
 from local.waiting import wait_for
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import QUEUES
@@ -113,7 +114,7 @@ class Stack:
         environ = {"AzureWebJobsStorage": self.azurite.connection_string,
                    "IOTHUB_CONNECTION_STRING": self.hub.connection_string,
                    "REQUESTS_CA_BUNDLE": self.hub.ca_bundle, "NO_PROXY": "localhost,127.0.0.1",
-                   **FAST_SETTINGS, **(host_settings or {})}
+                   **LOCAL_APP_SETTINGS, **FAST_SETTINGS, **(host_settings or {})}
         self.host = HostProcess(environ)
 
     def queue(self, name: str) -> QueueClient:
