@@ -58,11 +58,10 @@ def plan_job(request: PlanRequest, c: Collaborators) -> None:
 
 
 def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
-    query = _group_query(job, c)
-    if query is None:
+    pages = _target_pages(job, continuation, c)
+    if pages is None:
         return
     deadline = c.monotonic() + c.plan_seconds
-    pages = _subset_pages(job, continuation, c) if job.devices else _group_pages(job, query, continuation, c)
     for device_ids, found, following in pages:
         _add_targets(job, device_ids, found, c)
         if following is None:
@@ -140,6 +139,16 @@ def _group_query(job: Job, c: Collaborators) -> str | None:
     return None
 
 
+def _target_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterator[tuple] | None:
+    """Pages of (device ids, their twins, the continuation after them); None when the job failed."""
+    if job.rerun_of:
+        return _rerun_pages(job, continuation, c)  # the failed devices, whatever the group is now
+    query = _group_query(job, c)
+    if query is None:
+        return None
+    return _subset_pages(job, continuation, c) if job.devices else _group_pages(job, query, continuation, c)
+
+
 def _group_pages(job: Job, query: str, continuation: str | None, c: Collaborators) -> Iterator[tuple]:
     """The group's pages; the next page is fetched while the caller stores this one (at most one
     page fetched in vain when an invocation hands over to the next)."""
@@ -167,10 +176,27 @@ def _subset_pages(job: Job, continuation: str | None, c: Collaborators) -> Itera
     start = int(continuation or 0)
     while start < len(job.devices):
         chunk = list(job.devices[start:start + SUBSET_CHUNK])
-        listed = ", ".join(_quoted(device_id) for device_id in chunk)
-        page = c.hub.query_devices(f"SELECT * FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE)
         start += SUBSET_CHUNK
-        yield chunk, page.devices, str(start) if start < len(job.devices) else None
+        yield chunk, _twins_of(chunk, c), str(start) if start < len(job.devices) else None
+
+
+def _rerun_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterator[tuple]:
+    """The devices that failed in the job rerun, in id order, SUBSET_CHUNK per hub query; the
+    continuation is the last device id planned (streamed: flat memory for any number)."""
+    failed = (row.device_id for row in c.job_devices.iter_devices(job.rerun_of, DeviceStatus.FAILED)
+              if continuation is None or row.device_id > continuation)
+    chunk = list(islice(failed, SUBSET_CHUNK))
+    if not chunk:
+        yield [], [], None  # nothing (left) to rerun: planning ends here
+    while chunk:
+        following = list(islice(failed, SUBSET_CHUNK))
+        yield chunk, _twins_of(chunk, c), chunk[-1] if following else None
+        chunk = following
+
+
+def _twins_of(device_ids: list[str], c: Collaborators) -> list[DeviceSummary]:
+    listed = ", ".join(_quoted(device_id) for device_id in device_ids)
+    return c.hub.query_devices(f"SELECT * FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE).devices
 
 
 def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c: Collaborators) -> None:

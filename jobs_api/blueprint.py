@@ -206,6 +206,14 @@ def jobs_report(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, action)
 
 
+@bp.route(route="jobs/{jobId}/rerun/{rerunId}", methods=["PUT"])
+def jobs_rerun(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        rerun_id = req.route_params.get("rerunId", "")
+        return _job_response(job_cases.rerun_job(_job_id(req), rerun_id, ctx), ctx)
+    return respond(req, action)
+
+
 # Archived history (jobs purged after the retention period)
 
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from shared.domain import limits
 from shared.domain.devices import DeviceStatus
-from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, InvalidField, JobNotFound
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
+                                  InvalidField, JobNotFound)
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
@@ -85,6 +86,24 @@ def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 def copy_job(job_id: str, ctx: Collaborators) -> Job:
     """`POST /jobs/{id}/copy`: a new draft named "<name> Copy"; the source is not changed."""
     return ctx.jobs.add(ctx.jobs.get(job_id).copy(str(uuid.uuid4()), ctx.clock()))
+
+
+def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
+    """IoT Central's `PUT /jobs/{id}/rerun/{rerunId}`: a new job `rerunId` with the same
+    operations, run at once on the devices that failed in the ended job `id` (whatever the
+    group holds now; the planner reads them from the job's rows)."""
+    limits.validate_job_id(rerun_id, "rerunId")
+    source = ctx.jobs.get(job_id)
+    source.require(JobAction.RERUN)
+    if ctx.job_devices.get_progress(job_id).failed == 0:
+        raise IllegalTransition(f"job {job_id}", source.status.value, "rerun (no device failed in)")
+    if _exists(rerun_id, ctx):
+        raise AlreadyExists("Job", rerun_id)
+    rerun = source.rerun(rerun_id, ctx.clock())
+    rerun.run(ctx.clock())
+    ctx.jobs.add(rerun)
+    _request_planning(rerun, PlanRequest(job_id=rerun.id), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))
+    return rerun
 
 
 def delete_job(job_id: str, if_match: str | None, ctx: Collaborators) -> None:

@@ -167,6 +167,7 @@ class JobView(ResponseModel):
     progress: JobProgress
     batch: dict[str, Any] | None = None
     cancellation_threshold: dict[str, Any] | None = None
+    rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     etag: str | None = None
 
     @classmethod
@@ -176,7 +177,7 @@ class JobView(ResponseModel):
                    data=[_operation_view(operation) for operation in job.operations], status=job.status.value,
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
-                   cancellation_threshold=job.cancellation_threshold, etag=job.etag)
+                   cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of, etag=job.etag)
 
 
 class JobCollection(ResponseModel):

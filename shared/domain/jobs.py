@@ -76,6 +76,7 @@ class Job:
     reason: str | None = None
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
+    rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     etag: str | None = field(default=None, compare=False)  # the stored version
 
     @classmethod
@@ -145,8 +146,15 @@ class Job:
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None)
+                         etag=None, rerun_of=None)
         return copied.validated()
+
+    def rerun(self, new_id: str, now: datetime) -> "Job":
+        """A new draft with the same operations for the devices that failed in this ended job."""
+        self.require(JobAction.RERUN)
+        rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id, created_at=now,
+                        last_modified=now, started_at=None, ended_at=None, reason=None, etag=None)
+        return rerun.validated()
 
     @property
     def retention_anchor(self) -> datetime | None:

@@ -29,6 +29,12 @@ def test_a_job_round_trips_every_field(jobs):
     assert stored == job and stored.etag == job.etag and stored.etag
 
 
+def test_a_rerun_keeps_its_source(jobs):
+    job = replace(a_job("job-rerun"), rerun_of="job-1")
+    jobs.add(job)
+    assert jobs.get("job-rerun").rerun_of == "job-1"
+
+
 def test_large_definitions_are_split_across_properties(jobs):
     payload = Operation(OperationType.COMMAND, "upload", {"blob": "é" * (MAX_COMMAND_PAYLOAD_BYTES // 2 - 20)})
     devices = tuple(f"device-{index:04}-" + "x" * 100 for index in range(MAX_EXPLICIT_DEVICES))

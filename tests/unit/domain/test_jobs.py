@@ -123,6 +123,24 @@ def test_copy_is_a_new_draft_named_copy_and_leaves_the_source_alone():
     assert copied.operations == source.operations and source.status is JobStatus.COMPLETED
 
 
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_a_rerun_is_a_new_draft_of_the_same_operations_pointing_at_its_source(status):
+    source = job_in(status)
+    source.devices, source.ended_at, source.reason, source.etag = ("d1", "d2"), NOW, "x", "etag"
+    rerun = source.rerun("job-2", LATER)
+    assert (rerun.id, rerun.status, rerun.rerun_of, rerun.devices) == ("job-2", JobStatus.DRAFT, source.id, None)
+    assert (rerun.created_at, rerun.started_at, rerun.ended_at, rerun.reason, rerun.etag) == (
+        LATER, None, None, None, None)
+    assert rerun.operations == source.operations and rerun.display_name == source.display_name
+    assert rerun.copy("job-3", LATER).rerun_of is None  # a copy targets the group again
+
+
+@pytest.mark.parametrize("status", [JobStatus.DRAFT, JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED])
+def test_only_an_ended_job_can_be_rerun(status):
+    with pytest.raises(IllegalTransition):
+        job_in(status).rerun("job-2", LATER)
+
+
 def test_edit_changes_a_draft_and_validates():
     job = job_in(JobStatus.DRAFT)
     job.edit(LATER, display_name="renamed", devices=["d1", "d2"])

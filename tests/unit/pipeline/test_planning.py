@@ -1,10 +1,11 @@
 from shared.domain.devices import DeviceErrorCode, DeviceStatus
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import JobStatus
+from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
 from dispatcher.planning import EMPTY_GROUP_REASON, plan_job
-from tests.unit.pipeline.conftest import (MODEL, add_devices, command_op, pending_job, property_op, run_job,
+from tests.unit.pipeline.conftest import (MODEL, START, add_devices, command_op, pending_job, property_op, run_job,
                                          run_until_quiet)
 
 
@@ -178,3 +179,48 @@ class TestWatch:
         pipeline.c.jobs.update(job)
         plan_job(watch, pipeline.c)
         assert pipeline.plan_queue.sent == []
+
+
+class TestRerun:
+    def _failed_source(self, pipeline, count=120):
+        ids = add_devices(pipeline.hub, count)
+        failing = set(ids[::2])  # more than one hub query's worth of ids
+        pipeline.hub.failures = {device_id: HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "offline", 404)
+                                 for device_id in failing}
+        pending_job(pipeline, [command_op()])
+        run_job(pipeline)
+        pipeline.hub.failures, pipeline.hub.calls = {}, []
+        return pipeline.c.jobs.get("job-1"), failing
+
+    def _run_rerun(self, pipeline, source):
+        rerun = source.rerun("job-2", START)
+        rerun.run(START)
+        pipeline.c.jobs.add(rerun)
+        run_job(pipeline, "job-2")
+        return pipeline.c.jobs.get("job-2")
+
+    def test_a_rerun_sends_only_to_the_devices_that_failed_in_its_source(self, pipeline):
+        source, failing = self._failed_source(pipeline)
+        assert source.status is JobStatus.FAILED
+
+        rerun = self._run_rerun(pipeline, source)
+
+        assert rerun.status is JobStatus.COMPLETED and rerun.rerun_of == "job-1"
+        assert set(statuses(pipeline, "job-2")) == failing
+        assert sorted(call[1] for call in pipeline.hub.calls) == sorted(failing)  # each exactly once
+        assert pipeline.c.job_devices.get_progress("job-2").completed == len(failing)
+        assert all("deviceId IN" in query for query in pipeline.hub.queries[-2:])
+
+    def test_a_rerun_continues_after_its_last_planned_device_in_a_new_message(self, pipeline):
+        source, failing = self._failed_source(pipeline)
+        rerun = source.rerun("job-2", START)
+        rerun.run(START)
+        pipeline.c.jobs.add(rerun)
+        slow = pipeline.with_changes(plan_seconds=0)  # hand over after every page
+
+        plan_job(PlanRequest(job_id="job-2"), slow.c)
+        follow_up = [request for request in slow.plan_queue.take(PlanRequest) if not request.watch]
+
+        assert len(statuses(slow, "job-2")) == 50 and follow_up[0].continuation == max(statuses(slow, "job-2"))
+        plan_job(follow_up[0], slow.c)
+        assert set(statuses(slow, "job-2")) == failing
