@@ -22,7 +22,7 @@ from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
 from local.functions_host import start_host
-from local.harness import FAST_SETTINGS, PROJECT_ROOT, Stack, add_devices, run_job
+from local.harness import PROJECT_ROOT, Stack, add_devices, run_job
 
 
 class Counter:

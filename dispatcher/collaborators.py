@@ -10,18 +10,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
+from shared.clock import utc_now
 from shared.connections import Connections
 from shared.pacing import OneWriterPerJob
+from shared.queues import MessageQueue
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -39,25 +35,6 @@ class Collaborators:
     plan_seconds: float = 120
     stall_seconds: float = 900
     status_check_seconds: float = 1
-
-
-class MessageQueue:
-    """One of the pipeline's queues (base64 text, as the trigger expects); created on first use
-    if the deployment has not made it yet."""
-
-    def __init__(self, connections: Connections, name: str):
-        self._client = connections.queue(name)
-
-    def send(self, text: str, delay_seconds: float = 0) -> None:
-        delay = round(delay_seconds) or None
-        try:
-            self._client.send_message(text, visibility_timeout=delay)
-        except ResourceNotFoundError:
-            try:
-                self._client.create_queue()
-            except ResourceExistsError:
-                pass  # another instance made it meanwhile
-            self._client.send_message(text, visibility_timeout=delay)
 
 
 def from_connections(connections: Connections) -> Collaborators:

@@ -4,26 +4,19 @@ The HTTP triggers build the real ones (`from_connections`); unit tests pass in-m
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
+from shared.clock import utc_now
 from shared.connections import Connections
 from shared.job_archive import JobArchive
+from shared.queues import MessageQueue
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import PLAN_QUEUE
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_HISTORY_DAYS = 30
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -32,25 +25,10 @@ class Collaborators:
     job_devices: object
     groups: object
     hub: object  # HubGateway
-    plan_queue: object  # anything with send_message(text)
+    plan_queue: object  # anything with send(text)
     clock: Callable[[], datetime] = utc_now
     history_days: int = DEFAULT_HISTORY_DAYS
     archive: object = None  # JobArchive: jobs purged after the history window
-
-
-class PlanQueue:
-    """The `jobs-plan` queue; created on first use if the deployment has not made it yet."""
-
-    def __init__(self, connections: Connections):
-        self._connections = connections
-
-    def send_message(self, text: str) -> None:
-        client = self._connections.queue(PLAN_QUEUE)
-        try:
-            client.send_message(text)
-        except ResourceNotFoundError:
-            _create_queue(client)
-            client.send_message(text)
 
 
 class LazyHub:
@@ -63,12 +41,6 @@ class LazyHub:
         return self._connections.hub.query_devices(query, continuation, page_size)
 
 
-def _create_queue(client) -> None:
-    try:
-        client.create_queue()
-    except ResourceExistsError:
-        pass  # another instance made it meanwhile
-
 
 def from_connections(connections: Connections) -> Collaborators:
     _ensure_tables_once(connections)
@@ -76,7 +48,7 @@ def from_connections(connections: Connections) -> Collaborators:
     days = connections.settings.job_history_retention_days
     return Collaborators(jobs=JobRepository(connections.tables), job_devices=JobDeviceRepository(connections.tables),
                          groups=DeviceGroupRepository(connections.tables), hub=LazyHub(connections),
-                         plan_queue=PlanQueue(connections), history_days=days, archive=_archive(connections))
+                         plan_queue=MessageQueue(connections, PLAN_QUEUE), history_days=days, archive=_archive(connections))
 
 
 @lru_cache(maxsize=8)

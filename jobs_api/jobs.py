@@ -193,7 +193,7 @@ def _group_of(job: Job, ctx: Collaborators) -> DeviceGroup:
 
 def _request_planning(job: Job, request: PlanRequest, ctx: Collaborators, undo: Callable[[], object]) -> None:
     try:
-        ctx.plan_queue.send_message(request.to_text())
+        ctx.plan_queue.send(request.to_text())
     except Exception as error:  # any failure to queue: undo the write, whatever the cause
         logger.warning("queueing the plan request of job %s failed (%s); undoing the write", job.id, error)
         try:

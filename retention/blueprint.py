@@ -2,12 +2,12 @@
 
 Run it by hand with `POST /admin/functions/purge_job_history` and body `{"input": ""}`.
 """
-from datetime import datetime, timezone
 
 import azure.functions as func
 
 from retention.purge import purge_job_history
 from shared.bootstrap import dependencies
+from shared.clock import utc_now
 from shared.job_archive import JobArchive
 from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
 
@@ -21,6 +21,6 @@ def purge_job_history_on_schedule(timer: func.TimerRequest) -> None:
     ensure_tables(connections.tables)
     archive = JobArchive.in_blob_storage(connections.blobs)
     archive.ensure_container()
-    purge_job_history(datetime.now(timezone.utc), jobs=JobRepository(connections.tables),
+    purge_job_history(utc_now(), jobs=JobRepository(connections.tables),
                       job_devices=JobDeviceRepository(connections.tables), archive=archive,
                       retention_days=connections.settings.job_history_retention_days)

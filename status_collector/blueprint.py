@@ -10,12 +10,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 
 import azure.functions as func
 
 from shared.bootstrap import dependencies
+from shared.clock import utc_now
 from shared.messages import OutcomesReport
 from shared.pacing import OneWriterPerJob
 from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
@@ -51,7 +51,7 @@ async def collect_outcomes_trigger(message: func.QueueMessage) -> None:
 
 def collect(report: OutcomesReport) -> None:
     stores, started = repositories(), time.monotonic()
-    progress = collect_outcomes(report, stores.jobs, stores.job_devices, datetime.now(timezone.utc))
+    progress = collect_outcomes(report, stores.jobs, stores.job_devices, utc_now())
     logger.info("job %s: %d outcomes collected in %.0f ms; progress %s", report.job_id, len(report.outcomes),
                 (time.monotonic() - started) * 1000, progress.as_dict() if progress else None)
 

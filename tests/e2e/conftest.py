@@ -10,7 +10,6 @@ import requests
 from local.functions_host import start_host
 from local.iothub_sim import start_simulator
 from local.stack import LOCAL_APP_SETTINGS
-from local.waiting import wait_for  # noqa: F401  (the e2e tests import it from here)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

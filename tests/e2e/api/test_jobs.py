@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import wait_for
+from local.waiting import wait_for
 
 from .conftest import PIPELINE_PRESENT, STARTED_OR_LATER, device_filter, job_body, unique
 

@@ -17,10 +17,11 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from local.functions_host import start_host
+from local.waiting import wait_for
 from shared.job_archive import PURGING, JobArchive
 from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
 from tests.e2e.api.conftest import PIPELINE_PRESENT, device_filter, job_body
-from tests.e2e.conftest import PROJECT_ROOT, Api, wait_for
+from tests.e2e.conftest import PROJECT_ROOT, Api
 from tests.unit.retention.seeding import seed_job
 
 FUNCTION = "purge_job_history"

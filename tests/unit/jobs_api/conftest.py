@@ -43,7 +43,7 @@ class FakeQueue:
         self.messages: list[str] = []
         self.broken = False
 
-    def send_message(self, text: str) -> None:
+    def send(self, text: str) -> None:
         if self.broken:
             raise ConnectionError("queue service unreachable")
         self.messages.append(text)

@@ -1,6 +1,6 @@
 from concurrent.futures import ThreadPoolExecutor
 
-from shared.domain.devices import DeviceErrorCode, DeviceStatus
+from shared.domain.devices import DeviceErrorCode
 from shared.domain.jobs import JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.hub_gateway import HubFailure
