@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobs_api.errors import bad_request
-
-SKIP_TOKEN = "$skiptoken"
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
+from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, with_skip_token
 
 
 def encode_token(continuation: object) -> str:
@@ -42,11 +38,6 @@ def page_size(params: dict[str, str]) -> int:
 def page(items: list, continuation: object, request_url: str) -> dict:
     body = {"value": items}
     if continuation:
-        body["nextLink"] = _with_skip_token(request_url, encode_token(continuation))
+        body["nextLink"] = with_skip_token(request_url, encode_token(continuation))
     return body
 
-
-def _with_skip_token(url: str, token: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != SKIP_TOKEN]
-    return urlunsplit(parts._replace(query=urlencode(query + [(SKIP_TOKEN, token)])))

@@ -12,15 +12,12 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.domain import limits
 from shared.domain.errors import InvalidField, JobNotFound, NotFound
 from shared.job_archive import ArchiveEntry, JobArchive
+from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, with_skip_token
 
-SKIP_TOKEN = "$skiptoken"
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 _TOKEN_TAG = "history:"  # the storage continuation marker is opaque; the tag tells ours from noise
 
 
@@ -71,7 +68,7 @@ def history_page(archive: JobArchive, request_url: str, api_base_url: str, page_
         raise InvalidField(SKIP_TOKEN, "is not valid; use the nextLink of the previous page.") from None
     body: dict = {"value": [history_item(entry, api_base_url) for entry in page.entries]}
     if page.continuation_token:
-        body["nextLink"] = _with_skip_token(request_url, _encoded_token(page.continuation_token))
+        body["nextLink"] = with_skip_token(request_url, _encoded_token(page.continuation_token))
     return body
 
 
@@ -116,8 +113,3 @@ def _decoded_token(token: str | None) -> str | None:
         raise InvalidField(SKIP_TOKEN, "is not valid; use the nextLink of the previous page.")
     return decoded.removeprefix(_TOKEN_TAG)
 
-
-def _with_skip_token(url: str, token: str) -> str:
-    parts = urlsplit(url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != SKIP_TOKEN]
-    return urlunsplit(parts._replace(query=urlencode(query + [(SKIP_TOKEN, token)])))
