@@ -25,6 +25,7 @@ from itertools import islice
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
+from shared.domain.groups import selecting
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 EMPTY_GROUP_REASON = "The device group matched no devices, so there was nothing to do."
 PAGE_SIZE = MAX_BATCH_SIZE  # <= IoT Hub's largest page (100); one page is one add_pending transaction
 SUBSET_CHUNK = 50  # ids per `deviceId IN [...]` query: far below the 8 KB query text, one page
+# What planning reads of a twin (see `refusal`): a page of whole twins costs the planner four
+# times the CPU to read, and IoT Hub more bytes to send.
+TWIN_FIELDS = "deviceId, modelId, capabilities"
 _SAVE_ATTEMPTS = 10
 
 
@@ -131,7 +135,7 @@ def refusal(device: DeviceSummary, job: Job) -> DeviceOutcome | None:
 
 def _group_query(job: Job, c: Collaborators) -> str | None:
     try:
-        return c.groups.get(job.group_id).hub_query
+        return selecting(c.groups.get(job.group_id).hub_query, TWIN_FIELDS)
     except DeviceGroupNotFound:
         _fail(job, f"The device group '{job.group_id}' no longer exists.", c)
     except InvalidGroupFilter as error:
@@ -196,7 +200,7 @@ def _rerun_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterat
 
 def _twins_of(device_ids: list[str], c: Collaborators) -> list[DeviceSummary]:
     listed = ", ".join(_quoted(device_id) for device_id in device_ids)
-    return c.hub.query_devices(f"SELECT * FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE).devices
+    return c.hub.query_devices(f"SELECT {TWIN_FIELDS} FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE).devices
 
 
 def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c: Collaborators) -> None:

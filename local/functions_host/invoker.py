@@ -123,7 +123,7 @@ def bind_arguments(function: FunctionInfo, trigger_value, context) -> tuple[dict
     kwargs: dict = {}
     outs: dict[str, OutValue] = {}
     output_names = {binding.name for binding in function.output_bindings}
-    for name in inspect.signature(function.user_function).parameters:
+    for name in _parameters(function.user_function):
         if name == function.trigger.name:
             kwargs[name] = trigger_value
         elif name in output_names:
@@ -135,12 +135,23 @@ def bind_arguments(function: FunctionInfo, trigger_value, context) -> tuple[dict
 
 def trigger_annotation(function: FunctionInfo):
     """The annotation of the trigger parameter (str, bytes, func.QueueMessage, ... or empty)."""
+    return _annotations(function.user_function).get(function.trigger.name, inspect.Parameter.empty)
+
+
+# Signatures are read once per function, not per invocation: evaluating string annotations for
+# every message showed in profiles of the pipeline benchmark.
+@functools.lru_cache(maxsize=None)
+def _parameters(user_function) -> tuple[str, ...]:
+    return tuple(inspect.signature(user_function).parameters)
+
+
+@functools.lru_cache(maxsize=None)
+def _annotations(user_function) -> dict:
     try:
-        signature = inspect.signature(function.user_function, eval_str=True)
+        signature = inspect.signature(user_function, eval_str=True)
     except Exception:  # an annotation that cannot be evaluated: treat as unannotated
-        signature = inspect.signature(function.user_function)
-    parameter = signature.parameters.get(function.trigger.name)
-    return parameter.annotation if parameter else inspect.Parameter.empty
+        signature = inspect.signature(user_function)
+    return {name: parameter.annotation for name, parameter in signature.parameters.items()}
 
 
 def _log_result(function: FunctionInfo, trigger_label: str, invocation_id: str, started: float,

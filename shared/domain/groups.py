@@ -38,6 +38,11 @@ class DeviceGroup:
         return to_hub_query(self.filter)
 
 
+def selecting(hub_query: str, fields: str) -> str:
+    """The same query answering only `fields` of each twin instead of the whole twin."""
+    return _FILTER_SHAPE.sub(f"SELECT {fields} FROM devices", hub_query, count=1)
+
+
 def to_hub_query(central_filter: object) -> str:
     """IoT Central's group filter → an IoT Hub twin query. Raises InvalidGroupFilter."""
     if not isinstance(central_filter, str) or not central_filter.strip():

@@ -29,8 +29,9 @@ def failure_of(call) -> HubFailure:
     return caught.value
 
 
-def test_the_query_gives_each_device_s_model_and_edge_capability(gateway):
-    page = gateway.query_devices("SELECT * FROM devices WHERE tags.type = 'thermostat' OR tags.type = 'gateway'")
+@pytest.mark.parametrize("fields", ["*", "deviceId, modelId, capabilities"])
+def test_the_query_gives_each_device_s_model_and_edge_capability(gateway, fields):
+    page = gateway.query_devices(f"SELECT {fields} FROM devices WHERE tags.type = 'thermostat' OR tags.type = 'gateway'")
     by_id = {device.device_id: device for device in page.devices}
     assert by_id["thermostat-001"].model_id == "dtmi:com:example:TemperatureController;2"
     assert by_id["edge-gateway-01"].is_edge and not by_id["thermostat-001"].is_edge

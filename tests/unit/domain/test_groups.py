@@ -1,7 +1,7 @@
 import pytest
 
 from shared.domain.errors import InvalidField, InvalidGroupFilter
-from shared.domain.groups import DeviceGroup, to_hub_query
+from shared.domain.groups import DeviceGroup, selecting, to_hub_query
 
 
 @pytest.mark.parametrize(("central", "hub"), [
@@ -19,6 +19,12 @@ from shared.domain.groups import DeviceGroup, to_hub_query
 ])
 def test_iot_central_filters_become_iot_hub_queries(central, hub):
     assert to_hub_query(central) == hub
+
+
+def test_a_query_can_select_fields_instead_of_whole_twins():
+    query = to_hub_query("select *  FROM devices WHERE tags.note = 'SELECT * FROM devices'")
+    assert selecting(query, "deviceId, modelId") == "SELECT deviceId, modelId FROM devices WHERE tags.note = " \
+                                                    "'SELECT * FROM devices'"
 
 
 @pytest.mark.parametrize(("central", "message"), [
