@@ -39,7 +39,7 @@ _READ_PAGE = 1000
 @dataclass(frozen=True)
 class ClaimResult:
     claimed: list[JobDevice]  # moved pending → running by this call: send to these only
-    unclaimed: list[JobDevice]  # the batch's other rows, as read
+    unclaimed: list[JobDevice]  # the batch's other rows, as read for the change (id and status)
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,16 @@ class AbstractJobDeviceRepository(abc.ABC):
                change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
         """Atomically store `change(row)` for each row that changes, with the counters."""
 
+    def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
+        """The batch's rows as a change needs them: id, status and ETag. A change rewrites every
+        other field (see JobDevice.moved_to), so a store may read only those."""
+        return self.read_batch(job_id, batch)
+
     def _read_devices(self, job_id: str, device_ids: set[str]) -> list[JobDevice]:
         """The rows of these devices, by one range query over them (they form one batch)."""
         if not device_ids:
             return []
-        rows = self.read_batch(job_id, DeviceBatch(min(device_ids), max(device_ids), len(device_ids)))
+        rows = self._read_for_change(job_id, DeviceBatch(min(device_ids), max(device_ids), len(device_ids)))
         return [row for row in rows if row.device_id in device_ids]
 
     def claim(self, job_id: str, batch: DeviceBatch, now: datetime) -> ClaimResult:
@@ -120,7 +125,7 @@ class AbstractJobDeviceRepository(abc.ABC):
         def claim_pending(row: JobDevice) -> JobDevice | None:
             return row.moved_to(DeviceStatus.RUNNING, now) if row.status is DeviceStatus.PENDING else None
 
-        applied = self._apply(job_id, lambda: self.read_batch(job_id, batch), claim_pending)
+        applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending)
         claimed_ids = {row.device_id for row in applied.changed}
         return ClaimResult(applied.changed, [row for row in applied.rows if row.device_id not in claimed_ids])
 
@@ -178,6 +183,10 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
 
     def get_progress(self, job_id: str) -> Progress:
         return self._read_progress(job_id)[0]
+
+    def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
+        # Half the CPU of whole rows: no timestamps to parse.
+        return self._read_range(job_id, batch.first_device_id, batch.last_device_id, ["RowKey", "status"])
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
                      continuation_token: str | None = None) -> DevicePage:
