@@ -57,6 +57,8 @@ def plan_job(request: PlanRequest, c: Collaborators) -> None:
         replan_resumed(job, c)
     elif job.status is JobStatus.PENDING:
         plan_targets(job, request.continuation, c)
+    elif job.status is JobStatus.RUNNING and request.dispatch_after is not None:
+        dispatch_pending(job, c, watch=False, after=request.dispatch_after)
     elif job.status is JobStatus.RUNNING and request.continuation is None:
         dispatch_pending(job, c, watch=False)  # a redelivered plan message: batch what is still pending
 
@@ -98,13 +100,18 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
     _send_watch(job, progress, c)
 
 
-def dispatch_pending(job: Job, c: Collaborators, watch: bool = True) -> int:
-    """One dispatch message per batch of the job's pending devices; returns how many."""
-    sent = 0
-    for batch in c.job_devices.pending_batches(job.id):
+def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str | None = None) -> int:
+    """One dispatch message per batch of the job's pending devices (after the id `after`);
+    returns how many. Past `plan_seconds` the rest is left to a new `jobs-plan` message
+    carrying the last id batched, so a huge group never holds one invocation for long."""
+    sent, deadline = 0, c.monotonic() + c.plan_seconds
+    for batch in c.job_devices.pending_batches(job.id, after=after):
         c.dispatch_queue.send(DispatchRequest.of(job.id, batch).to_text())
         sent += 1
-    if sent == 0:  # nothing to send: the collector ends the job if nothing is running either
+        if c.monotonic() >= deadline:
+            c.plan_queue.send(PlanRequest(job_id=job.id, dispatch_after=batch.last_device_id).to_text())
+            break
+    if sent == 0 and after is None:  # nothing to send: the collector ends the job if nothing is running either
         c.outcomes_queue.send(OutcomesReport(job_id=job.id).to_text())
     if watch:
         _send_watch(job, None, c)

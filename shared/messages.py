@@ -32,10 +32,12 @@ class QueueMessageModel(BaseModel):
 class PlanRequest(QueueMessageModel):
     """jobs-plan: resolve a pending job's targets (or, with `resume`, re-batch a resumed job's
     pending devices). `continuation` carries the hub query's position when a large group is
-    planned across several invocations."""
+    planned across several invocations; `dispatch_after` the last device id already batched
+    when the dispatch messages of a large group are sent across several."""
     job_id: str
     resume: bool = False
     continuation: str | None = None
+    dispatch_after: str | None = None
     # A stall check rather than planning: sent with a delay while the job runs; `progress` holds
     # the counters seen by the previous check and `since` the job's lastModified that started
     # the chain (a stop, resume or end changes it, which ends the chain).

@@ -118,8 +118,10 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
             self._progress[job_id] = self.get_progress(job_id).with_planned(len(new_ids))
             return len(new_ids)
 
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE) -> Iterator[DeviceBatch]:
-        return batches_of([row.device_id for row in self.iter_devices(job_id, DeviceStatus.PENDING)], size)
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
+                        after: str | None = None) -> Iterator[DeviceBatch]:
+        return batches_of([row.device_id for row in self.iter_devices(job_id, DeviceStatus.PENDING)
+                           if after is None or row.device_id > after], size)
 
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         return [row for row in self._sorted(job_id) if batch.contains(row.device_id)]

@@ -79,8 +79,10 @@ class AbstractJobDeviceRepository(abc.ABC):
         """
 
     @abc.abstractmethod
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE) -> Iterator[DeviceBatch]:
-        """The job's `pending` devices as batches of consecutive ids, streamed in id order."""
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
+                        after: str | None = None) -> Iterator[DeviceBatch]:
+        """The job's `pending` devices (those after the id `after`, if given) as batches of
+        consecutive ids, streamed in id order."""
 
     @abc.abstractmethod
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
@@ -174,8 +176,12 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             created += self._add_chunk(job_id, sorted(set(chunk)), now)
         return created
 
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE) -> Iterator[DeviceBatch]:
-        rows = self._query(job_id, "status eq @status", {"status": DeviceStatus.PENDING.value}, select=["RowKey"])
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
+                        after: str | None = None) -> Iterator[DeviceBatch]:
+        condition, parameters = "status eq @status", {"status": DeviceStatus.PENDING.value}
+        if after is not None:
+            condition, parameters = f"RowKey gt @after and {condition}", {**parameters, "after": device_row_key(after)}
+        rows = self._query(job_id, condition, parameters, select=["RowKey"])
         return batches_of((device_id_from_row_key(row["RowKey"]) for row in rows), size)
 
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:

@@ -77,6 +77,16 @@ class TestPlanning:
         remaining = list(job_devices.pending_batches(job_id))
         assert [(b.first_device_id, b.size) for b in remaining] == [("dev-00098", 98)]
 
+    def test_batches_can_start_after_a_given_device(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(250) + ["dev#1", "dev%2", "dev?3", "dev'4"], NOW)
+        whole = list(job_devices.pending_batches(job_id))
+        rest = list(job_devices.pending_batches(job_id, after=whole[0].last_device_id))
+        assert rest == whole[1:]
+        odd = list(job_devices.pending_batches(job_id, after="dev%2"))  # row keys keep the ids' order
+        # "dev#1" < "dev%2" < "dev'4" < "dev-00000" … "dev-00249" < "dev?3"
+        assert [(b.first_device_id, b.size) for b in odd] == [("dev'4", 98), ("dev-00097", 98), ("dev-00195", 56)]
+        assert odd[-1].last_device_id == "dev?3"
+
 
 class TestClaim:
     def test_claim_moves_pending_to_running_with_the_counters(self, job_devices, job_id):

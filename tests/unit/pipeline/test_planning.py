@@ -45,6 +45,32 @@ class TestPlan:
         assert pipeline.c.job_devices.get_progress("job-1").total == 350
         assert sum(b.size for b in pipeline.dispatch_queue.take(DispatchRequest)) == 350
 
+    def test_the_dispatch_messages_of_a_large_group_continue_in_a_new_message(self, pipeline):
+        ids = add_devices(pipeline.hub, 250)
+        pending_job(pipeline, [property_op()])
+        original_send = pipeline.dispatch_queue.send
+
+        def slow_send(*args, **kwargs):
+            pipeline.clock.seconds += 40  # the second batch passes the 60 s budget
+            original_send(*args, **kwargs)
+
+        pipeline.dispatch_queue.send = slow_send
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        first = pipeline.dispatch_queue.take(DispatchRequest)
+        follow_up = [request for request in pipeline.plan_queue.take(PlanRequest) if not request.watch]
+
+        assert [b.size for b in first] == [98, 98]
+        assert [r.dispatch_after for r in follow_up] == [first[-1].last_device_id]
+        plan_job(follow_up[0], pipeline.c)
+        rest = pipeline.dispatch_queue.take(DispatchRequest)
+        assert [(b.first_device_id, b.last_device_id, b.size) for b in rest] == [(ids[196], ids[-1], 54)]
+        assert pipeline.plan_queue.take(PlanRequest) == [] and pipeline.outcomes_queue.sent == []
+        for request in first + rest:  # delivered: every device is done once
+            original_send(request.to_text())
+        run_until_quiet(pipeline)
+        assert set(statuses(pipeline).values()) == {DeviceStatus.COMPLETED}
+        assert sorted(call[1] for call in pipeline.hub.calls) == ids  # each device once
+
     def test_a_replayed_plan_message_adds_nothing(self, pipeline):
         add_devices(pipeline.hub, 120)
         pending_job(pipeline, [property_op()])
