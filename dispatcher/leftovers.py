@@ -10,19 +10,27 @@ and resumed before it finished. Nothing tells how far it got, so:
 - a job with any command: the row fails with `OutcomeUnknown`. A command is never sent twice;
   the device may or may not have run it.
 
-Applied when a dispatch message is redelivered (to the rows of its batch), when a job is
-resumed and by the stall watchdog (to every `running` row of the job). If the first sender
-was in fact alive, its outcome still counts only once: outcomes are recorded only on rows
-that are not final yet.
+Applied when a dispatch message is redelivered (to the rows of its batch: the delivery that
+claimed them has ended), by the stall watchdog (to every `running` row of a job whose counters
+stood still) and when a job is resumed, there only to rows claimed longer than SENDER_LEASE
+ago. A newer `running` row may belong to a live sender finishing its device, or about to give
+unstarted devices back after the stop (it batches them again if the job runs by then); a dead
+sender's newer rows are resolved when its message is redelivered, or by the watchdog. If the
+first sender was in fact alive, its outcome still counts only once: outcomes are recorded only
+on rows that are not final yet.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.jobs import Job
 from shared.domain.operations import commands
+
+# No live sender holds a row `running` longer: a sender is one invocation, and the host ends any
+# invocation after host.json's functionTimeout (10 minutes).
+SENDER_LEASE = timedelta(minutes=10)
 
 UNKNOWN_OUTCOME_MESSAGE = ("The sender stopped before this device's outcome was known; the command is not "
                            "sent twice, so the device may or may not have run it.")

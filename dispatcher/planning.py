@@ -11,8 +11,9 @@ device, then enqueue one dispatch message per batch of the pending devices.
 - An empty group ends the job at once as `completed` (nothing failed: the end rule of the
   design) with the reason saying no device matched. A group that no longer exists or whose
   filter IoT Hub refuses fails the job with the reason.
-- Resume (`resume=True`, job running again): leftover `running` rows are resolved by the
-  dead-sender rule (see leftovers.py), then the still-pending devices are batched anew.
+- Resume (`resume=True`, job running again): `running` rows claimed longer ago than any live
+  sender holds one are resolved by the dead-sender rule (see leftovers.py), then the
+  still-pending devices are batched anew.
 - A stall watchdog (`watch=True`, see `watch_job`) follows every running job.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
 from dispatcher.collaborators import Collaborators
-from dispatcher.leftovers import resolve_leftovers
+from dispatcher.leftovers import SENDER_LEASE, resolve_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
 def replan_resumed(job: Job, c: Collaborators) -> None:
     if job.status is not JobStatus.RUNNING:
         return  # stopped again (or ended) before this message ran; the next resume plans
-    resolve_all_leftovers(job, c)
+    resolve_all_leftovers(job, c, claimed_before=c.clock() - SENDER_LEASE)
     dispatch_pending(job, c)
 
 
@@ -118,8 +119,10 @@ def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str 
     return sent
 
 
-def resolve_all_leftovers(job: Job, c: Collaborators) -> None:
-    running = (row for row in c.job_devices.iter_devices(job.id, DeviceStatus.RUNNING))
+def resolve_all_leftovers(job: Job, c: Collaborators, claimed_before: datetime | None = None) -> None:
+    """The dead-sender rule on the job's `running` rows (those claimed before `claimed_before`)."""
+    running = (row for row in c.job_devices.iter_devices(job.id, DeviceStatus.RUNNING)
+               if claimed_before is None or row.updated_at is None or row.updated_at < claimed_before)
     while chunk := list(islice(running, MAX_BATCH_SIZE)):
         failures = resolve_leftovers(job, chunk, c.job_devices, c.clock())
         for report in OutcomesReport.split(job.id, failures) if failures else []:

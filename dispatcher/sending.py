@@ -8,7 +8,9 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
 - A redelivered message (dequeue count > 1: the previous delivery died or failed) first
   resolves its batch's `running` rows by the dead-sender rule (leftovers.py).
 - Stop: before starting each device the sender checks the job is still running (a view at most
-  `status_check_seconds` old); devices started finish, the rest are released to `pending`.
+  `status_check_seconds` old); devices started finish, the rest are released to `pending`. If
+  the job was resumed meanwhile, the sender sends its dispatch message again for them (the
+  resume may have batched the pending devices before they were released).
 - Devices run on a process-wide pool (`DISPATCH_CONCURRENCY`); the gateway paces each operation
   class, retries 429 and 5xx and classifies every failure.
 """
@@ -53,6 +55,8 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         outcomes, unsent = _send_all(job, claimed, c)
         if unsent:
             c.job_devices.release(job.id, unsent, c.clock())
+            if _running(c.jobs, job.id):  # resumed while this batch held them: batch them again
+                c.dispatch_queue.send(request.to_text())
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
     for report in OutcomesReport.split(job.id, resolved + outcomes) if resolved or outcomes else []:
@@ -135,10 +139,14 @@ class JobStatusProbe:
         return self._running
 
     def _read_running(self) -> bool:
-        try:
-            return self._jobs.get(self._job_id).status is JobStatus.RUNNING
-        except JobNotFound:
-            return False
+        return _running(self._jobs, self._job_id)
+
+
+def _running(jobs, job_id: str) -> bool:
+    try:
+        return jobs.get(job_id).status is JobStatus.RUNNING
+    except JobNotFound:
+        return False
 
 
 def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[list[DeviceOutcome], list[str]]:

@@ -196,12 +196,9 @@ def test_stop_and_resume_in_quick_succession_never_double_count(stack, jobs):
         assert jobs.action(job_id, "resume").ok
     job = jobs.wait_ended(job_id)
     progress = job["progress"]
-    assert progress["total"] > 900 and progress["completed"] + progress["failed"] == progress["total"], job
-    devices = jobs.devices(job_id)
-    for device_id, device in devices.items():
-        calls = len(log_of(stack, device_id, "invoke_device_method"))
-        assert calls <= 1, device_id  # a command is never sent twice
-        if device["status"] == "completed":
-            assert calls == 1
-        else:
-            assert device["errorCode"] == "OutcomeUnknown"
+    # No sender died: devices in flight at a resume finish with their sender, those it gave back
+    # are batched again, so every device completes and gets the command exactly once.
+    assert job["status"] == "completed" and progress["total"] > 900, job
+    assert progress["completed"] == progress["total"], job
+    for device_id in jobs.devices(job_id):
+        assert len(log_of(stack, device_id, "invoke_device_method")) == 1, device_id

@@ -1,10 +1,12 @@
-from shared.domain.devices import DeviceErrorCode, DeviceStatus
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import JobStatus
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
+from dispatcher.leftovers import SENDER_LEASE
 from dispatcher.planning import EMPTY_GROUP_REASON, plan_job
+from status_collector.collecting import collect_outcomes
 from tests.unit.pipeline.conftest import (MODEL, START, add_devices, command_op, pending_job, property_op, run_job,
                                          run_until_quiet)
 
@@ -143,6 +145,7 @@ class TestResume:
         pipeline.dispatch_queue.take(DispatchRequest)
         batch = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
         pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock())  # a sender that then died
+        pipeline.clock.now += SENDER_LEASE  # longer ago than any live sender holds a row
         job = pipeline.c.jobs.get("job-1")
         job.stop(pipeline.clock())
         job.resume(pipeline.clock())
@@ -167,6 +170,28 @@ class TestResume:
         assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
             "total": 10, "pending": 0, "running": 0, "completed": 6, "failed": 4}
         assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+    def test_a_resume_leaves_rows_claimed_moments_ago_to_their_sender(self, pipeline):
+        add_devices(pipeline.hub, 10)
+        pending_job(pipeline, [command_op()])
+        plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+        (batch,) = pipeline.dispatch_queue.take(DispatchRequest)
+        sub = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
+        pipeline.c.job_devices.claim("job-1", sub.batch, pipeline.clock())  # a live sender, still at work
+        job = pipeline.c.jobs.get("job-1")
+        job.stop(pipeline.clock())
+        job.resume(pipeline.clock())
+        pipeline.c.jobs.update(job)
+
+        plan_job(PlanRequest(job_id="job-1", resume=True), pipeline.c)
+
+        assert pipeline.outcomes_queue.sent == []  # nothing failed as OutcomeUnknown
+        assert pipeline.c.job_devices.get_progress("job-1").running == 4
+        collect_outcomes(OutcomesReport.split("job-1", [DeviceOutcome.success(f"dev-{i:05d}") for i in range(4)])[0],
+                         pipeline.c.jobs, pipeline.c.job_devices, pipeline.clock())  # the sender finishes
+        run_until_quiet(pipeline)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+        assert sorted(call[1] for call in pipeline.hub.calls) == [f"dev-{i:05d}" for i in range(4, 10)]
 
     def test_a_resume_message_for_a_job_stopped_again_does_nothing(self, pipeline):
         self._stopped_with_leftovers(pipeline, [property_op()])

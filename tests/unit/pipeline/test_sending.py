@@ -108,6 +108,36 @@ def test_stop_lets_started_devices_finish_and_releases_the_rest(pipeline):
     assert pipeline.c.jobs.get("job-1").status is JobStatus.STOPPED
 
 
+def test_devices_given_back_after_the_job_was_resumed_are_batched_again(pipeline):
+    (batch,) = planned(pipeline, 6, [command_op()])
+
+    def stop_after_two(call):
+        if len(pipeline.hub.calls) == 2:
+            job = pipeline.c.jobs.get("job-1")
+            job.stop(pipeline.clock())
+            pipeline.c.jobs.update(job)
+
+    give_back = pipeline.c.job_devices.release
+
+    def resumed_before_the_release(job_id, device_ids, now):
+        job = pipeline.c.jobs.get(job_id)
+        job.resume(pipeline.clock())
+        pipeline.c.jobs.update(job)
+        plan_job(PlanRequest(job_id=job_id, resume=True), pipeline.c)  # nothing is pending yet
+        return give_back(job_id, device_ids, now)
+
+    pipeline.hub.on_call = stop_after_two
+    pipeline.c.job_devices.release = resumed_before_the_release
+    result = send_batch(batch, pipeline.c)
+
+    assert (result.sent, result.released) == (2, 4)
+    assert pipeline.dispatch_queue.take(DispatchRequest) == [batch]  # sent again, by the sender
+    pipeline.dispatch_queue.send(batch.to_text())
+    run_until_quiet(pipeline)
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+    assert sorted(call[1] for call in pipeline.hub.calls) == [f"dev-{i:05d}" for i in range(6)]  # each once
+
+
 def test_a_redelivered_batch_resolves_its_dead_sender_s_devices(pipeline):
     (batch,) = planned(pipeline, 4, [command_op()])
     pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock())  # then the sender died
