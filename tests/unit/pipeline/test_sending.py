@@ -12,6 +12,16 @@ from status_collector.collecting import collect_outcomes
 from tests.unit.pipeline.conftest import add_devices, command_op, pending_job, property_op, run_until_quiet
 
 
+def stop_after(p, calls: int):
+    """A hub hook that stops job-1 once the hub has had `calls` device calls."""
+    def stop(call):
+        if len(p.hub.calls) == calls:
+            job = p.c.jobs.get("job-1")
+            job.stop(p.clock())
+            p.c.jobs.update(job)
+    return stop
+
+
 def planned(p, count, operations):
     add_devices(p.hub, count)
     pending_job(p, operations)
@@ -93,13 +103,7 @@ def test_a_duplicate_while_the_first_is_still_sending_sends_nothing(pipeline):
 def test_stop_lets_started_devices_finish_and_releases_the_rest(pipeline):
     (batch,) = planned(pipeline, 6, [property_op()])
 
-    def stop_after_two(call):
-        if len(pipeline.hub.calls) == 2:
-            job = pipeline.c.jobs.get("job-1")
-            job.stop(pipeline.clock())
-            pipeline.c.jobs.update(job)
-
-    pipeline.hub.on_call = stop_after_two
+    pipeline.hub.on_call = stop_after(pipeline, 2)
     result = send_batch(batch, pipeline.c)
     assert (result.sent, result.released) == (2, 4)
     run_until_quiet(pipeline)
@@ -111,12 +115,6 @@ def test_stop_lets_started_devices_finish_and_releases_the_rest(pipeline):
 def test_devices_given_back_after_the_job_was_resumed_are_batched_again(pipeline):
     (batch,) = planned(pipeline, 6, [command_op()])
 
-    def stop_after_two(call):
-        if len(pipeline.hub.calls) == 2:
-            job = pipeline.c.jobs.get("job-1")
-            job.stop(pipeline.clock())
-            pipeline.c.jobs.update(job)
-
     give_back = pipeline.c.job_devices.release
 
     def resumed_before_the_release(job_id, device_ids, now):
@@ -126,7 +124,7 @@ def test_devices_given_back_after_the_job_was_resumed_are_batched_again(pipeline
         plan_job(PlanRequest(job_id=job_id, resume=True), pipeline.c)  # nothing is pending yet
         return give_back(job_id, device_ids, now)
 
-    pipeline.hub.on_call = stop_after_two
+    pipeline.hub.on_call = stop_after(pipeline, 2)
     pipeline.c.job_devices.release = resumed_before_the_release
     result = send_batch(batch, pipeline.c)
 
