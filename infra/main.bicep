@@ -61,21 +61,22 @@ param iotHubUnits int = 1
 @description('New hub only: refuse hub-level shared access policies, so service APIs accept only Microsoft Entra identities. Device keys keep working.')
 param iotHubDisableLocalAuth bool = true
 
-// IoT Hub pacing, per Function App instance: the app spaces its hub calls under these rates
-// (0: no pacing). The defaults are one S1 unit; raise them with the hub's tier and units.
-@description('HUB_TWIN_READS_PER_SECOND: twin reads per second per instance (0: no pacing).')
+// IoT Hub pacing, for the whole hub: the instances sending at once split these rates (each
+// announces itself in the hubsenders table). 0: no pacing. The defaults are one S1 unit; raise
+// them with the hub's tier and units.
+@description('HUB_TWIN_READS_PER_SECOND: twin reads per second for the hub, split among the instances sending (0: no pacing).')
 @minValue(0)
 param hubTwinReadsPerSecond int = 100
 
-@description('HUB_TWIN_UPDATES_PER_SECOND: twin updates per second per instance (0: no pacing).')
+@description('HUB_TWIN_UPDATES_PER_SECOND: twin updates per second for the hub, split among the instances sending (0: no pacing).')
 @minValue(0)
 param hubTwinUpdatesPerSecond int = 50
 
-@description('HUB_METHOD_UNITS_PER_SECOND: direct-method units per second per instance (0: no pacing).')
+@description('HUB_METHOD_UNITS_PER_SECOND: direct-method units per second for the hub, split among the instances sending (0: no pacing).')
 @minValue(0)
 param hubMethodUnitsPerSecond int = 40
 
-@description('HUB_QUERIES_PER_MINUTE: twin queries per minute per instance (0: no pacing).')
+@description('HUB_QUERIES_PER_MINUTE: twin queries per minute for the hub, split among the instances sending (0: no pacing).')
 @minValue(0)
 param hubQueriesPerMinute int = 20
 
@@ -137,6 +138,7 @@ var tableNames = [
   'jobs'
   'jobdevices'
   'devicegroups'
+  'hubsenders'
 ]
 var queueNames = [
   'jobs-plan'

@@ -8,7 +8,10 @@ from azure.iot.hub import IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from shared.clock import utc_now
 from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
+from shared.pacing import SenderCount
+from shared.repositories import HubSenderRepository
 from shared.settings import Settings
 
 # Longer than IoT Hub's longest direct-method wait (300 s connect + 300 s response), so the
@@ -74,7 +77,9 @@ class Connections:
                            twin_updates_per_second=settings.hub_twin_updates_per_second,
                            method_units_per_second=settings.hub_method_units_per_second,
                            queries_per_second=settings.hub_queries_per_minute / 60)
-        return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts))
+        senders = SenderCount(HubSenderRepository(self.tables), utc_now)
+        return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts),
+                          senders=senders)
 
     def _storage_uri(self, service: str) -> str:
         uri = self.settings.storage_service_uri(service)

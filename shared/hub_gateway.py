@@ -102,21 +102,26 @@ class _Retryable(Exception):
 
 @dataclass
 class HubGateway:
+    """`limits` are the hub's; `senders` says how many processes send to it now (this one
+    included), and each paces at its share."""
     registry_manager: object
     limits: HubLimits = field(default_factory=HubLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
+    senders: Callable[[], int] = lambda: 1
 
     def __post_init__(self):
         limits = self.limits
         # Queries are quoted per minute and IoT Hub meters them over minute windows, so a minute's
         # budget may go at once (planning a group's first pages without waiting 3 s per page).
-        classes = [("read", limits.twin_reads_per_second, None),
-                   ("update", limits.twin_updates_per_second, None),
-                   ("method", limits.method_units_per_second, None),
-                   ("query", limits.queries_per_second, limits.queries_per_second * 60)]
-        self._limiters = {name: RateLimiter(rate, burst=burst, sleep=self.sleep) if rate > 0 else Unlimited()
-                          for name, rate, burst in classes}
+        self._classes = {"read": (limits.twin_reads_per_second, 1),
+                         "update": (limits.twin_updates_per_second, 1),
+                         "method": (limits.method_units_per_second, 1),
+                         "query": (limits.queries_per_second, 60)}
+        self._share = 1
+        self._limiters = {name: RateLimiter(rate, burst=rate * burst_seconds if burst_seconds > 1 else None,
+                                            sleep=self.sleep) if rate > 0 else Unlimited()
+                          for name, (rate, burst_seconds) in self._classes.items()}
 
     def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
         spec = QuerySpecification(query=query)
@@ -148,6 +153,7 @@ class HubGateway:
         return MethodResult(result.status, result.payload)
 
     def _call(self, operation: str, send: Callable[[], object], tokens: float = 1, idempotent: bool = True):
+        self._follow_share()
         limiter = self._limiters[operation]
         for attempt in range(self.retry.max_attempts):
             limiter.acquire(tokens)
@@ -163,6 +169,18 @@ class HubGateway:
                     self.sleep(wait)
                 logger.debug("retrying %s after %s (%.2f s)", operation, retryable.failure.code, wait)
         raise AssertionError("unreachable")
+
+
+    def _follow_share(self) -> None:
+        share = self.senders()
+        if share == self._share:
+            return
+        self._share = share
+        for name, (rate, burst_seconds) in self._classes.items():
+            if rate > 0:
+                mine = rate / share
+                self._limiters[name].set_rate(mine, burst=mine * burst_seconds if burst_seconds > 1 else None)
+        logger.info("pacing at 1/%d of the hub's limits: %d processes send to it", share, share)
 
 
 def _classified(send: Callable[[], object], operation: str, idempotent: bool):

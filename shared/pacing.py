@@ -4,13 +4,24 @@ A token bucket shared by every thread of a process. Callers reserve tokens and s
 any debt outside the lock, so waiting callers are served in arrival order. A 429 from the
 hub puts the bucket into debt (`hold_off`), slowing every caller of that class at once.
 
+IoT Hub's limits are per hub, and every Function instance may send: each process paces at its
+share of the limits, divided by the processes sending now (SenderCount, over a registry that
+all instances write to).
+
 Also the storage side's pacing: one writer per job partition per process (OneWriterPerJob).
 """
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -42,6 +53,17 @@ class RateLimiter:
             self._refill()
             self._available = min(self._available, -seconds * self.rate)
 
+    def set_rate(self, rate_per_second: float, burst: float | None = None) -> None:
+        """Go on at another rate (and burst, as in the constructor); tokens in hand are kept up
+        to the new burst, debt is kept as it is."""
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive")
+        with self._lock:
+            self._refill()
+            self.rate = rate_per_second
+            self.capacity = burst if burst is not None else max(1.0, rate_per_second)
+            self._available = min(self._available, self.capacity)
+
     def _refill(self) -> None:
         now = self._clock()
         self._available = min(self.capacity, self._available + (now - self._updated) * self.rate)
@@ -56,6 +78,57 @@ class Unlimited:
 
     def hold_off(self, seconds: float) -> None:
         pass
+
+    def set_rate(self, rate_per_second: float, burst: float | None = None) -> None:
+        pass
+
+
+class SenderRegistry(Protocol):
+    def announce(self, sender_id: str, now: datetime) -> None: ...
+    def count_since(self, since: datetime) -> int: ...
+    def withdraw(self, sender_id: str) -> None: ...
+
+
+class SenderCount:
+    """How many processes send to the hub now, this one included.
+
+    A process announces itself at most every `refresh` seconds while it sends and counts the
+    announcements of the last `expiry` seconds. A newcomer is seen by the others within one
+    refresh; a process that stopped sending drops out after `expiry` (the others meanwhile keep
+    a smaller share: slower, never above the limit). If the registry cannot be reached, the last
+    count stands: pacing never fails a device.
+    """
+
+    def __init__(self, registry: SenderRegistry, clock: Callable[[], datetime],
+                 refresh: float = 2.0, expiry: float = 10.0, monotonic: Callable[[], float] = time.monotonic):
+        self._registry, self._clock, self._monotonic = registry, clock, monotonic
+        self._refresh, self._expiry = refresh, timedelta(seconds=expiry)
+        self._id = uuid.uuid4().hex
+        self._count, self._refreshed = 1, None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        due = self._refreshed is None or self._monotonic() - self._refreshed >= self._refresh
+        if due and self._lock.acquire(False):  # one thread refreshes; the others use the last count
+            try:
+                if self._refreshed is None:
+                    atexit.register(self.withdraw)  # a process that ends cleanly stops counting at once
+                self._refreshed = self._monotonic()
+                now = self._clock()
+                self._registry.announce(self._id, now)
+                self._count = max(1, self._registry.count_since(now - self._expiry))
+            except Exception as error:  # noqa: BLE001 - any storage trouble: keep the last count
+                logger.warning("could not count the processes sending to IoT Hub (%s); keeping %d",
+                               type(error).__name__, self._count)
+            finally:
+                self._lock.release()
+        return self._count
+
+    def withdraw(self) -> None:
+        try:
+            self._registry.withdraw(self._id)
+        except Exception:  # noqa: BLE001 - at exit, with storage gone: the row ages out instead
+            pass
 
 
 class OneWriterPerJob:

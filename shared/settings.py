@@ -28,7 +28,8 @@ class Settings(BaseModel):
     iothub_connection_string: str | None = Field(None, alias="IOTHUB_CONNECTION_STRING")
     iothub_host_name: str | None = Field(None, alias="IOTHUB_HOST_NAME")
 
-    # Pacing per operation class, per process; defaults are one unit of an S1 hub. 0 = no pacing.
+    # Pacing per operation class for the whole hub, split among the processes sending at once;
+    # defaults are one unit of an S1 hub. 0 = no pacing.
     hub_twin_reads_per_second: float = Field(100, ge=0, alias="HUB_TWIN_READS_PER_SECOND")
     hub_twin_updates_per_second: float = Field(50, ge=0, alias="HUB_TWIN_UPDATES_PER_SECOND")
     hub_method_units_per_second: float = Field(40, ge=0, alias="HUB_METHOD_UNITS_PER_SECOND")

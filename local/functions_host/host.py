@@ -17,8 +17,8 @@ from .invoker import Invoker
 from .keys import HostKeys
 from .outputs import OutputWriter
 from .queue_listener import QueueListener, QueueOptions, QueueWatcher
-from .settings import (SettingsError, apply_settings, extension_options, read_host_json,
-                       read_local_settings, resolve_connection)
+from .settings import (SettingsError, apply_settings, extension_options, read_host_json, read_local_settings,
+                       resolve_connection, with_overrides)
 from .timer_scheduler import ScheduleMonitor, TimerScheduler, default_host_id, schedule_of, utc_now
 
 log = logging.getLogger("local.functions_host")
@@ -61,7 +61,7 @@ class FunctionsHost:
             log.info("Skipping '%s' from local settings as it's already defined in current "
                      "environment variables.", name)
         self.port = self.config.port if self.config.port is not None else settings.http_port or DEFAULT_PORT
-        self.host_json = read_host_json(self.app_dir)
+        self.host_json = with_overrides(read_host_json(self.app_dir), os.environ)
         self.queue_options = QueueOptions.from_host_json(extension_options(self.host_json, "queues"))
         self.app = load_app(self.app_dir, os.environ.get("PYTHON_SCRIPT_FILE_NAME"))
 

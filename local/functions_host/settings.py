@@ -58,6 +58,27 @@ def read_host_json(app_dir: Path) -> dict:
         raise SettingsError(f"{path} is not valid JSON: {error}") from error
 
 
+HOST_JSON_OVERRIDE = "AzureFunctionsJobHost__"
+
+
+def with_overrides(host_json: dict, environ: MutableMapping[str, str]) -> dict:
+    """host.json with the app settings `AzureFunctionsJobHost__<path>` applied, as the host
+    does: `__` separates levels, names match ignoring case, values are strings."""
+    merged = json.loads(json.dumps(host_json))
+    for name, value in environ.items():
+        if not name.startswith(HOST_JSON_OVERRIDE):
+            continue
+        *parents, leaf = name[len(HOST_JSON_OVERRIDE):].split("__")
+        section = merged
+        for part in parents:
+            key = next((existing for existing in section if existing.lower() == part.lower()), part)
+            if not isinstance(section.get(key), dict):
+                section[key] = {}
+            section = section[key]
+        section[next((existing for existing in section if existing.lower() == leaf.lower()), leaf)] = value
+    return merged
+
+
 def extension_options(host_json: dict, extension: str) -> dict:
     """`extensions.<extension>` with keys lower-cased (.NET configuration ignores case)."""
     section = (host_json.get("extensions") or {}).get(extension) or {}

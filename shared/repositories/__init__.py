@@ -3,10 +3,11 @@
 In-memory fakes with the same contract live in `shared.repositories.in_memory`.
 """
 from shared.repositories.device_groups import DeviceGroupRepository
+from shared.repositories.hub_senders import HubSenderRepository
 from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult, DevicePage,
                                              JobDeviceRepository, RecordResult)
 from shared.repositories.jobs import JobRepository
 from shared.repositories.tables import ensure_tables
 
-__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "DevicePage",
+__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "DevicePage", "HubSenderRepository",
            "JobDeviceRepository", "JobRepository", "RecordResult", "ensure_tables"]

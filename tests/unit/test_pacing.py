@@ -1,5 +1,7 @@
+from datetime import datetime, timedelta, timezone
+
 from shared.hub_gateway import RetryPolicy
-from shared.pacing import RateLimiter
+from shared.pacing import RateLimiter, SenderCount
 
 
 class FakeClock:
@@ -53,3 +55,58 @@ def test_retry_delay_honours_retry_after_and_grows_with_jitter_otherwise():
     assert policy.delay(0, retry_after=120.0) == 30
     assert all(0 <= policy.delay(3, None) <= 4.0 for _ in range(100))
     assert max(policy.delay(10, None) for _ in range(200)) <= 30
+
+
+def test_a_new_rate_applies_to_the_next_callers_and_keeps_the_debt():
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        limiter.acquire()
+    limiter.set_rate(2)
+    assert limiter.acquire() == 0.5  # one token at 2/s
+    clock.now += 60
+    assert [limiter.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]  # burst of 2 at the new rate
+
+
+class FakeRegistry:
+    def __init__(self):
+        self.seen: dict[str, datetime] = {}
+        self.down = False
+
+    def announce(self, sender_id, now):
+        if self.down:
+            raise ConnectionError("storage unreachable")
+        self.seen[sender_id] = now
+
+    def count_since(self, since):
+        return sum(1 for seen in self.seen.values() if seen >= since)
+
+    def withdraw(self, sender_id):
+        self.seen.pop(sender_id, None)
+
+
+def test_processes_count_each_other_through_the_registry_and_drop_out_when_they_stop():
+    registry, ticks = FakeRegistry(), FakeClock()
+    wall = lambda: datetime(2026, 11, 26, tzinfo=timezone.utc) + timedelta(seconds=ticks.now)  # noqa: E731
+    first = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
+    second = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
+    assert first() == 1 and second() == 2  # the second sees the first at once
+    assert first() == 1  # the first counts again only after its refresh interval
+    ticks.now += 10
+    assert first() == 2
+    ticks.now += 31  # the second stopped sending 41 s ago
+    assert first() == 1
+    second()
+    second.withdraw()  # at exit
+    ticks.now += 10
+    assert first() == 1
+
+
+def test_a_registry_out_of_reach_keeps_the_last_count():
+    registry, ticks = FakeRegistry(), FakeClock()
+    wall = lambda: datetime(2026, 11, 26, tzinfo=timezone.utc) + timedelta(seconds=ticks.now)  # noqa: E731
+    registry.seen["other"] = wall()
+    count = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
+    assert count() == 2
+    registry.down, ticks.now = True, 20
+    assert count() == 2

@@ -7,7 +7,7 @@ from local.functions_host.keys import HostKeys
 from local.functions_host.queue_listener import (QueueOptions, RandomizedBackoff, decode_body,
                                                  poison_queue_name)
 from local.functions_host.settings import (SettingsError, apply_settings, expand_settings, parse_timespan,
-                                           read_local_settings, resolve_connection)
+                                           read_local_settings, resolve_connection, with_overrides)
 
 
 def test_local_settings_values_and_port(tmp_path):
@@ -106,3 +106,13 @@ def test_keys_per_auth_level():
     assert not keys.allows("function", "x", "f") and not keys.allows("function", "x", None)
     assert keys.allows("admin", "x", "m") and not keys.allows("admin", "x", "h1")
     assert HostKeys.from_settings({}).master_generated
+
+
+def test_app_settings_override_host_json_values_by_path_ignoring_case():
+    host_json = {"version": "2.0", "extensions": {"queues": {"batchSize": 16, "newBatchThreshold": 8}}}
+    environ = {"AzureFunctionsJobHost__extensions__queues__BATCHSIZE": "1",
+               "AzureFunctionsJobHost__functionTimeout": "00:05:00", "OTHER": "x"}
+    merged = with_overrides(host_json, environ)
+    assert merged["extensions"]["queues"] == {"batchSize": "1", "newBatchThreshold": 8}
+    assert merged["functionTimeout"] == "00:05:00" and host_json["extensions"]["queues"]["batchSize"] == 16
+    assert QueueOptions.from_host_json({k.lower(): v for k, v in merged["extensions"]["queues"].items()}).batch_size == 1

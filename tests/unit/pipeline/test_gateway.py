@@ -100,6 +100,22 @@ def test_a_minute_s_worth_of_queries_goes_at_once_then_they_are_paced():
     assert len(sleeps) == 1 and sleeps[0] == pytest.approx(3, abs=0.1)
 
 
+def test_each_process_paces_at_its_share_of_the_hub_s_limits():
+    sleeps, senders = [], [2]
+    hub = HubGateway(ScriptedManager(), HubLimits(0, twin_updates_per_second=10, method_units_per_second=0,
+                                                  queries_per_second=0),
+                     RetryPolicy(max_attempts=1), sleep=sleeps.append, senders=lambda: senders[0])
+    for _ in range(6):  # two processes share 10/s: a burst of 5, then one every 0.2 s
+        hub.patch_desired("d", {"x": 1})
+    assert len(sleeps) == 1 and sleeps[0] == pytest.approx(0.2, abs=0.02)
+    senders[0] = 1  # the other one stopped sending: back to the whole budget
+    sleeps.clear()
+    for _ in range(3):
+        hub.patch_desired("d", {"x": 1})
+    # no time passes here, so the debt grows: by 1/10 s a call again, not 1/5 s
+    assert sleeps == pytest.approx([0.2, 0.3, 0.4], abs=0.03)
+
+
 def test_one_writer_per_job_queues_writes_to_one_job_and_lets_reads_through():
     inside, overlaps = [], []
 
