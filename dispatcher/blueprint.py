@@ -68,11 +68,12 @@ def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
 @bp.queue_trigger(arg_name="message", queue_name=DISPATCH_QUEUE, connection="AzureWebJobsStorage")
 async def send_batch_trigger(message: func.QueueMessage) -> None:
     request = DispatchRequest.from_text(message.get_body())
-    await _in_stage_pool(send_and_log, request, redelivered=(message.dequeue_count or 1) > 1)
+    await _in_stage_pool(send_and_log, request, redelivered=(message.dequeue_count or 1) > 1,
+                         delivery_id=message.id)
 
 
-def send_and_log(request: DispatchRequest, redelivered: bool) -> None:
+def send_and_log(request: DispatchRequest, redelivered: bool, delivery_id: str | None = None) -> None:
     started = time.monotonic()
-    result = send_batch(request, collaborators(), redelivered=redelivered)
+    result = send_batch(request, collaborators(), redelivered=redelivered, delivery_id=delivery_id)
     logger.info("job %s batch %s..%s: %s in %.0f ms", request.job_id, request.first_device_id,
                 request.last_device_id, result, (time.monotonic() - started) * 1000)

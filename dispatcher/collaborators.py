@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.clock import utc_now
 from shared.connections import Connections
@@ -18,6 +18,8 @@ from shared.pacing import OneWriterPerJob
 from shared.queues import MessageQueue
 from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE
+
+from dispatcher.leftovers import sender_lease
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Collaborators:
     plan_seconds: float = 120
     stall_seconds: float = 900
     status_check_seconds: float = 1
+    sender_lease: timedelta | None = timedelta(minutes=11)  # see leftovers.sender_lease
 
 
 def from_connections(connections: Connections) -> Collaborators:
@@ -48,4 +51,4 @@ def from_connections(connections: Connections) -> Collaborators:
         outcomes_queue=MessageQueue(connections, OUTCOMES_QUEUE),
         devices_pool=ThreadPoolExecutor(settings.dispatch_concurrency, thread_name_prefix="device"),
         plan_seconds=settings.plan_seconds_per_invocation, stall_seconds=settings.dispatch_stall_seconds,
-        status_check_seconds=settings.dispatch_status_check_seconds)
+        status_check_seconds=settings.dispatch_status_check_seconds, sender_lease=sender_lease())

@@ -12,25 +12,52 @@ and resumed before it finished. Nothing tells how far it got, so:
 
 Applied when a dispatch message is redelivered (to the rows of its batch: the delivery that
 claimed them has ended), by the stall watchdog (to every `running` row of a job whose counters
-stood still) and when a job is resumed, there only to rows claimed longer than SENDER_LEASE
-ago. A newer `running` row may belong to a live sender finishing its device, or about to give
-unstarted devices back after the stop (it batches them again if the job runs by then); a dead
-sender's newer rows are resolved when its message is redelivered, or by the watchdog. If the
-first sender was in fact alive, its outcome still counts only once: outcomes are recorded only
-on rows that are not final yet.
+stood still) and when a job is resumed, there only to rows claimed longer ago than the sender
+lease (see sender_lease). A newer `running` row may belong to a live sender finishing its
+device, or about to give unstarted devices back after the stop (it batches them again if the
+job runs by then); a dead sender's newer rows are resolved when its message is redelivered, or
+by the watchdog. If the first sender was in fact alive, its outcome still counts only once:
+outcomes are recorded only on rows that are not final yet.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.jobs import Job
 from shared.domain.operations import commands
 
-# No live sender holds a row `running` longer: a sender is one invocation, and the host ends any
-# invocation after host.json's functionTimeout (10 minutes).
-SENDER_LEASE = timedelta(minutes=10)
+APP_ROOT = Path(__file__).resolve().parent.parent
+# Functions' default functionTimeout on the plans that bound it (Flex Consumption, Premium).
+DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)
+_MARGIN = timedelta(minutes=1)
+_TIMESPAN = re.compile(r"^\s*(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)\s*$")
+
+
+def sender_lease(environ: Mapping[str, str] = os.environ, app_root: Path = APP_ROOT) -> timedelta | None:
+    """The longest a live sender holds a row `running`: a sender is one invocation, and the host
+    ends any invocation after its functionTimeout (host.json, or the app setting
+    `AzureFunctionsJobHost__functionTimeout` that overrides it); a minute more for clock skew.
+    None when invocations are unbounded (-1): then no row is ever known to be a dead sender's
+    by its age alone."""
+    value = environ.get("AzureFunctionsJobHost__functionTimeout")
+    if value is None:
+        try:
+            value = json.loads((app_root / "host.json").read_text(encoding="utf-8-sig")).get("functionTimeout")
+        except (OSError, ValueError):
+            value = None
+    if value is None:
+        return DEFAULT_FUNCTION_TIMEOUT + _MARGIN
+    match = _TIMESPAN.match(str(value))
+    if not match:
+        return None  # "-1" (unbounded) or a value the host would refuse anyway
+    days, hours, minutes, seconds = match.groups()
+    return timedelta(days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds)) + _MARGIN
 
 UNKNOWN_OUTCOME_MESSAGE = ("The sender stopped before this device's outcome was known; the command is not "
                            "sent twice, so the device may or may not have run it.")

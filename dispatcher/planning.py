@@ -33,7 +33,7 @@ from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
 from dispatcher.collaborators import Collaborators
-from dispatcher.leftovers import SENDER_LEASE, resolve_leftovers
+from dispatcher.leftovers import resolve_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
 def replan_resumed(job: Job, c: Collaborators) -> None:
     if job.status is not JobStatus.RUNNING:
         return  # stopped again (or ended) before this message ran; the next resume plans
-    resolve_all_leftovers(job, c, claimed_before=c.clock() - SENDER_LEASE)
+    if c.sender_lease is not None:
+        resolve_all_leftovers(job, c, claimed_before=c.clock() - c.sender_lease)
     dispatch_pending(job, c)
 
 

@@ -6,7 +6,8 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
 - Claiming (`pending` → `running`, one conditional transaction) is what makes a duplicated
   dispatch message harmless: a device is sent to only by the sender that claimed it.
 - A redelivered message (dequeue count > 1: the previous delivery died or failed) first
-  resolves its batch's `running` rows by the dead-sender rule (leftovers.py).
+  resolves the `running` rows that delivery claimed (rows name the message id that claimed
+  them) by the dead-sender rule (leftovers.py).
 - Stop: before starting each device the sender checks the job is still running (a view at most
   `status_check_seconds` old); devices started finish, the rest are released to `pending`. If
   the job was resumed meanwhile, the sender sends its dispatch message again for them (the
@@ -27,6 +28,7 @@ from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.operations import Operation, OperationType, desired_properties_patch, tags_patch
 from shared.hub_gateway import HubFailure
+from shared.repositories.job_devices import TooManyToChange
 from shared.messages import DispatchRequest, OutcomesReport
 
 from dispatcher.collaborators import Collaborators
@@ -42,7 +44,10 @@ class BatchResult:
     resolved: int = 0  # leftover rows failed by the dead-sender rule
 
 
-def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = False) -> BatchResult:
+def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = False,
+               delivery_id: str | None = None) -> BatchResult:
+    """`delivery_id`: the queue message's id, the same on every delivery of it; rows are claimed
+    in its name, so a redelivery resolves only the rows its own earlier delivery left."""
     try:
         job = c.jobs.get(request.job_id)
     except JobNotFound:
@@ -50,18 +55,33 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
     if job.status is not JobStatus.RUNNING:
         return BatchResult()
     try:
-        resolved = _resolve_dead_sender(job, request.batch, c) if redelivered else []
-        claimed = _claim(job.id, request.batch, c)
+        resolved = _resolve_dead_sender(job, request.batch, c, delivery_id) if redelivered else []
+        claimed = _claim(job.id, request.batch, c, delivery_id)
         outcomes, unsent = _send_all(job, claimed, c)
-        if unsent:
-            c.job_devices.release(job.id, unsent, c.clock())
-            if _running(c.jobs, job.id):  # resumed while this batch held them: batch them again
-                c.dispatch_queue.send(request.to_text())
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
+    # Known outcomes first: whatever fails after this, they are not lost.
     for report in OutcomesReport.split(job.id, resolved + outcomes) if resolved or outcomes else []:
         c.outcomes_queue.send(report.to_text())
+    if unsent:
+        _give_back(job.id, unsent, request, c)
     return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved))
+
+
+def _give_back(job_id: str, unsent: list[str], request: DispatchRequest, c: Collaborators) -> None:
+    """Release claimed, unstarted devices; if the job runs again already (resumed while this
+    batch held them, perhaps after the resume batched what was pending), batch them again."""
+    try:
+        c.job_devices.release(job_id, unsent, c.clock())
+    except JobNotFound:
+        return
+    try:
+        again = _running(c.jobs, job_id)
+    except Exception:  # noqa: BLE001 - unsure: a duplicate dispatch message is harmless, a lost one is not
+        logger.warning("job %s: could not read its status after giving devices back; batching them again", job_id)
+        again = True
+    if again:
+        c.dispatch_queue.send(request.to_text())
 
 
 @dataclass(frozen=True)
@@ -162,20 +182,25 @@ def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[lis
     return outcomes, unsent
 
 
-def _claim(job_id: str, batch: DeviceBatch, c: Collaborators) -> list[JobDevice]:
+def _claim(job_id: str, batch: DeviceBatch, c: Collaborators, claimer: str | None) -> list[JobDevice]:
     try:
-        return c.job_devices.claim(job_id, batch, c.clock()).claimed
-    except ValueError:
+        return c.job_devices.claim(job_id, batch, c.clock(), claimer).claimed
+    except TooManyToChange:
         # More than one transaction's worth is pending in the range (rows released after the
         # range was cut): claim it in sub-batches.
         pending = [row.device_id for row in c.job_devices.read_batch(job_id, batch)
                    if row.status is DeviceStatus.PENDING]
-        return [row for sub in batches_of(pending) for row in c.job_devices.claim(job_id, sub, c.clock()).claimed]
+        return [row for sub in batches_of(pending)
+                for row in c.job_devices.claim(job_id, sub, c.clock(), claimer).claimed]
 
 
-def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators) -> list[DeviceOutcome]:
+def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators,
+                         delivery_id: str | None) -> list[DeviceOutcome]:
+    """The rows this message's earlier delivery claimed and left `running` (ranges may overlap
+    after a stop and resume: rows another live delivery claimed are not this one's to resolve)."""
     rows = c.job_devices.read_batch(job.id, batch)
-    running = [row for row in rows if row.status is DeviceStatus.RUNNING]
+    running = [row for row in rows if row.status is DeviceStatus.RUNNING
+               and (delivery_id is None or row.claimed_by in (None, delivery_id))]
     failures = []
     for start in range(0, len(running), MAX_BATCH_SIZE):
         failures += resolve_leftovers(job, running[start:start + MAX_BATCH_SIZE], c.job_devices, c.clock())

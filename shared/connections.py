@@ -8,7 +8,6 @@ from azure.iot.hub import IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from shared.clock import utc_now
 from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
 from shared.pacing import SenderCount
 from shared.repositories import HubSenderRepository
@@ -77,7 +76,7 @@ class Connections:
                            twin_updates_per_second=settings.hub_twin_updates_per_second,
                            method_units_per_second=settings.hub_method_units_per_second,
                            queries_per_second=settings.hub_queries_per_minute / 60)
-        senders = SenderCount(HubSenderRepository(self.tables), utc_now)
+        senders = SenderCount(HubSenderRepository(self.tables))
         return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts),
                           senders=senders)
 

@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class HubGateway:
                          "update": (limits.twin_updates_per_second, 1),
                          "method": (limits.method_units_per_second, 1),
                          "query": (limits.queries_per_second, 60)}
-        self._share = 1
+        self._share, self._share_lock = 1, threading.Lock()
         self._limiters = {name: RateLimiter(rate, burst=rate * burst_seconds if burst_seconds > 1 else None,
                                             sleep=self.sleep) if rate > 0 else Unlimited()
                           for name, (rate, burst_seconds) in self._classes.items()}
@@ -175,11 +176,15 @@ class HubGateway:
         share = self.senders()
         if share == self._share:
             return
-        self._share = share
-        for name, (rate, burst_seconds) in self._classes.items():
-            if rate > 0:
-                mine = rate / share
-                self._limiters[name].set_rate(mine, burst=mine * burst_seconds if burst_seconds > 1 else None)
+        with self._share_lock:  # every limiter follows the same count
+            share = self.senders()
+            if share == self._share:
+                return
+            for name, (rate, burst_seconds) in self._classes.items():
+                if rate > 0:
+                    mine = rate / share
+                    self._limiters[name].set_rate(mine, burst=mine * burst_seconds if burst_seconds > 1 else None)
+            self._share = share
         logger.info("pacing at 1/%d of the hub's limits: %d processes send to it", share, share)
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ class Unlimited:
 
 
 class SenderRegistry(Protocol):
-    def announce(self, sender_id: str, now: datetime) -> None: ...
-    def count_since(self, since: datetime) -> int: ...
+    def announce_and_count(self, sender_id: str, window: timedelta) -> int: ...
     def withdraw(self, sender_id: str) -> None: ...
 
 
@@ -94,32 +93,24 @@ class SenderCount:
 
     A process announces itself at most every `refresh` seconds while it sends and counts the
     announcements of the last `expiry` seconds. A newcomer is seen by the others within one
-    refresh; a process that stopped sending drops out after `expiry` (the others meanwhile keep
-    a smaller share: slower, never above the limit). If the registry cannot be reached, the last
-    count stands: pacing never fails a device.
+    refresh; a process that stopped sending drops out after `expiry`, or at once when it exits
+    cleanly (the others meanwhile keep a smaller share: slower, never above the limit). If the
+    registry cannot be reached, the last count stands: pacing never fails a device.
     """
 
-    def __init__(self, registry: SenderRegistry, clock: Callable[[], datetime],
-                 refresh: float = 2.0, expiry: float = 10.0, monotonic: Callable[[], float] = time.monotonic):
-        self._registry, self._clock, self._monotonic = registry, clock, monotonic
-        self._refresh, self._expiry = refresh, timedelta(seconds=expiry)
+    def __init__(self, registry: SenderRegistry, refresh: float = 2.0, expiry: float = 10.0,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self._registry, self._monotonic = registry, monotonic
+        self._refresh, self._window = refresh, timedelta(seconds=expiry)
         self._id = uuid.uuid4().hex
         self._count, self._refreshed = 1, None
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
-        due = self._refreshed is None or self._monotonic() - self._refreshed >= self._refresh
-        if due and self._lock.acquire(False):  # one thread refreshes; the others use the last count
+        if self._due() and self._lock.acquire(False):  # one thread refreshes; the others use the last count
             try:
-                if self._refreshed is None:
-                    atexit.register(self.withdraw)  # a process that ends cleanly stops counting at once
-                self._refreshed = self._monotonic()
-                now = self._clock()
-                self._registry.announce(self._id, now)
-                self._count = max(1, self._registry.count_since(now - self._expiry))
-            except Exception as error:  # noqa: BLE001 - any storage trouble: keep the last count
-                logger.warning("could not count the processes sending to IoT Hub (%s); keeping %d",
-                               type(error).__name__, self._count)
+                if self._due():
+                    self._refresh_count()
             finally:
                 self._lock.release()
         return self._count
@@ -129,6 +120,19 @@ class SenderCount:
             self._registry.withdraw(self._id)
         except Exception:  # noqa: BLE001 - at exit, with storage gone: the row ages out instead
             pass
+
+    def _due(self) -> bool:
+        return self._refreshed is None or self._monotonic() - self._refreshed >= self._refresh
+
+    def _refresh_count(self) -> None:
+        if self._refreshed is None:
+            atexit.register(self.withdraw)
+        self._refreshed = self._monotonic()
+        try:
+            self._count = max(1, self._registry.announce_and_count(self._id, self._window))
+        except Exception as error:  # noqa: BLE001 - any storage trouble: keep the last count
+            logger.warning("could not count the processes sending to IoT Hub (%s); keeping %d",
+                           type(error).__name__, self._count)
 
 
 class OneWriterPerJob:

@@ -66,7 +66,7 @@ def with_overrides(host_json: dict, environ: MutableMapping[str, str]) -> dict:
     does: `__` separates levels, names match ignoring case, values are strings."""
     merged = json.loads(json.dumps(host_json))
     for name, value in environ.items():
-        if not name.startswith(HOST_JSON_OVERRIDE):
+        if not name.lower().startswith(HOST_JSON_OVERRIDE.lower()):
             continue
         *parents, leaf = name[len(HOST_JSON_OVERRIDE):].split("__")
         section = merged
@@ -81,8 +81,12 @@ def with_overrides(host_json: dict, environ: MutableMapping[str, str]) -> dict:
 
 def extension_options(host_json: dict, extension: str) -> dict:
     """`extensions.<extension>` with keys lower-cased (.NET configuration ignores case)."""
-    section = (host_json.get("extensions") or {}).get(extension) or {}
-    return {str(key).lower(): value for key, value in section.items()}
+    extensions = _ignoring_case(host_json, "extensions") or {}
+    return {str(key).lower(): value for key, value in (_ignoring_case(extensions, extension) or {}).items()}
+
+
+def _ignoring_case(section: dict, name: str):
+    return next((value for key, value in section.items() if str(key).lower() == name.lower()), None)
 
 
 _TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d+)?))?$")

@@ -82,6 +82,7 @@ class JobDevice:
     error_message: str | None = None
     updated_at: datetime | None = None
     etag: str | None = None
+    claimed_by: str | None = None  # the delivery (queue message id) whose sender holds a running row
 
     @property
     def deleted(self) -> bool:
@@ -91,7 +92,10 @@ class JobDevice:
     def moved_to(self, status: DeviceStatus, now: datetime) -> "JobDevice":
         if not can_move(self.status, status):
             raise IllegalTransition(f"device {self.device_id}", self.status.value, f"move to {status.value}")
-        return replace(self, status=status, error_code=None, error_message=None, updated_at=now)
+        return replace(self, status=status, error_code=None, error_message=None, updated_at=now, claimed_by=None)
+
+    def claimed(self, now: datetime, claimer: str | None) -> "JobDevice":
+        return replace(self.moved_to(DeviceStatus.RUNNING, now), claimed_by=claimer)
 
     def with_outcome(self, outcome: DeviceOutcome, now: datetime) -> "JobDevice":
         moved = self.moved_to(outcome.status, now)

@@ -1,9 +1,10 @@
 """The `hubsenders` table: one row per process that sends to IoT Hub (PartitionKey `sender`,
-RowKey the process's id, `seenAt` its last announcement), so each can pace itself at its share
-of the hub's limits (shared.pacing.SenderCount). Rows of gone processes are pruned as they age."""
+RowKey the process's id), rewritten at each announcement, so each process can pace itself at
+its share of the hub's limits (shared.pacing.SenderCount). Ages are measured with the service's
+own row timestamps, so the processes' clocks need not agree. Rows of gone processes are pruned."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
@@ -18,26 +19,19 @@ class HubSenderRepository:
     def __init__(self, service: TableServiceClient, table_name: str = HUB_SENDERS_TABLE):
         self._table = service.get_table_client(table_name)
 
-    def announce(self, sender_id: str, now: datetime) -> None:
-        self._table.upsert_entity({"PartitionKey": SENDER_PARTITION, "RowKey": sender_id, "seenAt": now},
-                                  mode=UpdateMode.REPLACE)
+    def announce_and_count(self, sender_id: str, window: timedelta) -> int:
+        """Announce this sender; return how many announced themselves within `window` of it
+        (itself included). Deletes rows silent for an hour."""
+        self._table.upsert_entity({"PartitionKey": SENDER_PARTITION, "RowKey": sender_id}, mode=UpdateMode.REPLACE)
+        seen = {row["RowKey"]: row.metadata["timestamp"] for row in self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": SENDER_PARTITION}, select=["RowKey", "Timestamp"])}
+        now = seen.get(sender_id) or max(seen.values())
+        for gone in [key for key, at in seen.items() if at < now - _PRUNE_AFTER]:
+            self.withdraw(gone)
+        return sum(1 for at in seen.values() if at >= now - window)
 
     def withdraw(self, sender_id: str) -> None:
         try:
             self._table.delete_entity(SENDER_PARTITION, sender_id)
         except ResourceNotFoundError:
-            pass
-
-    def count_since(self, since: datetime) -> int:
-        """Processes that announced themselves at `since` or later; deletes rows long gone."""
-        count = 0
-        for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": SENDER_PARTITION},
-                                              select=["RowKey", "seenAt"]):
-            if row["seenAt"] >= since:
-                count += 1
-            elif row["seenAt"] < since - _PRUNE_AFTER:
-                try:
-                    self._table.delete_entity(SENDER_PARTITION, row["RowKey"])
-                except ResourceNotFoundError:
-                    pass  # pruned by another process
-        return count
+            pass  # withdrawn or pruned already

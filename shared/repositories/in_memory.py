@@ -19,7 +19,7 @@ from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
 from shared.repositories.device_keys import device_row_key
-from shared.repositories.job_devices import AbstractJobDeviceRepository, AppliedChange, DevicePage
+from shared.repositories.job_devices import AbstractJobDeviceRepository, AppliedChange, DevicePage, TooManyToChange
 from shared.repositories.tables import decode_continuation, encode_continuation
 
 _ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
@@ -153,7 +153,7 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
             rows = read_rows()
             changes = [(row, changed) for row in rows if (changed := change(row)) is not None]
             if len(changes) > MAX_BATCH_SIZE:
-                raise ValueError(f"{len(changes)} rows to change; one transaction holds {MAX_BATCH_SIZE}")
+                raise TooManyToChange(f"{len(changes)} rows to change; one transaction holds {MAX_BATCH_SIZE}")
             progress = self._progress[job_id]
             stored = []
             for before, after in changes:

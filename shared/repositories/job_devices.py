@@ -63,6 +63,10 @@ class AppliedChange:
     progress: Progress
 
 
+class TooManyToChange(ValueError):
+    """More rows would change than one transaction holds (MAX_BATCH_SIZE); nothing was written."""
+
+
 def _jittered_pause(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.005 * min(attempt, 20)))
 
@@ -111,8 +115,8 @@ class AbstractJobDeviceRepository(abc.ABC):
         """Atomically store `change(row)` for each row that changes, with the counters."""
 
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
-        """The batch's rows as a change needs them: id, status and ETag. A change rewrites every
-        other field (see JobDevice.moved_to), so a store may read only those."""
+        """The batch's rows as a change needs them: id, status, claimer and ETag. A change
+        rewrites every other field (see JobDevice.moved_to), so a store may read only those."""
         return self.read_batch(job_id, batch)
 
     def _read_devices(self, job_id: str, device_ids: set[str]) -> list[JobDevice]:
@@ -122,10 +126,11 @@ class AbstractJobDeviceRepository(abc.ABC):
         rows = self._read_for_change(job_id, DeviceBatch(min(device_ids), max(device_ids), len(device_ids)))
         return [row for row in rows if row.device_id in device_ids]
 
-    def claim(self, job_id: str, batch: DeviceBatch, now: datetime) -> ClaimResult:
-        """Move the batch's `pending` rows to `running`, atomically with the counters."""
+    def claim(self, job_id: str, batch: DeviceBatch, now: datetime, claimer: str | None = None) -> ClaimResult:
+        """Move the batch's `pending` rows to `running` for `claimer` (the delivery sending to
+        them), atomically with the counters."""
         def claim_pending(row: JobDevice) -> JobDevice | None:
-            return row.moved_to(DeviceStatus.RUNNING, now) if row.status is DeviceStatus.PENDING else None
+            return row.claimed(now, claimer) if row.status is DeviceStatus.PENDING else None
 
         applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending)
         claimed_ids = {row.device_id for row in applied.changed}
@@ -192,7 +197,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
 
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         # Half the CPU of whole rows: no timestamps to parse.
-        return self._read_range(job_id, batch.first_device_id, batch.last_device_id, ["RowKey", "status"])
+        return self._read_range(job_id, batch.first_device_id, batch.last_device_id, ["RowKey", "status", "claimedBy"])
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
                      continuation_token: str | None = None) -> DevicePage:
@@ -230,7 +235,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             if not changes:
                 return AppliedChange(rows, [], progress)
             if len(changes) > MAX_BATCH_SIZE:
-                raise ValueError(f"{len(changes)} rows to change; one transaction holds {MAX_BATCH_SIZE}")
+                raise TooManyToChange(f"{len(changes)} rows to change; one transaction holds {MAX_BATCH_SIZE}")
             for before, after in changes:
                 progress = progress.moved(before.status, after.status)
             try:
@@ -318,7 +323,7 @@ def _device_to_entity(device: JobDevice) -> dict:
     entity = {"PartitionKey": device.job_id, "RowKey": device_row_key(device.device_id),
               "status": device.status.value, "updatedAt": device.updated_at,
               "errorCode": device.error_code.value if device.error_code else None,
-              "errorMessage": device.error_message}
+              "errorMessage": device.error_message, "claimedBy": device.claimed_by}
     return {key: value for key, value in entity.items() if value is not None}
 
 
@@ -327,7 +332,8 @@ def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
     return JobDevice(job_id=entity.get("PartitionKey", job_id), device_id=device_id_from_row_key(entity["RowKey"]),
                      status=DeviceStatus(entity.get("status", DeviceStatus.PENDING.value)),
                      error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
-                     updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"))
+                     updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"),
+                     claimed_by=entity.get("claimedBy"))
 
 
 def _with_etag(device: JobDevice, result: dict) -> JobDevice:

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
+from azure.core.exceptions import DecodeError
+from azure.core.pipeline import Pipeline
 from azure.core.rest import HttpRequest
 from azure.core.utils import CaseInsensitiveDict
 from azure.data.tables import RequestTooLargeError, TableClient, TableServiceClient, TableTransactionError
+from azure.data.tables._base_client import TransportWrapper
 from azure.data.tables._error import _decode_error, _validate_tablename_error
 
 _CRLF = b"\r\n"
@@ -51,13 +54,20 @@ class TransactionTableClient(TableClient):
             error = _decode_error(response=failed, error_type=error_type)
             _validate_tablename_error(error, table_name)
             raise error
+        if len(parts) != len(operations):
+            raise DecodeError(f"The transaction's answer has {len(parts)} parts for {len(operations)} operations.",
+                              response=response)
         return [{"etag": part.headers["ETag"]} if "ETag" in part.headers else {} for part in parts]
 
 
 def transaction_client(service: TableServiceClient, table_name: str) -> TableClient:
-    """A client of `table_name` in the service's account, with the same credential."""
-    return TransactionTableClient(service.url, table_name, credential=service.credential,
-                                  api_version=service.api_version)
+    """What `service.get_table_client(table_name)` gives, as a TransactionTableClient: the same
+    credential, policies and connection pool (built as the SDK's own method builds it)."""
+    pipeline = Pipeline(transport=TransportWrapper(service._client._client._pipeline._transport),
+                        policies=service._policies)
+    return TransactionTableClient(service.url, table_name=table_name, credential=service.credential,
+                                  api_version=service.api_version, pipeline=pipeline,
+                                  location_mode=service._location_mode, _hosts=service._hosts)
 
 
 def batch_body(operations: Sequence[HttpRequest], batch: str, changeset: str) -> bytes:
@@ -122,7 +132,7 @@ def _boundary(content_type: str) -> str:
 
 def _mime_parts(body: bytes, boundary: str) -> list[bytes]:
     if not boundary:
-        raise ValueError("The transaction's answer is not multipart/mixed.")
+        raise DecodeError("The transaction's answer is not multipart/mixed.")
     delimiter = b"--" + boundary.encode()
     sections = body.split(delimiter)[1:]  # before the first delimiter: the preamble
     # Each section starts with the rest of its delimiter line; the closing one starts with "--".
@@ -142,6 +152,8 @@ def _split_head(message: bytes) -> tuple[CaseInsensitiveDict, bytes]:
 
 def _http_response(message: bytes) -> PartResponse:
     status_line, _, rest = message.partition(_CRLF)
-    _, status, reason = (status_line.decode("latin-1").split(" ", 2) + [""])[:3]
+    _, status, reason = (status_line.decode("latin-1").split(" ", 2) + ["", ""])[:3]
+    if not status.isdigit():
+        raise DecodeError(f"A part of the transaction's answer has no HTTP status line: {status_line[:80]!r}")
     headers, content = _split_head(rest)
     return PartResponse(int(status), reason, headers, content.rstrip(_CRLF))

@@ -1,5 +1,3 @@
-from datetime import datetime, timedelta, timezone
-
 from shared.hub_gateway import RetryPolicy
 from shared.pacing import RateLimiter, SenderCount
 
@@ -69,27 +67,26 @@ def test_a_new_rate_applies_to_the_next_callers_and_keeps_the_debt():
 
 
 class FakeRegistry:
-    def __init__(self):
-        self.seen: dict[str, datetime] = {}
-        self.down = False
+    """Announcements timed by a clock of its own, as the table's service timestamps are."""
 
-    def announce(self, sender_id, now):
+    def __init__(self, clock):
+        self.clock, self.seen, self.down = clock, {}, False
+
+    def announce_and_count(self, sender_id, window):
         if self.down:
             raise ConnectionError("storage unreachable")
-        self.seen[sender_id] = now
-
-    def count_since(self, since):
-        return sum(1 for seen in self.seen.values() if seen >= since)
+        self.seen[sender_id] = self.clock.now
+        return sum(1 for at in self.seen.values() if at >= self.clock.now - window.total_seconds())
 
     def withdraw(self, sender_id):
         self.seen.pop(sender_id, None)
 
 
 def test_processes_count_each_other_through_the_registry_and_drop_out_when_they_stop():
-    registry, ticks = FakeRegistry(), FakeClock()
-    wall = lambda: datetime(2026, 11, 26, tzinfo=timezone.utc) + timedelta(seconds=ticks.now)  # noqa: E731
-    first = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
-    second = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
+    ticks = FakeClock()
+    registry = FakeRegistry(ticks)
+    first = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
+    second = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
     assert first() == 1 and second() == 2  # the second sees the first at once
     assert first() == 1  # the first counts again only after its refresh interval
     ticks.now += 10
@@ -103,10 +100,10 @@ def test_processes_count_each_other_through_the_registry_and_drop_out_when_they_
 
 
 def test_a_registry_out_of_reach_keeps_the_last_count():
-    registry, ticks = FakeRegistry(), FakeClock()
-    wall = lambda: datetime(2026, 11, 26, tzinfo=timezone.utc) + timedelta(seconds=ticks.now)  # noqa: E731
-    registry.seen["other"] = wall()
-    count = SenderCount(registry, wall, refresh=10, expiry=30, monotonic=ticks)
+    ticks = FakeClock()
+    registry = FakeRegistry(ticks)
+    registry.seen["other"] = ticks.now
+    count = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
     assert count() == 2
     registry.down, ticks.now = True, 20
     assert count() == 2

@@ -2,7 +2,9 @@
 reads the Table service's answers (a success per operation, or the one failed operation)."""
 import re
 
+import pytest
 from azure.core import MatchConditions
+from azure.core.exceptions import DecodeError
 from azure.core.pipeline._base import Pipeline
 from azure.core.rest import HttpRequest
 from azure.data.tables import TableClient, UpdateMode
@@ -70,3 +72,10 @@ def test_a_failed_operation_s_answer_keeps_its_error_body():
     [part] = response_parts(answer.encode(), "multipart/mixed; boundary=b")
     assert part.status_code == 412 and part.json()["odata.error"]["code"] == "UpdateConditionNotSatisfied"
     assert part.content_type.startswith("application/json")
+
+
+def test_an_answer_that_cannot_be_read_is_a_decode_error_not_a_value_error_of_ours():
+    with pytest.raises(DecodeError, match="multipart"):
+        response_parts(b"{}", "application/json")
+    with pytest.raises(DecodeError, match="status line"):
+        response_parts(b"--b\r\nContent-Type: application/http\r\n\r\nnot http\r\n--b--\r\n", "multipart/mixed; boundary=b")

@@ -1,30 +1,24 @@
-"""The registry of processes sending to IoT Hub, on Azurite: each announcement counts once, old
-ones stop counting and are pruned."""
-from datetime import datetime, timedelta, timezone
+"""The registry of processes sending to IoT Hub, on Azurite: each process counts once, by the
+service's own timestamps; a process that withdraws stops counting at once."""
+from datetime import timedelta
 
 from shared.repositories.hub_senders import HubSenderRepository
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+WINDOW = timedelta(seconds=10)
 
 
-def test_processes_count_once_each_until_their_announcement_ages(table_service, table_name):
+def test_processes_count_once_each_within_the_window(table_service, table_name):
     senders = HubSenderRepository(table_service, table_name)
-    senders.announce("a", NOW - timedelta(seconds=20))
-    senders.announce("b", NOW - timedelta(seconds=5))
-    senders.announce("b", NOW)  # announcing again replaces
-    senders.announce("gone", NOW - timedelta(hours=2))
-
-    assert senders.count_since(NOW - timedelta(seconds=30)) == 2
-    assert senders.count_since(NOW - timedelta(seconds=10)) == 1
-
-    keys = {row["RowKey"] for row in table_service.get_table_client(table_name).list_entities()}
-    assert keys == {"a", "b"}  # the row of a process gone for hours was pruned
+    assert senders.announce_and_count("a", WINDOW) == 1
+    assert senders.announce_and_count("b", WINDOW) == 2
+    assert senders.announce_and_count("b", WINDOW) == 2  # announcing again replaces
+    # "a" announced before "b" last did: a window of no length leaves it out
+    assert senders.announce_and_count("b", timedelta(0)) == 1
 
 
 def test_a_process_that_withdraws_stops_counting_at_once(table_service, table_name):
     senders = HubSenderRepository(table_service, table_name)
-    senders.announce("a", NOW)
-    senders.announce("b", NOW)
+    senders.announce_and_count("a", WINDOW)
     senders.withdraw("a")
     senders.withdraw("never-announced")
-    assert senders.count_since(NOW - timedelta(seconds=30)) == 1
+    assert senders.announce_and_count("b", WINDOW) == 1

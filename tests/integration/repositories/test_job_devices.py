@@ -96,6 +96,14 @@ class TestClaim:
         assert {row.status for row in job_devices.read_batch(job_id, batch)} == {DeviceStatus.RUNNING}
         assert job_devices.get_progress(job_id) == Progress(total=98, running=98)
 
+    def test_a_claim_names_its_claimer_until_the_row_moves_on(self, job_devices, job_id):
+        batch = planned(job_devices, job_id, ids(3))[0]
+        claimed = job_devices.claim(job_id, batch, NOW, "message-1").claimed
+        assert {row.claimed_by for row in claimed} == {"message-1"}
+        assert {row.claimed_by for row in job_devices.read_batch(job_id, batch)} == {"message-1"}
+        job_devices.record_outcomes(job_id, [DeviceOutcome.success(ids(1)[0])], LATER)
+        assert [row.claimed_by for row in job_devices.read_batch(job_id, batch)] == [None, "message-1", "message-1"]
+
     def test_a_redelivered_dispatch_claims_nothing(self, job_devices, job_id):
         batch = planned(job_devices, job_id, ids(10))[0]
         job_devices.claim(job_id, batch, NOW)

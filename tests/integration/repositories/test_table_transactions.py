@@ -7,7 +7,7 @@ import pytest
 from azure.core import MatchConditions
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.repositories.table_transactions import response_parts, transaction_client
+from shared.repositories.table_transactions import transaction_client
 
 WHEN = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
 
@@ -94,6 +94,6 @@ def test_updating_a_missing_row_fails_with_404(client):
     assert raised.value.status_code == 404 and raised.value.error_code == "ResourceNotFound"
 
 
-def test_an_answer_without_a_boundary_is_refused():
-    with pytest.raises(ValueError, match="multipart"):
-        response_parts(b"{}", "application/json")
+def test_the_client_shares_the_service_s_connection_pool(table_service, table_name):
+    client = transaction_client(table_service, table_name)
+    assert client._client._client._pipeline._transport._transport is table_service._client._client._pipeline._transport

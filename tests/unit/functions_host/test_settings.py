@@ -6,8 +6,8 @@ import pytest
 from local.functions_host.keys import HostKeys
 from local.functions_host.queue_listener import (QueueOptions, RandomizedBackoff, decode_body,
                                                  poison_queue_name)
-from local.functions_host.settings import (SettingsError, apply_settings, expand_settings, parse_timespan,
-                                           read_local_settings, resolve_connection, with_overrides)
+from local.functions_host.settings import (SettingsError, apply_settings, expand_settings, extension_options,
+                                           parse_timespan, read_local_settings, resolve_connection, with_overrides)
 
 
 def test_local_settings_values_and_port(tmp_path):
@@ -111,8 +111,13 @@ def test_keys_per_auth_level():
 def test_app_settings_override_host_json_values_by_path_ignoring_case():
     host_json = {"version": "2.0", "extensions": {"queues": {"batchSize": 16, "newBatchThreshold": 8}}}
     environ = {"AzureFunctionsJobHost__extensions__queues__BATCHSIZE": "1",
-               "AzureFunctionsJobHost__functionTimeout": "00:05:00", "OTHER": "x"}
+               "azurefunctionsjobhost__functionTimeout": "00:05:00", "OTHER": "x"}
     merged = with_overrides(host_json, environ)
     assert merged["extensions"]["queues"] == {"batchSize": "1", "newBatchThreshold": 8}
     assert merged["functionTimeout"] == "00:05:00" and host_json["extensions"]["queues"]["batchSize"] == 16
     assert QueueOptions.from_host_json({k.lower(): v for k, v in merged["extensions"]["queues"].items()}).batch_size == 1
+
+
+def test_an_override_may_create_a_section_in_any_case():
+    merged = with_overrides({}, {"AzureFunctionsJobHost__Extensions__Queues__batchSize": "2"})
+    assert extension_options(merged, "queues") == {"batchsize": "2"}

@@ -4,7 +4,6 @@ from shared.domain.jobs import JobStatus
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
-from dispatcher.leftovers import SENDER_LEASE
 from dispatcher.planning import EMPTY_GROUP_REASON, plan_job
 from status_collector.collecting import collect_outcomes
 from tests.unit.pipeline.conftest import (MODEL, START, add_devices, command_op, pending_job, property_op, run_job,
@@ -145,7 +144,7 @@ class TestResume:
         pipeline.dispatch_queue.take(DispatchRequest)
         batch = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
         pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock())  # a sender that then died
-        pipeline.clock.now += SENDER_LEASE  # longer ago than any live sender holds a row
+        pipeline.clock.now += pipeline.c.sender_lease  # longer ago than any live sender holds a row
         job = pipeline.c.jobs.get("job-1")
         job.stop(pipeline.clock())
         job.resume(pipeline.clock())

@@ -1,6 +1,6 @@
 from concurrent.futures import ThreadPoolExecutor
 
-from shared.domain.devices import DeviceErrorCode
+from shared.domain.devices import DeviceErrorCode, DeviceStatus
 from shared.domain.jobs import JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.hub_gateway import HubFailure
@@ -144,6 +144,21 @@ def test_a_redelivered_batch_resolves_its_dead_sender_s_devices(pipeline):
     run_until_quiet(pipeline)
     assert {row.error_code for row in pipeline.c.job_devices.iter_devices("job-1")} == {DeviceErrorCode.OUTCOME_UNKNOWN}
     assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+
+def test_a_redelivery_resolves_only_the_rows_its_own_delivery_left(pipeline):
+    (batch,) = planned(pipeline, 4, [command_op()])
+    first_two = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00001", size=2)
+    pipeline.c.job_devices.claim("job-1", first_two.batch, pipeline.clock(), "message-a")  # alive, overlapping
+    pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock(), "message-b")  # then its sender died
+
+    send_batch(batch, pipeline.c, redelivered=True, delivery_id="message-b")
+
+    reports = pipeline.outcomes_queue.take(OutcomesReport)
+    assert sorted(o.device_id for r in reports for o in r.outcomes) == ["dev-00002", "dev-00003"]
+    rows = {row.device_id: row for row in pipeline.c.job_devices.iter_devices("job-1")}
+    assert [(rows[d].status, rows[d].claimed_by) for d in ("dev-00000", "dev-00001")] == \
+        [(DeviceStatus.RUNNING, "message-a")] * 2  # left to their live sender
 
 
 def test_a_redelivered_property_batch_sends_its_dead_sender_s_devices_again(pipeline):

@@ -2,10 +2,9 @@
 import inspect
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import function_app
-from dispatcher.leftovers import SENDER_LEASE
+from dispatcher.leftovers import sender_lease
 
 
 def test_each_stage_listens_on_its_queue_asynchronously():
@@ -18,6 +17,11 @@ def test_each_stage_listens_on_its_queue_asynchronously():
         assert inspect.iscoroutinefunction(functions[name].get_user_function())
 
 
-def test_no_live_sender_outlasts_the_lease_the_resume_rule_relies_on():
-    hours, minutes, seconds = json.loads((Path(__file__).parents[3] / "host.json").read_text())["functionTimeout"].split(":")
-    assert timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds)) <= SENDER_LEASE
+def test_the_sender_lease_follows_the_host_s_function_timeout(tmp_path):
+    (tmp_path / "host.json").write_text(json.dumps({"functionTimeout": "00:10:00"}))
+    assert sender_lease({}, tmp_path) == timedelta(minutes=11)
+    assert sender_lease({"AzureFunctionsJobHost__functionTimeout": "1.02:00:00"}, tmp_path) == timedelta(hours=26,
+                                                                                                          minutes=1)
+    assert sender_lease({"AzureFunctionsJobHost__functionTimeout": "-1"}, tmp_path) is None  # unbounded
+    assert sender_lease({}, tmp_path / "nowhere") == timedelta(minutes=31)  # the plans' default
+    assert sender_lease({}) == timedelta(minutes=11)  # this app's host.json
