@@ -57,7 +57,7 @@ class TransactionTableClient(TableClient):
         if len(parts) != len(operations):
             raise DecodeError(f"The transaction's answer has {len(parts)} parts for {len(operations)} operations.",
                               response=response)
-        return [{"etag": part.headers["ETag"]} if "ETag" in part.headers else {} for part in parts]
+        return [{"etag": part.etag} if part.etag else {} for part in parts]
 
 
 def transaction_client(service: TableServiceClient, table_name: str) -> TableClient:
@@ -89,12 +89,20 @@ class PartResponse:
     """One operation's answer inside a batch answer; what the SDK's error decoding reads."""
     status_code: int
     reason: str
-    headers: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
+    fields: dict[str, str] = field(default_factory=dict)  # header names lower-cased
     content: bytes = b""
 
     @property
+    def headers(self) -> CaseInsensitiveDict:
+        return CaseInsensitiveDict(self.fields)
+
+    @property
+    def etag(self) -> str | None:
+        return self.fields.get("etag")
+
+    @property
     def content_type(self) -> str | None:
-        return self.headers.get("Content-Type")
+        return self.fields.get("content-type")
 
     def read(self) -> bytes:
         return self.content
@@ -114,7 +122,7 @@ def response_parts(body: bytes, content_type: str) -> list[PartResponse]:
     parts = []
     for changeset in _mime_parts(body, _boundary(content_type)):
         headers, content = _split_head(changeset)
-        boundary = _boundary(headers.get("Content-Type", ""))
+        boundary = _boundary(headers.get("content-type", ""))
         if boundary:
             parts += [_http_response(_split_head(part)[1]) for part in _mime_parts(content, boundary)]
         else:
@@ -140,13 +148,13 @@ def _mime_parts(body: bytes, boundary: str) -> list[bytes]:
             for section in sections if not section.startswith(b"--")]
 
 
-def _split_head(message: bytes) -> tuple[CaseInsensitiveDict, bytes]:
+def _split_head(message: bytes) -> tuple[dict[str, str], bytes]:
     head, _, content = message.partition(_CRLF + _CRLF)
-    headers = CaseInsensitiveDict()
+    headers = {}
     for line in head.decode("latin-1").split("\r\n"):
         name, separator, value = line.partition(":")
         if separator:
-            headers[name.strip()] = value.strip()
+            headers[name.strip().lower()] = value.strip()
     return headers, content
 
 
