@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,19 +140,29 @@ def trigger_annotation(function: FunctionInfo):
 
 
 # Signatures are read once per function, not per invocation: evaluating string annotations for
-# every message showed in profiles of the pipeline benchmark.
-@functools.lru_cache(maxsize=None)
+# every message showed in profiles of the pipeline benchmark. Weakly keyed, so an app unloaded
+# from an in-process host is not kept alive by the cache.
+_SIGNATURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _parameters(user_function) -> tuple[str, ...]:
-    return tuple(inspect.signature(user_function).parameters)
+    return _signature_of(user_function)[0]
 
 
-@functools.lru_cache(maxsize=None)
 def _annotations(user_function) -> dict:
-    try:
-        signature = inspect.signature(user_function, eval_str=True)
-    except Exception:  # an annotation that cannot be evaluated: treat as unannotated
-        signature = inspect.signature(user_function)
-    return {name: parameter.annotation for name, parameter in signature.parameters.items()}
+    return _signature_of(user_function)[1]
+
+
+def _signature_of(user_function) -> tuple[tuple[str, ...], dict]:
+    cached = _SIGNATURES.get(user_function)
+    if cached is None:
+        try:
+            signature = inspect.signature(user_function, eval_str=True)
+        except Exception:  # an annotation that cannot be evaluated: treat as unannotated
+            signature = inspect.signature(user_function)
+        cached = _SIGNATURES[user_function] = (
+            tuple(signature.parameters), {name: p.annotation for name, p in signature.parameters.items()})
+    return cached
 
 
 def _log_result(function: FunctionInfo, trigger_label: str, invocation_id: str, started: float,

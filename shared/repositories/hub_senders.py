@@ -31,7 +31,8 @@ class HubSenderRepository:
         return sum(1 for at in seen.values() if at >= now - window)
 
     def withdraw(self, sender_id: str) -> None:
+        """Remove the sender's row, in one attempt (called at exit, when storage may be gone)."""
         try:
-            self._table.delete_entity(SENDER_PARTITION, sender_id)
+            self._table.delete_entity(SENDER_PARTITION, sender_id, retry_total=0, connection_timeout=2)
         except ResourceNotFoundError:
             pass  # withdrawn or pruned already
