@@ -136,10 +136,12 @@ def list_job_devices(job_id: str, status: str | None, page_size: int, token: str
 
 def require_runnable(job: Job, ctx: Collaborators) -> None:
     """Everything a run needs, checked before anything is written."""
-    for name, value in (("batch", job.batch), ("cancellationThreshold", job.cancellation_threshold)):
-        if value is not None:
-            raise TargetRefused(name, f"{name} is stored with a draft but not carried out yet; remove it to run "
-                                "the job.", "NotSupported")
+    if job.batch is not None:
+        raise TargetRefused("batch", "batch is stored with a draft but not carried out yet; remove it to run the "
+                            "job.", "NotSupported")
+    if (job.cancellation_threshold or {}).get("batch"):
+        raise TargetRefused("cancellationThreshold", "a cancellation threshold per batch needs batches, which are "
+                            "not carried out yet; set its batch to false to apply it to the whole job.", "NotSupported")
     group = _group_of(job, ctx)
     require_usable_group(group, ctx.hub)
     if job.devices:

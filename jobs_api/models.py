@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 from pydantic.alias_generators import to_camel
 
 from shared.domain import limits
@@ -55,9 +55,17 @@ class JobBatch(RequestModel):
 
 
 class JobCancellationThreshold(RequestModel):
+    """Cancel the job once more devices failed than `value` (a number of devices, or a
+    percentage of the job's devices); `batch` true would apply it per batch."""
     type: Literal["number", "percentage"]
     value: Number
     batch: StrictBool = False
+
+    @model_validator(mode="after")
+    def _in_range(self) -> "JobCancellationThreshold":
+        if self.value < 0 or (self.type == "percentage" and self.value > 100):
+            raise ValueError("value must be at least 0, and at most 100 for a percentage")
+        return self
 
 
 class JobDefinition(RequestModel):

@@ -53,7 +53,7 @@ ALLOWED_ACTIONS: dict[JobStatus, frozenset[JobAction]] = {
     JobStatus.RUNNING: frozenset({JobAction.COPY, JobAction.STOP, JobAction.FINISH, JobAction.FAIL,
                                   JobAction.CANCEL}),
     JobStatus.STOPPED: frozenset({JobAction.COPY, JobAction.RESUME, JobAction.DELETE, JobAction.FINISH,
-                                  JobAction.FAIL}),
+                                  JobAction.FAIL, JobAction.CANCEL}),
     JobStatus.COMPLETED: _ENDED_ACTIONS,
     JobStatus.FAILED: _ENDED_ACTIONS,
     JobStatus.CANCELLED: _ENDED_ACTIONS,
@@ -137,6 +137,21 @@ class Job:
     def fail(self, reason: str, now: datetime) -> None:
         self._move(JobAction.FAIL, JobStatus.FAILED, now)
         self.ended_at, self.reason = now, reason
+
+    def threshold_crossed(self, progress: Progress) -> str | None:
+        """The reason to cancel the job when more devices failed than its job-wide cancellation
+        threshold allows (a number of devices, or a percentage of its devices); else None."""
+        threshold = self.cancellation_threshold
+        if not threshold or threshold.get("batch"):
+            return None
+        value, failed = threshold["value"], progress.failed
+        if threshold["type"] == "percentage":
+            crossed, allowed = failed * 100 > value * progress.total, f"{value}% of its {progress.total} devices"
+        else:
+            crossed, allowed = failed > value, f"{value} devices"
+        if not crossed:
+            return None
+        return f"{failed} devices failed, more than the cancellation threshold of {allowed}; the rest were not sent to."
 
     def cancel(self, reason: str, now: datetime) -> None:
         self._move(JobAction.CANCEL, JobStatus.CANCELLED, now)

@@ -63,6 +63,10 @@ BAD_JOB_BODIES = [
      "devices[1]"),
     ("IoT Edge device in the subset", {"devices": ["edge-gateway-01"]}, 400, "EdgeDeviceNotSupported", "devices[0]"),
     ("batch not carried out yet", {"batch": {"type": "number", "value": 10}}, 400, "NotSupported", "batch"),
+    ("threshold per batch", {"cancellationThreshold": {"type": "number", "value": 3, "batch": True}}, 400,
+     "NotSupported", "cancellationThreshold"),
+    ("threshold above 100%", {"cancellationThreshold": {"type": "percentage", "value": 101}}, 400,
+     "InvalidRequest", "cancellationThreshold"),
 ]
 
 

@@ -30,9 +30,9 @@ class Jobs:
         assert response.status_code in (200, 201), response.text
         return group_id
 
-    def start(self, group_id: str, data: list[dict], devices: list[str] | None = None) -> str:
+    def start(self, group_id: str, data: list[dict], devices: list[str] | None = None, **more) -> str:
         job_id = "j-" + uuid.uuid4().hex[:10]
-        body = {"displayName": job_id, "group": group_id, "data": data}
+        body = {"displayName": job_id, "group": group_id, "data": data, **more}
         if devices is not None:
             body["devices"] = devices
         response = self.api.put(f"jobs/{job_id}", body)

@@ -138,6 +138,22 @@ def test_two_hosts_share_the_hub_s_limits_instead_of_each_using_them(stack, jobs
     assert int(answers.get("429", 0)) < 120, answers
 
 
+def test_a_job_whose_failures_cross_its_cancellation_threshold_is_cancelled(stack, jobs):
+    stack.hub.control.set_fleet_behaviour(failure_probability=0, latency="fixed:200")
+    job_id = jobs.start(jobs.group(VENDING), [{"type": "command", "path": "echo", "value": "c"}],
+                        cancellationThreshold={"type": "number", "value": 5})
+    job = jobs.wait_ended(job_id)
+    assert job["status"] == "cancelled" and "cancellation threshold of 5 devices" in job["reason"], job
+    settled = wait_for(lambda: (now := jobs.get(job_id))["progress"]["running"] == 0 and now, timeout=30,
+                       what="the devices in flight to finish")
+    progress = settled["progress"]
+    assert_counts_add_up(progress)
+    assert progress["failed"] > 5 and progress["pending"] > 0, progress
+    for device_id, device in jobs.devices(job_id).items():
+        calls = len(log_of(stack, device_id, "invoke_device_method"))
+        assert calls == (0 if device["status"] == "pending" else 1), (device_id, device)
+
+
 def test_bursts_of_503_are_retried_and_fail_no_device(stack, jobs):
     stack.hub.control.set_fleet_behaviour(failure_probability=0)
     stack.hub.control.inject_fault("twinUpdate", count=40, status=503)

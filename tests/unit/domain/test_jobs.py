@@ -105,12 +105,33 @@ def test_fail_keeps_the_reason():
     assert (job.status, job.reason, job.ended_at) == (JobStatus.FAILED, "The device group is corrupted.", LATER)
 
 
-def test_cancel_only_from_running():
+def test_cancel_only_while_devices_may_still_report():
+    for status in (JobStatus.RUNNING, JobStatus.STOPPED):  # a stopped job's last devices still report
+        job = job_in(status)
+        job.cancel("threshold", LATER)
+        assert (job.status, job.ended_at, job.reason) == (JobStatus.CANCELLED, LATER, "threshold")
+    for status in (JobStatus.DRAFT, JobStatus.PENDING, JobStatus.COMPLETED):
+        with pytest.raises(IllegalTransition):
+            job_in(status).cancel("threshold", LATER)
+
+
+@pytest.mark.parametrize("threshold, failed, total, crossed", [
+    ({"type": "number", "value": 3}, 3, 100, False),
+    ({"type": "number", "value": 3}, 4, 100, True),
+    ({"type": "number", "value": 0}, 1, 100, True),
+    ({"type": "percentage", "value": 5}, 5, 100, False),
+    ({"type": "percentage", "value": 5}, 6, 100, True),
+    ({"type": "percentage", "value": 2.5}, 1, 30, True),
+    ({"type": "number", "value": 3, "batch": True}, 50, 100, False),  # per batch: batches are not carried out
+    (None, 100, 100, False),
+])
+def test_the_cancellation_threshold_counts_failed_devices_of_the_whole_job(threshold, failed, total, crossed):
     job = job_in(JobStatus.RUNNING)
-    job.cancel("threshold", LATER)
-    assert job.status is JobStatus.CANCELLED
-    with pytest.raises(IllegalTransition):
-        job_in(JobStatus.STOPPED).cancel("threshold", LATER)
+    job.cancellation_threshold = threshold
+    reason = job.threshold_crossed(Progress(total=total, failed=failed, completed=total - failed))
+    assert (reason is not None) == crossed
+    if crossed:
+        assert f"{failed} devices failed" in reason
 
 
 def test_copy_is_a_new_draft_named_copy_and_leaves_the_source_alone():

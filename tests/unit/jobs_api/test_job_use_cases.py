@@ -50,7 +50,8 @@ class TestCreateJob:
         ({"devices": ["vending-0009"]}, "devices[0]", "DeviceNotInGroup"),
         ({"devices": ["vending-0001", "edge-gateway-01"]}, "devices[1]", "EdgeDeviceNotSupported"),
         ({"batch": {"type": "percentage", "value": 10}}, "batch", "NotSupported"),
-        ({"cancellationThreshold": {"type": "number", "value": 3}}, "cancellationThreshold", "NotSupported"),
+        ({"cancellationThreshold": {"type": "number", "value": 3, "batch": True}}, "cancellationThreshold",
+         "NotSupported"),
     ])
     def test_refusals_name_the_field_and_write_nothing(self, ctx, changes, field, code):
         with pytest.raises(TargetRefused) as refused:

@@ -1,9 +1,12 @@
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from shared.domain.jobs import JobStatus
-from shared.messages import OutcomesReport, ReportedOutcome
+from shared.hub_gateway import HubFailure
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest, ReportedOutcome
 
+from dispatcher.planning import plan_job
+from dispatcher.sending import send_batch
 from status_collector.collecting import collect_outcomes
-from tests.unit.pipeline.conftest import START, pending_job, property_op
+from tests.unit.pipeline.conftest import START, add_devices, command_op, pending_job, property_op, run_job
 
 
 def running_job(p, count):
@@ -67,3 +70,32 @@ def test_reports_split_only_when_error_messages_would_pass_the_queue_limit():
     assert sum(len(r.outcomes) for r in reports) == 98
     assert all(len(r.to_text().encode()) < 48 * 1024 for r in reports)
     assert len(OutcomesReport.split("job-1", [DeviceOutcome.success(f"d{i}") for i in range(98)])) == 1
+
+
+def test_failures_past_the_cancellation_threshold_cancel_the_job_and_no_further_device_is_sent(pipeline):
+    ids = add_devices(pipeline.hub, 200)
+    for device_id in ids[:5]:
+        pipeline.hub.failures[device_id] = HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "offline", 404)
+    pending_job(pipeline, [command_op()], cancellation_threshold={"type": "number", "value": 3})
+    plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+    first, *rest = pipeline.dispatch_queue.take(DispatchRequest)
+
+    send_batch(first, pipeline.c)
+    (outcomes,) = pipeline.outcomes_queue.take(OutcomesReport)
+    collect_outcomes(outcomes, pipeline.c.jobs, pipeline.c.job_devices, START)
+
+    job = pipeline.c.jobs.get("job-1")
+    assert job.status is JobStatus.CANCELLED and job.reason.startswith("5 devices failed, more than")
+    for request in rest:
+        assert send_batch(request, pipeline.c).sent == 0
+    assert len(pipeline.hub.calls) == 98
+    assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
+        "total": 200, "pending": 102, "running": 0, "completed": 93, "failed": 5}
+
+
+def test_failures_within_the_threshold_leave_the_job_to_end_as_usual(pipeline):
+    ids = add_devices(pipeline.hub, 10)
+    pipeline.hub.failures[ids[0]] = HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "offline", 404)
+    pending_job(pipeline, [command_op()], cancellation_threshold={"type": "percentage", "value": 10})
+    run_job(pipeline)
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED  # 1 of 10 is not more than 10%
