@@ -120,9 +120,8 @@ class HubGateway:
                          "method": (limits.method_units_per_second, 1),
                          "query": (limits.queries_per_second, 60)}
         self._share, self._share_lock = 1, threading.Lock()
-        self._limiters = {name: RateLimiter(rate, burst=rate * burst_seconds if burst_seconds > 1 else None,
-                                            sleep=self.sleep) if rate > 0 else Unlimited()
-                          for name, (rate, burst_seconds) in self._classes.items()}
+        self._limiters = {name: RateLimiter(*_budget(rate, burst_seconds, 1), sleep=self.sleep) if rate > 0
+                          else Unlimited() for name, (rate, burst_seconds) in self._classes.items()}
 
     def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
         spec = QuerySpecification(query=query)
@@ -171,7 +170,6 @@ class HubGateway:
                 logger.debug("retrying %s after %s (%.2f s)", operation, retryable.failure.code, wait)
         raise AssertionError("unreachable")
 
-
     def _follow_share(self) -> None:
         share = self.senders()
         if share == self._share:
@@ -182,10 +180,15 @@ class HubGateway:
                 return
             for name, (rate, burst_seconds) in self._classes.items():
                 if rate > 0:
-                    mine = rate / share
-                    self._limiters[name].set_rate(mine, burst=mine * burst_seconds if burst_seconds > 1 else None)
+                    self._limiters[name].set_rate(*_budget(rate, burst_seconds, share))
             self._share = share
         logger.info("pacing at 1/%d of the hub's limits: %d processes send to it", share, share)
+
+
+def _budget(rate: float, burst_seconds: float, share: int) -> tuple[float, float | None]:
+    """This process's rate, and its burst (None: the limiter's default, one second's worth)."""
+    mine = rate / share
+    return mine, mine * burst_seconds if burst_seconds > 1 else None
 
 
 def _classified(send: Callable[[], object], operation: str, idempotent: bool):

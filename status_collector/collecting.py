@@ -9,11 +9,12 @@ last in-flight devices finish with nothing pending ends like a running one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from shared.domain.devices import DeviceStatus
 from shared.domain.errors import ConcurrencyConflict, JobNotFound
-from shared.domain.jobs import JobAction, JobStatus
+from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
 from shared.messages import OutcomesReport
 
@@ -41,37 +42,42 @@ def collect_outcomes(report: OutcomesReport, jobs, job_devices, now: datetime) -
 def cancel_past_threshold(jobs, job_id: str, progress: Progress, now: datetime) -> bool:
     """Cancel a running or stopped job whose failures crossed its cancellation threshold: its
     senders stop starting devices (devices in flight finish and count), the rest stay pending."""
-    for _ in range(_SAVE_ATTEMPTS):
-        try:
-            job = jobs.get(job_id)
-        except JobNotFound:
-            return False
+    def cancel(job: Job) -> bool:
         reason = job.threshold_crossed(progress) if job.allows(JobAction.CANCEL) else None
-        if reason is None:
-            return False
-        job.cancel(reason, now)
-        try:
-            jobs.update(job)
-            logger.info("job %s cancelled: %s", job_id, reason)
-            return True
-        except ConcurrencyConflict:
-            continue  # stopped, resumed or ended meanwhile: decide again on a fresh read
-    raise ConcurrencyConflict("Job", job_id)
+        if reason is not None:
+            job.cancel(reason, now)
+        return reason is not None
+
+    cancelled = _save_fresh(jobs, job_id, cancel)
+    if cancelled:
+        logger.info("job %s cancelled: %s", job_id, progress.as_dict())
+    return cancelled
 
 
 def end_job(jobs, job_id: str, progress: Progress, now: datetime) -> None:
+    def finish(job: Job) -> bool:
+        if job.status not in _ENDABLE or not job.allows(JobAction.FINISH):
+            return False  # already ended by an earlier delivery, or still planning
+        job.finish(progress, now)
+        return True
+
+    if _save_fresh(jobs, job_id, finish):
+        logger.info("job %s ended: %s", job_id, progress.as_dict())
+
+
+def _save_fresh(jobs, job_id: str, change: Callable[[Job], bool]) -> bool:
+    """Read the job, let `change` decide and change it, save it; a concurrent change (stop,
+    resume, end) means: read again and decide again. False when there was nothing to change."""
     for _ in range(_SAVE_ATTEMPTS):
         try:
             job = jobs.get(job_id)
         except JobNotFound:
-            return
-        if job.status not in _ENDABLE or not job.allows(JobAction.FINISH):
-            return  # already ended by an earlier delivery, or still planning
-        job.finish(progress, now)
+            return False
+        if not change(job):
+            return False
         try:
             jobs.update(job)
-            logger.info("job %s %s: %s", job_id, job.status.value, progress.as_dict())
-            return
         except ConcurrencyConflict:
-            continue  # stopped, resumed or ended meanwhile: decide again on a fresh read
+            continue
+        return True
     raise ConcurrencyConflict("Job", job_id)
