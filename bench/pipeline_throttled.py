@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from local.harness import Stack, run_job
+from local.harness import Stack, add_devices, run_job
 
 S1_TWIN_UPDATES_PER_SECOND = 50
 DEFAULT_PACING = {"HUB_TWIN_READS_PER_SECOND": "100", "HUB_TWIN_UPDATES_PER_SECOND": "50",
@@ -26,7 +26,6 @@ def main() -> None:
         stack.host.start(**DEFAULT_PACING)
         group = "SELECT * FROM devices WHERE tags.type = 'vending'"
         if args.devices != 1000:
-            from local.harness import add_devices
             group = add_devices(stack.hub, args.devices, "s")
         print(f"property job, simulator at S1 ({S1_TWIN_UPDATES_PER_SECOND} twin updates/s), default pacing:")
         job, seconds, planning = run_job(stack.host.base_url, group, [{"type": "property", "path": "fanSpeed", "value": 2}])

@@ -26,7 +26,7 @@ from itertools import islice
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
-from shared.domain.groups import selecting
+from shared.domain.groups import SUBSET_CHUNK, quoted_device_id, selecting
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 EMPTY_GROUP_REASON = "The device group matched no devices, so there was nothing to do."
 PAGE_SIZE = MAX_BATCH_SIZE  # <= IoT Hub's largest page (100); one page is one add_pending transaction
-SUBSET_CHUNK = 50  # ids per `deviceId IN [...]` query: far below the 8 KB query text, one page
 # What planning reads of a twin (see `refusal`): a page of whole twins costs the planner four
 # times the CPU to read, and IoT Hub more bytes to send.
 TWIN_FIELDS = "deviceId, modelId, capabilities"
@@ -210,7 +209,7 @@ def _rerun_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterat
 
 
 def _twins_of(device_ids: list[str], c: Collaborators) -> list[DeviceSummary]:
-    listed = ", ".join(_quoted(device_id) for device_id in device_ids)
+    listed = ", ".join(quoted_device_id(device_id) for device_id in device_ids)
     return c.hub.query_devices(f"SELECT {TWIN_FIELDS} FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE).devices
 
 
@@ -279,7 +278,3 @@ def _same_time(first: datetime | None, second: datetime | None) -> bool:
         return first is second
     return abs((first - second).total_seconds()) < 0.001
 
-
-def _quoted(device_id: str) -> str:
-    # Device ids may hold an apostrophe; IoT Hub's query language escapes it with a backslash.
-    return "'" + device_id.replace("\\", "\\\\").replace("'", "\\'") + "'"

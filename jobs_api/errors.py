@@ -45,14 +45,6 @@ def bad_request(message: str, target: str | None = None, code: str = "InvalidReq
     return ApiError(400, code, message, target)
 
 
-def not_found(kind: str, identifier: str, extra: str = "") -> ApiError:
-    return ApiError(404, "NotFound", f"{kind} '{identifier}' was not found.{extra}", target=identifier)
-
-
-def conflict(message: str, code: str = "Conflict") -> ApiError:
-    return ApiError(409, code, message)
-
-
 def from_validation_error(error: ValidationError, prefix: str = "") -> ApiError:
     """One detail per invalid field, each naming the field as a JSON path (`data[0].type`)."""
     details = [{"code": "InvalidField", "target": _field_path(prefix, issue["loc"]),

@@ -7,12 +7,11 @@ import re
 from collections.abc import Iterator
 
 from shared.domain.errors import InvalidField, InvalidGroupFilter
-from shared.domain.groups import DeviceGroup
+from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, quoted_device_id
 from shared.hub_gateway import INVALID_QUERY, DevicePage, DeviceSummary, HubFailure
 
 # IN lists stay far below IoT Hub's 8 KB query text with 128-character ids, and one chunk
 # fits in one result page (100).
-SUBSET_CHUNK = 50
 _WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
 
 
@@ -74,7 +73,7 @@ def require_subset_in_group(group: DeviceGroup, device_ids: tuple[str, ...], hub
 def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> Iterator[DeviceSummary]:
     condition = _condition_of(group.hub_query)
     for start in range(0, len(device_ids), SUBSET_CHUNK):
-        listed = ", ".join(_quoted(device_id) for device_id in device_ids[start:start + SUBSET_CHUNK])
+        listed = ", ".join(quoted_device_id(device_id) for device_id in device_ids[start:start + SUBSET_CHUNK])
         where = f"({condition}) AND deviceId IN [{listed}]" if condition else f"deviceId IN [{listed}]"
         continuation = None
         while True:
@@ -99,7 +98,3 @@ def _condition_of(hub_query: str) -> str:
     parts = _WHERE.split(hub_query, maxsplit=1)
     return parts[1].strip() if len(parts) == 2 else ""
 
-
-def _quoted(device_id: str) -> str:
-    # Device ids may hold an apostrophe; IoT Hub's query language escapes it with a backslash.
-    return "'" + device_id.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -23,7 +23,7 @@ from local.azurite import start_azurite
 from local.iothub_sim import start_simulator
 from local.stack import LOCAL_APP_SETTINGS
 from local.waiting import wait_for
-from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
+from shared.repositories import JobDeviceRepository, ensure_tables
 from shared.storage_names import QUEUES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -100,22 +100,21 @@ class HostProcess:
 
 
 class Stack:
-    """Azurite + simulator + a dev host; repositories and queues for looking behind the API."""
+    """Azurite + simulator + a dev host; the job-device rows and the queues, for looking behind
+    the API."""
 
-    def __init__(self, sku: str = "none", host_settings: dict[str, str] | None = None):
+    def __init__(self, sku: str = "none"):
         self.azurite = start_azurite()
         self.hub = start_simulator(fleet="demo", seed=1, sku=sku, in_subprocess=True)
         self.tables = TableServiceClient.from_connection_string(self.azurite.connection_string)
         ensure_tables(self.tables)
         for name in QUEUES:
             self.queue(name).create_queue()
-        self.jobs = JobRepository(self.tables)
         self.job_devices = JobDeviceRepository(self.tables)
-        self.groups = DeviceGroupRepository(self.tables)
         environ = {"AzureWebJobsStorage": self.azurite.connection_string,
                    "IOTHUB_CONNECTION_STRING": self.hub.connection_string,
                    "REQUESTS_CA_BUNDLE": self.hub.ca_bundle, "NO_PROXY": "localhost,127.0.0.1",
-                   **LOCAL_APP_SETTINGS, **FAST_SETTINGS, **(host_settings or {})}
+                   **LOCAL_APP_SETTINGS, **FAST_SETTINGS}
         self.host = HostProcess(environ)
 
     def queue(self, name: str) -> QueueClient:
