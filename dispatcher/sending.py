@@ -152,14 +152,11 @@ class JobStatusProbe:
     def running(self) -> bool:
         if self._running and self._monotonic() - self._checked_at >= self._max_age and self._lock.acquire(False):
             try:
-                self._running = self._read_running()
+                self._running = _running(self._jobs, self._job_id)
                 self._checked_at = self._monotonic()
             finally:
                 self._lock.release()
         return self._running
-
-    def _read_running(self) -> bool:
-        return _running(self._jobs, self._job_id)
 
 
 def _running(jobs, job_id: str) -> bool:

@@ -148,7 +148,7 @@ class OneWriterPerJob:
     remain only between processes.
     """
 
-    _WRITES = frozenset({"add_pending", "claim", "release", "record_outcomes", "fail_unresolved"})
+    _WRITES = frozenset({"add_pending", "claim", "release", "record_outcomes"})
     _locks: dict[str, threading.Lock] = {}
     _guard = threading.Lock()
 

@@ -154,19 +154,6 @@ class AbstractJobDeviceRepository(abc.ABC):
         applied = self._apply(job_id, lambda: self._read_devices(job_id, set(by_device)), record)
         return RecordResult(applied.changed, applied.progress)
 
-    def fail_unresolved(self, job_id: str, device_ids: Iterable[str], now: datetime,
-                        code: DeviceErrorCode = DeviceErrorCode.OUTCOME_UNKNOWN,
-                        message: str = "The sender stopped before the outcome was known.") -> RecordResult:
-        """Fail rows still `running` (a dead sender's commands): their outcome is unknown."""
-        by_device = {device_id: DeviceOutcome.failure(device_id, code, message) for device_id in device_ids}
-
-        def fail_running(row: JobDevice) -> JobDevice | None:
-            running = row.status is DeviceStatus.RUNNING
-            return row.with_outcome(by_device[row.device_id], now) if running else None
-
-        applied = self._apply(job_id, lambda: self._read_devices(job_id, set(by_device)), fail_running)
-        return RecordResult(applied.changed, applied.progress)
-
 
 class JobDeviceRepository(AbstractJobDeviceRepository):
     def __init__(self, service: TableServiceClient, table_name: str = JOB_DEVICES_TABLE,

@@ -200,15 +200,6 @@ class TestExactlyOnceCounting:
         assert job_devices.get_progress(job_id) == counted_from_rows(job_devices, job_id)
         assert job_devices.get_progress(job_id).is_done
 
-    def test_unresolved_commands_fail_as_outcome_unknown(self, job_devices, job_id):
-        batch = planned(job_devices, job_id, ids(3))[0]
-        job_devices.claim(job_id, batch, NOW)
-        job_devices.record_outcomes(job_id, [DeviceOutcome.success("dev-00000")], LATER)
-        result = job_devices.fail_unresolved(job_id, ids(3), LATER)
-        assert [row.device_id for row in result.recorded] == ids(3)[1:]
-        assert {row.error_code for row in result.recorded} == {DeviceErrorCode.OUTCOME_UNKNOWN}
-        assert result.progress == Progress(total=3, completed=1, failed=2)
-
     def test_an_outcome_after_a_release_still_counts_once(self, job_devices, job_id):
         batch = planned(job_devices, job_id, ids(2))[0]
         job_devices.claim(job_id, batch, NOW)
