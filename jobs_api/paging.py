@@ -1,15 +1,13 @@
 """IoT Central paging: {"value": [...], "nextLink": "<full URL>"}; the token is opaque to callers."""
 from __future__ import annotations
 
-import base64
-import json
-
 from jobs_api.errors import bad_request
-from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, with_skip_token
+from shared.paging import (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, from_opaque_token, opaque_token,
+                           with_skip_token)
 
 
 def encode_token(continuation: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(continuation).encode()).decode().rstrip("=")
+    return opaque_token(continuation)
 
 
 def decode_token(token: str | None, kind: type = object) -> object:
@@ -17,7 +15,7 @@ def decode_token(token: str | None, kind: type = object) -> object:
     if not token:
         return None
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        decoded = from_opaque_token(token)
     except ValueError:
         decoded = None
     if not isinstance(decoded, kind) or isinstance(decoded, bool) or (isinstance(decoded, int) and decoded < 0):

@@ -8,17 +8,16 @@ Errors are domain errors (InvalidField → 400, NotFound → 404), mapped by the
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shared.domain import limits
 from shared.domain.errors import InvalidField, JobNotFound, NotFound
 from shared.job_archive import ArchiveEntry, JobArchive
-from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, with_skip_token
+from shared.paging import (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, from_opaque_token, opaque_token,
+                           with_skip_token)
 
-_TOKEN_TAG = "history:"  # the storage continuation marker is opaque; the tag tells ours from noise
+_TOKEN_KEY = "history"  # the storage continuation marker is opaque; the key tells ours from noise
 
 
 class ArchivedReportNotFound(NotFound):
@@ -99,17 +98,17 @@ def _iso(moment) -> str:
 
 
 def _encoded_token(continuation: str) -> str:
-    return base64.urlsafe_b64encode((_TOKEN_TAG + continuation).encode()).decode().rstrip("=")
+    return opaque_token({_TOKEN_KEY: continuation})
 
 
 def _decoded_token(token: str | None) -> str | None:
     if not token:
         return None
     try:
-        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-        decoded = ""
-    if not decoded.startswith(_TOKEN_TAG):
+        decoded = from_opaque_token(token)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict) or not isinstance(decoded.get(_TOKEN_KEY), str):
         raise InvalidField(SKIP_TOKEN, "is not valid; use the nextLink of the previous page.")
-    return decoded.removeprefix(_TOKEN_TAG)
+    return decoded[_TOKEN_KEY]
 

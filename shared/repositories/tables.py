@@ -1,8 +1,6 @@
 """Table creation and the small pieces every repository shares."""
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable
 
@@ -10,6 +8,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
 from shared.domain.errors import InvalidField
+from shared.paging import from_opaque_token, opaque_token
 from shared.storage_names import TABLES
 
 # A string property holds at most 64 KiB, counted in UTF-16; 16,000 characters fit even when
@@ -46,15 +45,15 @@ def encode_continuation(token: dict | None) -> str | None:
     """The SDK's continuation (a dict of keys) as one URL-safe opaque string."""
     if not token:
         return None
-    return base64.urlsafe_b64encode(json.dumps(token, sort_keys=True).encode()).decode().rstrip("=")
+    return opaque_token(token)
 
 
 def decode_continuation(token: str | None) -> dict | None:
     if not token:
         return None
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        decoded = from_opaque_token(token)
+    except ValueError:  # not base64, not UTF-8 or not JSON
         decoded = None
     if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
         raise InvalidField("continuationToken", "is not a token this service issued.")
