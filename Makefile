@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools/venv
 
-.PHONY: run test bench setup tools clean
+.PHONY: run test test-unit test-integration test-e2e test-infra bench setup tools clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> Python environment in $(VENV)"
@@ -34,6 +34,20 @@ run: setup
 
 test: setup tools
 	$(PY) -m pytest
+
+# One tier each; together they are `make test`. Unit tests need only the Python environment.
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest tests/integration
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e
+
+# The Bicep checks: no services, but checkov from `make tools`.
+test-infra: $(VENV)/.installed tools
+	$(PY) -m pytest tests/infra
 
 bench: setup
 	$(PY) -m bench
