@@ -16,11 +16,12 @@ from functools import lru_cache, partial
 
 import azure.functions as func
 
-from shared.bootstrap import dependencies
+from shared.bootstrap import services
+from shared.collaborators import Collaborators
 from shared.messages import DispatchRequest, PlanRequest
 from shared.storage_names import DISPATCH_QUEUE, PLAN_QUEUE
+from shared.triggers import decode_or_refuse
 
-from dispatcher.collaborators import Collaborators, from_connections
 from dispatcher.planning import fail_planning, plan_job
 from dispatcher.sending import send_batch
 
@@ -28,14 +29,11 @@ logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()
 
-# host.json `maxDequeueCount`: the last delivery before the host moves a message to poison.
-LAST_DELIVERY = 5
 STAGE_THREADS = 4  # planners and senders running at once in one process
 
 
-@lru_cache(maxsize=1)
 def collaborators() -> Collaborators:
-    return from_connections(dependencies())
+    return services().collaborators
 
 
 @lru_cache(maxsize=1)
@@ -50,26 +48,29 @@ async def _in_stage_pool(function, *args, **kwargs):
 @bp.function_name("plan_job")
 @bp.queue_trigger(arg_name="message", queue_name=PLAN_QUEUE, connection="AzureWebJobsStorage")
 async def plan_job_trigger(message: func.QueueMessage) -> None:
-    request = PlanRequest.from_text(message.get_body())
-    await _in_stage_pool(plan_with_last_resort, request, message.dequeue_count or 0)
+    request = decode_or_refuse(PlanRequest, message.get_body(), PLAN_QUEUE)
+    if request is not None:
+        await _in_stage_pool(plan_with_last_resort, request, message.dequeue_count or 0)
 
 
 def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
+    c = collaborators()
     try:
-        plan_job(request, collaborators())
+        plan_job(request, c)
     except Exception as error:
-        if dequeue_count < LAST_DELIVERY:
+        if dequeue_count < c.host.max_dequeue_count:
             raise  # the host delivers it again
         logger.exception("planning job %s failed on its last delivery", request.job_id)
-        fail_planning(request.job_id, error, collaborators())
+        fail_planning(request.job_id, error, c)
 
 
 @bp.function_name("send_batch")
 @bp.queue_trigger(arg_name="message", queue_name=DISPATCH_QUEUE, connection="AzureWebJobsStorage")
 async def send_batch_trigger(message: func.QueueMessage) -> None:
-    request = DispatchRequest.from_text(message.get_body())
-    await _in_stage_pool(send_and_log, request, redelivered=(message.dequeue_count or 1) > 1,
-                         delivery_id=message.id)
+    request = decode_or_refuse(DispatchRequest, message.get_body(), DISPATCH_QUEUE)
+    if request is not None:
+        await _in_stage_pool(send_and_log, request, redelivered=(message.dequeue_count or 1) > 1,
+                             delivery_id=message.id)
 
 
 def send_and_log(request: DispatchRequest, redelivered: bool, delivery_id: str | None = None) -> None:

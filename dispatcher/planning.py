@@ -3,18 +3,18 @@ device, then enqueue one dispatch message per batch of the pending devices.
 
 - Memory stays flat: one hub page (100 devices) at a time; batches are cut afterwards from the
   stored rows (`pending_batches`), so a batch never overlaps another, whatever order the hub
-  pages came in. A group that takes longer than `plan_seconds` to page through continues in a
-  new `jobs-plan` message carrying the query's continuation.
+  pages came in. A group that takes longer than PLAN_SECONDS_PER_INVOCATION to page through
+  continues in a new `jobs-plan` message carrying the query's continuation.
 - Per-device facts the sender would otherwise need (IoT Edge, modelId) are in the query's
   twins, so devices the job cannot apply to fail here (`EdgeNotSupported`, `ModelMismatch`)
   and the sender needs no twin read or query of its own.
 - An empty group ends the job at once as `completed` (nothing failed: the end rule of the
   design) with the reason saying no device matched. A group that no longer exists or whose
   filter IoT Hub refuses fails the job with the reason.
-- Resume (`resume=True`, job running again): `running` rows claimed longer ago than any live
-  sender holds one are resolved by the dead-sender rule (see leftovers.py), then the
+- Resume (a `resume` message, job running again): `running` rows claimed longer ago than any
+  live sender holds one are resolved by the dead-sender rule (dead_sender_rule.py), then the
   still-pending devices are batched anew.
-- A stall watchdog (`watch=True`, see `watch_job`) follows every running job.
+- A stall watchdog (`watch` messages, see `watch_job`) follows every running job.
 """
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
 
+from shared.collaborators import Collaborators
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
-from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
-from shared.domain.groups import SUBSET_CHUNK, quoted_device_id, selecting
+from shared.domain.errors import DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
+from shared.domain.groups import SUBSET_CHUNK, selecting, subset_query
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
-from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
+from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
 
-from dispatcher.collaborators import Collaborators
-from dispatcher.leftovers import resolve_leftovers
+from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ PAGE_SIZE = MAX_BATCH_SIZE  # <= IoT Hub's largest page (100); one page is one a
 # What planning reads of a twin (see `refusal`): a page of whole twins costs the planner four
 # times the CPU to read, and IoT Hub more bytes to send.
 TWIN_FIELDS = "deviceId, modelId, capabilities"
-_SAVE_ATTEMPTS = 10
 
 
 def plan_job(request: PlanRequest, c: Collaborators) -> None:
@@ -51,43 +50,52 @@ def plan_job(request: PlanRequest, c: Collaborators) -> None:
     except JobNotFound:
         logger.info("job %s is gone; nothing to plan", request.job_id)
         return
-    if request.watch:
-        watch_job(job, request, c)
-    elif request.resume:
-        replan_resumed(job, c)
-    elif job.status is JobStatus.PENDING:
-        plan_targets(job, request.continuation, c)
-    elif job.status is JobStatus.RUNNING and request.dispatch_after is not None:
-        dispatch_pending(job, c, watch=False, after=request.dispatch_after)
-    elif job.status is JobStatus.RUNNING and request.continuation is None:
+    _BY_KIND[request.kind](job, request, c)
+
+
+def _plan(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    if job.status is JobStatus.PENDING:
+        plan_targets(job, None, c)
+    elif job.status is JobStatus.RUNNING:
         dispatch_pending(job, c, watch=False)  # a redelivered plan message: batch what is still pending
+
+
+def _continue(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    if job.status is JobStatus.PENDING:
+        plan_targets(job, request.continuation, c)
+
+
+def _dispatch_more(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    if job.status is JobStatus.RUNNING:
+        dispatch_pending(job, c, watch=False, after=request.after)
 
 
 def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
     pages = _target_pages(job, continuation, c)
     if pages is None:
         return
-    deadline = c.monotonic() + c.plan_seconds
+    deadline = c.monotonic() + c.settings.plan_seconds_per_invocation
     for device_ids, found, following in pages:
         _add_targets(job, device_ids, found, c)
         if following is None:
             _finish_planning(job, c)
             return
         if c.monotonic() >= deadline:
-            c.plan_queue.send(PlanRequest(job_id=job.id, continuation=following).to_text())
+            c.plan_queue.send(PlanRequest.continuing(job.id, following).to_text())
             return
 
 
-def replan_resumed(job: Job, c: Collaborators) -> None:
+def replan_resumed(job: Job, request: PlanRequest, c: Collaborators) -> None:
     if job.status is not JobStatus.RUNNING:
         return  # stopped again (or ended) before this message ran; the next resume plans
-    if c.sender_lease is not None:
-        resolve_all_leftovers(job, c, claimed_before=c.clock() - c.sender_lease)
+    lease = sender_lease(c.host)
+    if lease is not None:
+        resolve_all_leftovers(job, c, claimed_before=c.clock() - lease)
     dispatch_pending(job, c)
 
 
 def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
-    """Every `stall_seconds` while the job runs: if its counters have not moved since the last
+    """Every DISPATCH_STALL_SECONDS while the job runs: if its counters have not moved since the last
     look, recover it (leftover `running` rows by the dead-sender rule, pending rows re-batched,
     or the job ended if nothing is left). Covers dispatch and outcomes messages stuck with a
     dead instance until their visibility expires. A stop, resume or end ends this chain."""
@@ -95,7 +103,7 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
         return
     progress = c.job_devices.get_progress(job.id).as_dict()
     if request.progress == progress:
-        logger.warning("job %s made no progress for %s s; recovering it", job.id, c.stall_seconds)
+        logger.warning("job %s made no progress for %s s; recovering it", job.id, c.settings.dispatch_stall_seconds)
         resolve_all_leftovers(job, c)
         dispatch_pending(job, c, watch=False)
     _send_watch(job, progress, c)
@@ -103,14 +111,14 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
 
 def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str | None = None) -> int:
     """One dispatch message per batch of the job's pending devices (after the id `after`);
-    returns how many. Past `plan_seconds` the rest is left to a new `jobs-plan` message
+    returns how many. Past PLAN_SECONDS_PER_INVOCATION the rest is left to a new `jobs-plan` message
     carrying the last id batched, so a huge group never holds one invocation for long."""
-    sent, deadline = 0, c.monotonic() + c.plan_seconds
+    sent, deadline = 0, c.monotonic() + c.settings.plan_seconds_per_invocation
     for batch in c.job_devices.pending_batches(job.id, after=after):
         c.dispatch_queue.send(DispatchRequest.of(job.id, batch).to_text())
         sent += 1
         if c.monotonic() >= deadline:
-            c.plan_queue.send(PlanRequest(job_id=job.id, dispatch_after=batch.last_device_id).to_text())
+            c.plan_queue.send(PlanRequest.dispatch_more(job.id, batch.last_device_id).to_text())
             break
     if sent == 0 and after is None:  # nothing to send: the collector ends the job if nothing is running either
         c.outcomes_queue.send(OutcomesReport(job_id=job.id).to_text())
@@ -123,10 +131,8 @@ def resolve_all_leftovers(job: Job, c: Collaborators, claimed_before: datetime |
     """The dead-sender rule on the job's `running` rows (those claimed before `claimed_before`)."""
     running = (row for row in c.job_devices.iter_devices(job.id, DeviceStatus.RUNNING)
                if claimed_before is None or row.updated_at is None or row.updated_at < claimed_before)
-    while chunk := list(islice(running, MAX_BATCH_SIZE)):
-        failures = resolve_leftovers(job, chunk, c.job_devices, c.clock())
-        for report in OutcomesReport.split(job.id, failures) if failures else []:
-            c.outcomes_queue.send(report.to_text())
+    for report in OutcomesReport.split(job.id, resolve_leftovers(job, running, c.job_devices, c.clock())):
+        c.outcomes_queue.send(report.to_text())
 
 
 def refusal(device: DeviceSummary, job: Job) -> DeviceOutcome | None:
@@ -209,24 +215,23 @@ def _rerun_pages(job: Job, continuation: str | None, c: Collaborators) -> Iterat
 
 
 def _twins_of(device_ids: list[str], c: Collaborators) -> list[DeviceSummary]:
-    listed = ", ".join(quoted_device_id(device_id) for device_id in device_ids)
-    return c.hub.query_devices(f"SELECT {TWIN_FIELDS} FROM devices WHERE deviceId IN [{listed}]", None, PAGE_SIZE).devices
+    return c.hub.query_devices(subset_query(device_ids, TWIN_FIELDS), None, PAGE_SIZE).devices
 
 
 def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c: Collaborators) -> None:
     now = c.clock()
     c.job_devices.add_pending(job.id, device_ids, now)
     refused = [outcome for device in found if (outcome := refusal(device, job))]
-    for start in range(0, len(refused), MAX_BATCH_SIZE):  # replayed pages change nothing: rows are final
-        c.job_devices.record_outcomes(job.id, refused[start:start + MAX_BATCH_SIZE], now)
+    if refused:  # a replayed page changes nothing: the rows are final
+        c.job_devices.record_outcomes(job.id, refused, now)
 
 
 def _finish_planning(job: Job, c: Collaborators) -> None:
     progress = c.job_devices.get_progress(job.id)
     if progress.total == 0:
-        _save(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
+        _change(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
         return
-    job = _save(job, c, JobAction.START, lambda j, now: j.start(now))
+    job = _change(job, c, JobAction.START, lambda j, now: j.start(now))
     if job is not None and job.status is JobStatus.RUNNING:
         dispatch_pending(job, c)
 
@@ -238,7 +243,7 @@ def _end_empty(job: Job, progress, now: datetime) -> None:
 
 def _fail(job: Job, reason: str, c: Collaborators) -> None:
     logger.warning("job %s failed: %s", job.id, reason)
-    _save(job, c, JobAction.FAIL, lambda j, now: j.fail(reason, now))
+    _change(job, c, JobAction.FAIL, lambda j, now: j.fail(reason, now))
 
 
 def fail_planning(job_id: str, error: Exception, c: Collaborators) -> None:
@@ -251,26 +256,24 @@ def fail_planning(job_id: str, error: Exception, c: Collaborators) -> None:
         _fail(job, f"Planning failed repeatedly: {type(error).__name__}: {str(error)[:300]}", c)
 
 
-def _save(job: Job, c: Collaborators, action: JobAction, change) -> Job | None:
-    """Apply `change` if the job still allows `action`; on a concurrent change, re-read and retry."""
-    for _ in range(_SAVE_ATTEMPTS):
-        if not job.allows(action):
-            return job
-        change(job, c.clock())
-        try:
-            return c.jobs.update(job)
-        except ConcurrencyConflict:
-            try:
-                job = c.jobs.get(job.id)
-            except JobNotFound:
-                return None
-    raise ConcurrencyConflict("Job", job.id)
+def _change(job: Job, c: Collaborators, action: JobAction, change) -> Job | None:
+    """Apply `change` to the stored job if it still allows `action`; the job as it then stands
+    (None when it was deleted meanwhile)."""
+    def decide(fresh: Job) -> None:
+        if fresh.allows(action):
+            change(fresh, c.clock())
+
+    try:
+        return c.jobs.change(job.id, decide).after
+    except JobNotFound:
+        return None
 
 
 def _send_watch(job: Job, progress: dict | None, c: Collaborators) -> None:
-    if c.stall_seconds > 0:
-        request = PlanRequest(job_id=job.id, watch=True, progress=progress, since=job.last_modified)
-        c.plan_queue.send(request.to_text(), delay_seconds=c.stall_seconds)
+    stall_seconds = c.settings.dispatch_stall_seconds
+    if stall_seconds > 0:
+        request = PlanRequest.watch(job.id, progress, since=job.last_modified)
+        c.plan_queue.send(request.to_text(), delay_seconds=stall_seconds)
 
 
 def _same_time(first: datetime | None, second: datetime | None) -> bool:
@@ -278,3 +281,6 @@ def _same_time(first: datetime | None, second: datetime | None) -> bool:
         return first is second
     return abs((first - second).total_seconds()) < 0.001
 
+
+_BY_KIND = {PlanKind.PLAN: _plan, PlanKind.CONTINUE: _continue, PlanKind.DISPATCH_MORE: _dispatch_more,
+            PlanKind.RESUME: replan_resumed, PlanKind.WATCH: watch_job}

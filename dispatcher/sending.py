@@ -7,9 +7,9 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
   dispatch message harmless: a device is sent to only by the sender that claimed it.
 - A redelivered message (dequeue count > 1: the previous delivery died or failed) first
   resolves the `running` rows that delivery claimed (rows name the message id that claimed
-  them) by the dead-sender rule (leftovers.py).
+  them) by the dead-sender rule (dead_sender_rule.py).
 - Stop: before starting each device the sender checks the job is still running (a view at most
-  `status_check_seconds` old); devices started finish, the rest are released to `pending`. If
+  DISPATCH_STATUS_CHECK_SECONDS old); devices started finish, the rest are released to `pending`. If
   the job was resumed meanwhile, the sender sends its dispatch message again for them (the
   resume may have batched the pending devices before they were released).
 - Devices run on a process-wide pool (`DISPATCH_CONCURRENCY`); the gateway paces each operation
@@ -21,18 +21,16 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from shared.domain.batching import DeviceBatch, batches_of
+from shared.collaborators import Collaborators
+from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobStatus
-from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.operations import Operation, OperationType, desired_properties_patch, tags_patch
 from shared.hub_gateway import HubFailure
-from shared.repositories.job_devices import TooManyToChange
 from shared.messages import DispatchRequest, OutcomesReport
 
-from dispatcher.collaborators import Collaborators
-from dispatcher.leftovers import resolve_leftovers
+from dispatcher.dead_sender_rule import resolve_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +54,12 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         return BatchResult()
     try:
         resolved = _resolve_dead_sender(job, request.batch, c, delivery_id) if redelivered else []
-        claimed = _claim(job.id, request.batch, c, delivery_id)
+        claimed = c.job_devices.claim(job.id, request.batch, c.clock(), delivery_id).claimed
         outcomes, unsent = _send_all(job, claimed, c)
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
     # Known outcomes first: whatever fails after this, they are not lost.
-    for report in OutcomesReport.split(job.id, resolved + outcomes) if resolved or outcomes else []:
+    for report in OutcomesReport.split(job.id, resolved + outcomes):
         c.outcomes_queue.send(report.to_text())
     if unsent:
         _give_back(job.id, unsent, request, c)
@@ -168,7 +166,7 @@ def _running(jobs, job_id: str) -> bool:
 
 def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[list[DeviceOutcome], list[str]]:
     steps = device_steps(job.operations)
-    status = JobStatusProbe(c.jobs, job.id, c.status_check_seconds, c.monotonic)
+    status = JobStatusProbe(c.jobs, job.id, c.settings.dispatch_status_check_seconds, c.monotonic)
 
     def send(row: JobDevice) -> DeviceOutcome | None:
         return send_to_device(c.hub, row.device_id, steps) if status.running() else None
@@ -179,18 +177,6 @@ def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[lis
     return outcomes, unsent
 
 
-def _claim(job_id: str, batch: DeviceBatch, c: Collaborators, claimer: str | None) -> list[JobDevice]:
-    try:
-        return c.job_devices.claim(job_id, batch, c.clock(), claimer).claimed
-    except TooManyToChange:
-        # More than one transaction's worth is pending in the range (rows released after the
-        # range was cut): claim it in sub-batches.
-        pending = [row.device_id for row in c.job_devices.read_batch(job_id, batch)
-                   if row.status is DeviceStatus.PENDING]
-        return [row for sub in batches_of(pending)
-                for row in c.job_devices.claim(job_id, sub, c.clock(), claimer).claimed]
-
-
 def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators,
                          delivery_id: str | None) -> list[DeviceOutcome]:
     """The rows this message's earlier delivery claimed and left `running` (ranges may overlap
@@ -198,9 +184,7 @@ def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators,
     rows = c.job_devices.read_batch(job.id, batch)
     running = [row for row in rows if row.status is DeviceStatus.RUNNING
                and (delivery_id is None or row.claimed_by in (None, delivery_id))]
-    failures = []
-    for start in range(0, len(running), MAX_BATCH_SIZE):
-        failures += resolve_leftovers(job, running[start:start + MAX_BATCH_SIZE], c.job_devices, c.clock())
+    failures = resolve_leftovers(job, running, c.job_devices, c.clock())
     if running:
         logger.warning("job %s: batch %s..%s redelivered with devices left running; resolved by the dead-sender rule",
                        job.id, batch.first_device_id, batch.last_device_id)

@@ -5,30 +5,29 @@ import json
 
 import azure.functions as func
 
-from shared.bootstrap import dependencies
+from shared.bootstrap import services
 from shared.csv_report import write_job_report
 from shared.domain import limits
+from shared.domain.errors import JobNotFound
 from shared.health import check_health, default_probes
 from jobs_api import groups as group_cases
 from jobs_api import jobs as job_cases
 from jobs_api import paging
 from jobs_api.errors import ApiError
+from jobs_api.history import JobPurged, history_page, job_not_found, open_archived_report
 from jobs_api.http import (JSON, if_match, json_response, no_content, read_body, resource_url, respond)
 from jobs_api.models import (Device, DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition,
-                             DeviceGroupPatch, DraftRequest, JobCollection, JobDefinition, JobDeviceCollection,
-                             JobDeviceStatus, JobPatch)
+                             DeviceGroupPatch, DraftRequest, HealthReport, HistoryCollection, JobCollection,
+                             JobDefinition, JobDeviceCollection, JobDeviceStatus, JobPatch)
 from jobs_api.openapi import openapi_document
-from shared.job_history import JobPurged, history_page, job_not_found, open_archived_report
-from shared.domain.errors import JobNotFound
 
 bp = func.Blueprint()
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = check_health(default_probes(dependencies()))
-    status = 200 if report["status"] == "healthy" else 503
-    return func.HttpResponse(json.dumps(report), status_code=status, mimetype="application/json")
+    report = HealthReport.model_validate(check_health(default_probes(services())))
+    return json_response(report, status=200 if report.status == "healthy" else 503)
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -185,7 +184,7 @@ def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
         token, size = _continuation(req), paging.page_size(req.params)
         devices = job_cases.list_job_devices(_job_id(req), req.params.get("status"), size, token, ctx)
         body = paging.page([JobDeviceStatus.of(device).to_json() for device in devices.devices],
-                           devices.continuation_token, req.url)
+                           devices.continuation, req.url)
         return json_response(JobDeviceCollection.model_validate(body))
     return respond(req, action)
 
@@ -222,7 +221,7 @@ def history_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
         body = history_page(ctx.archive, req.url, resource_url(req, ""), paging.page_size(req.params),
                             req.params.get(paging.SKIP_TOKEN))
-        return json_response(body)
+        return json_response(HistoryCollection.model_validate(body))
     return respond(req, action)
 
 
@@ -258,11 +257,11 @@ def _group_id(req: func.HttpRequest) -> str:
 
 
 def _offset(req: func.HttpRequest) -> int:
-    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), int) or 0
+    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), paging.is_offset) or 0
 
 
 def _continuation(req: func.HttpRequest) -> str | None:
-    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), str)
+    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), paging.is_text)
 
 
 def _offset_page(collection, items: list, offset: int, size: int, req: func.HttpRequest,

@@ -8,8 +8,8 @@ from __future__ import annotations
 from shared.domain import limits
 from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidField
 from shared.domain.groups import DeviceGroup
-from shared.hub_gateway import DevicePage
-from jobs_api.collaborators import Collaborators
+from shared.domain.devices import DevicePage
+from shared.collaborators import Collaborators
 from jobs_api.models import DeviceGroupDefinition, DeviceGroupPatch, DeviceGroupView
 from jobs_api.targets import TargetRefused, corruption_of, first_page, local_corruption_of
 

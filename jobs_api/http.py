@@ -13,10 +13,10 @@ from collections.abc import Callable
 import azure.functions as func
 from pydantic import BaseModel
 
-from shared.bootstrap import dependencies
-from jobs_api.collaborators import Collaborators, from_connections
+from shared.bootstrap import services
+from shared.collaborators import Collaborators
 from jobs_api.errors import ApiError, bad_request, from_exception
-from jobs_api.models import ResponseModel
+from jobs_api.models import ErrorResponse, ResponseModel
 
 API_VERSION = "2022-07-31"
 API_VERSION_PARAM = "api-version"
@@ -29,7 +29,7 @@ def respond(req: func.HttpRequest, action: Callable[[Collaborators], func.HttpRe
     """Check the common parts of the request, run `action`, and map any failure to an error."""
     try:
         require_api_version(req)
-        return action(from_connections(dependencies()))
+        return action(services().collaborators)
     except Exception as error:  # every failure becomes an error response; unexpected ones are logged
         return error_response(from_exception(error))
 
@@ -85,7 +85,8 @@ def no_content() -> func.HttpResponse:
 
 def error_response(error: ApiError) -> func.HttpResponse:
     headers = {"x-ms-error-code": error.code, **error.headers}
-    return func.HttpResponse(json.dumps(error.body()), status_code=error.status, mimetype=JSON, headers=headers)
+    body = ErrorResponse.model_validate(error.body()).to_json()
+    return func.HttpResponse(json.dumps(body), status_code=error.status, mimetype=JSON, headers=headers)
 
 
 def resource_url(req: func.HttpRequest, path: str) -> str:

@@ -12,22 +12,19 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from shared.collaborators import Collaborators
 from shared.domain import limits
-from shared.domain.devices import DeviceStatus
-from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
-                                  InvalidField, JobNotFound)
+from shared.domain.devices import DevicePage, DeviceStatus, JobDevice
+from shared.domain.errors import AlreadyExists, DeviceGroupNotFound, IllegalTransition, InvalidField, JobNotFound
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
 from shared.messages import PlanRequest
-from shared.repositories import DevicePage
-from jobs_api.collaborators import Collaborators
+from shared.repositories.jobs import require_version
 from jobs_api.models import DraftRequest, JobDefinition, JobPatch, JobView
 from jobs_api.targets import TargetRefused, require_subset_in_group, require_usable_group
 
 logger = logging.getLogger(__name__)
-
-_ATTEMPTS_WITHOUT_IF_MATCH = 5  # the planner and collector also write the job; re-read and retry
 
 
 class PlanningUnavailable(Exception):
@@ -51,36 +48,29 @@ def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
 
 def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
     """`POST /jobs/{id}/run`: the group and subset are checked now, not when the draft was saved."""
-    job = load(job_id, if_match, ctx)
-    job.require(JobAction.RUN)
-    require_runnable(job, ctx)
-    draft = copy.deepcopy(job)
-    job.run(ctx.clock())
-    ctx.jobs.update(job)
-    _request_planning(job, PlanRequest(job_id=job.id), ctx, undo=lambda: _restore(draft, job.etag, ctx))
-    return job
+    draft = load(job_id, if_match, ctx)
+    draft.require(JobAction.RUN)
+    require_runnable(draft, ctx)  # asks the hub: before the change, which must not wait on it
+    change = ctx.jobs.change(job_id, lambda job: job.run(ctx.clock()), if_match=draft.etag)
+    _request_planning(change.after, PlanRequest.plan(job_id), ctx,
+                      undo=lambda: _restore(change.before, change.after, ctx))
+    return change.after
 
 
 def edit_draft(job_id: str, patch: JobPatch, if_match: str | None, ctx: Collaborators) -> Job:
     changes = patch.changes()
-    return change_job(job_id, if_match, ctx, lambda job: job.edit(ctx.clock(), **changes))
+    return ctx.jobs.change(job_id, lambda job: job.edit(ctx.clock(), **changes), if_match).after
 
 
 def stop_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    return change_job(job_id, if_match, ctx, lambda job: job.stop(ctx.clock()))
+    return ctx.jobs.change(job_id, lambda job: job.stop(ctx.clock()), if_match).after
 
 
 def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    as_read: dict[str, Job] = {}
-
-    def resume(job: Job) -> None:
-        as_read["stopped"] = copy.deepcopy(job)
-        job.resume(ctx.clock())
-
-    job = change_job(job_id, if_match, ctx, resume)
-    _request_planning(job, PlanRequest(job_id=job.id, resume=True), ctx,
-                      undo=lambda: _restore(as_read["stopped"], job.etag, ctx))
-    return job
+    change = ctx.jobs.change(job_id, lambda job: job.resume(ctx.clock()), if_match)
+    _request_planning(change.after, PlanRequest.resume(job_id), ctx,
+                      undo=lambda: _restore(change.before, change.after, ctx))
+    return change.after
 
 
 def copy_job(job_id: str, ctx: Collaborators) -> Job:
@@ -102,7 +92,7 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
     rerun = source.rerun(rerun_id, ctx.clock())
     rerun.run(ctx.clock())
     ctx.jobs.add(rerun)
-    _request_planning(rerun, PlanRequest(job_id=rerun.id), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))
+    _request_planning(rerun, PlanRequest.plan(rerun.id), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))
     return rerun
 
 
@@ -124,11 +114,11 @@ def view_of(job: Job, ctx: Collaborators) -> JobView:
 
 def list_jobs(ctx: Collaborators) -> list[Job]:
     """Running jobs first, then newest first; created in the history window, or still active."""
-    return ctx.jobs.list_recent(ctx.clock(), ctx.history_days)
+    return ctx.jobs.list_recent(ctx.clock(), ctx.settings.job_history_retention_days)
 
 
 def list_job_devices(job_id: str, status: str | None, page_size: int, token: str | None,
-                     ctx: Collaborators) -> DevicePage:
+                     ctx: Collaborators) -> DevicePage[JobDevice]:
     wanted = _device_status(status)
     ctx.jobs.get(job_id)  # 404 for an unknown job rather than an empty page
     return ctx.job_devices.list_devices(job_id, wanted, page_size, token)
@@ -149,32 +139,14 @@ def require_runnable(job: Job, ctx: Collaborators) -> None:
 
 
 def load(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    job = ctx.jobs.get(job_id)
-    if if_match and if_match != "*" and if_match != job.etag:
-        raise ConcurrencyConflict("Job", job_id)
-    return job
-
-
-def change_job(job_id: str, if_match: str | None, ctx: Collaborators, change: Callable[[Job], object]) -> Job:
-    """Read, change, write with the read's ETag. With If-Match a lost race is the caller's 412;
-    without, it is the pipeline moving the job meanwhile, so read again and re-apply."""
-    attempts = 1 if if_match else _ATTEMPTS_WITHOUT_IF_MATCH
-    for attempt in range(attempts):
-        job = load(job_id, if_match, ctx)
-        change(job)
-        try:
-            return ctx.jobs.update(job)
-        except ConcurrencyConflict:
-            if attempt + 1 == attempts:
-                raise
-    raise AssertionError("unreachable")
+    return require_version(ctx.jobs.get(job_id), if_match)
 
 
 def _run_new(job: Job, ctx: Collaborators) -> Job:
     require_runnable(job, ctx)
     job.run(ctx.clock())
     ctx.jobs.add(job)
-    _request_planning(job, PlanRequest(job_id=job.id), ctx, undo=lambda: ctx.jobs.delete(job.id, job.etag))
+    _request_planning(job, PlanRequest.plan(job.id), ctx, undo=lambda: ctx.jobs.delete(job.id, job.etag))
     return job
 
 
@@ -206,9 +178,9 @@ def _request_planning(job: Job, request: PlanRequest, ctx: Collaborators, undo: 
         raise PlanningUnavailable(f"Job '{job.id}' could not be queued for planning; nothing was changed.") from error
 
 
-def _restore(previous: Job, current_etag: str | None, ctx: Collaborators) -> None:
-    previous.etag = current_etag
-    ctx.jobs.update(previous)
+def _restore(previous: Job, written: Job, ctx: Collaborators) -> None:
+    """Put the job back as it was before `written`, unless something changed it since."""
+    ctx.jobs.change(written.id, lambda job: copy.deepcopy(previous), if_match=written.etag)
 
 
 def _progress_of(job: Job, ctx: Collaborators) -> Progress:

@@ -1,26 +1,36 @@
-"""IoT Central paging: {"value": [...], "nextLink": "<full URL>"}; the token is opaque to callers."""
+"""IoT Central paging, for every list the API serves: {"value": [...], "nextLink": "<full URL>"},
+the next page named by an opaque `$skiptoken` in the link; a page size by `$top` or `maxpagesize`."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from jobs_api.errors import bad_request
-from shared.paging import (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, from_opaque_token, opaque_token,
-                           with_skip_token)
+from shared.domain.errors import InvalidField
+from shared.tokens import opaque_token, read_opaque_token
+
+SKIP_TOKEN = "$skiptoken"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 
 
-def encode_token(continuation: object) -> str:
-    return opaque_token(continuation)
-
-
-def decode_token(token: str | None, kind: type = object) -> object:
-    """The continuation a nextLink carries; `kind` is what this list puts there (an offset, a token)."""
+def decode_token(token: str | None, accepts: Callable[[object], bool]) -> object:
+    """The continuation a nextLink carries (None on the first page); `accepts` says what this
+    list puts there (an offset, a storage token)."""
     if not token:
         return None
     try:
-        decoded = from_opaque_token(token)
-    except ValueError:
-        decoded = None
-    if not isinstance(decoded, kind) or isinstance(decoded, bool) or (isinstance(decoded, int) and decoded < 0):
-        raise bad_request("The $skiptoken is not valid; use the nextLink of the previous page.", SKIP_TOKEN)
-    return decoded
+        return read_opaque_token(token, SKIP_TOKEN, accepts)
+    except InvalidField:
+        raise bad_request("The $skiptoken is not valid; use the nextLink of the previous page.", SKIP_TOKEN) from None
+
+
+def is_offset(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_text(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def page_size(params: dict[str, str]) -> int:
@@ -36,6 +46,12 @@ def page_size(params: dict[str, str]) -> int:
 def page(items: list, continuation: object, request_url: str) -> dict:
     body = {"value": items}
     if continuation:
-        body["nextLink"] = with_skip_token(request_url, encode_token(continuation))
+        body["nextLink"] = next_link(request_url, continuation)
     return body
 
+
+def next_link(request_url: str, continuation: object) -> str:
+    """The request's own URL with its `$skiptoken` (if any) replaced by the next page's."""
+    parts = urlsplit(request_url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != SKIP_TOKEN]
+    return urlunsplit(parts._replace(query=urlencode(query + [(SKIP_TOKEN, opaque_token(continuation))])))

@@ -3,16 +3,12 @@ an explicit subset in the group and not an IoT Edge device.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from shared.domain.errors import InvalidField, InvalidGroupFilter
-from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, quoted_device_id
-from shared.hub_gateway import INVALID_QUERY, DevicePage, DeviceSummary, HubFailure
-
-# IN lists stay far below IoT Hub's 8 KB query text with 128-character ids, and one chunk
-# fits in one result page (100).
-_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
+from shared.domain.devices import DevicePage
+from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 
 
 class TargetRefused(InvalidField):
@@ -71,13 +67,11 @@ def require_subset_in_group(group: DeviceGroup, device_ids: tuple[str, ...], hub
 
 
 def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> Iterator[DeviceSummary]:
-    condition = _condition_of(group.hub_query)
     for start in range(0, len(device_ids), SUBSET_CHUNK):
-        listed = ", ".join(quoted_device_id(device_id) for device_id in device_ids[start:start + SUBSET_CHUNK])
-        where = f"({condition}) AND deviceId IN [{listed}]" if condition else f"deviceId IN [{listed}]"
+        query = subset_query(list(device_ids[start:start + SUBSET_CHUNK]), hub_query=group.hub_query)
         continuation = None
         while True:
-            page = _query(hub, f"SELECT * FROM devices WHERE {where}", continuation, 100)
+            page = _query(hub, query, continuation, 100)
             yield from page.devices
             continuation = page.continuation
             if not continuation:
@@ -92,9 +86,4 @@ def _query(hub, query: str, continuation: str | None, page_size: int) -> DeviceP
             raise TargetRefused("filter", f"IoT Hub refused the group's filter: {failure.message}",
                                 "DeviceGroupCorrupted") from None
         raise HubUnavailable(f"IoT Hub did not answer ({failure.code}): {failure.message}") from None
-
-
-def _condition_of(hub_query: str) -> str:
-    parts = _WHERE.split(hub_query, maxsplit=1)
-    return parts[1].strip() if len(parts) == 2 else ""
 

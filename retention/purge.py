@@ -1,4 +1,4 @@
-"""Keep `retention_days` of job history: archive each old job's report to Blob Storage, then purge it.
+"""Keep JOB_HISTORY_RETENTION_DAYS of job history: archive each old job's report to Blob Storage, then purge it.
 
 Old: the job's retention anchor (Job.retention_anchor: its end; for a draft or a stopped job its
 last change) is before `now - retention_days`. Pending and running jobs have no anchor and are
@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shared.collaborators import Collaborators
 from shared.csv_report import write_job_report
 from shared.domain.devices import JobDevice
 from shared.domain.errors import DomainError, JobNotFound
@@ -51,14 +52,14 @@ class PurgeSummary:
                 f"(next run), {len(self.failed)} failed; cutoff {self.cutoff.isoformat()}")
 
 
-def purge_job_history(now: datetime, *, jobs, job_devices, archive: JobArchive, retention_days: int,
-                      log: logging.Logger = logger) -> PurgeSummary:
-    """Archive, then purge, every job older than the cutoff. Raises RetentionIncomplete after the
-    last job if any failed, so the host records the run as failed."""
-    summary = PurgeSummary(cutoff=now - timedelta(days=retention_days))
-    for job in jobs.list_for_retention(summary.cutoff):
+def purge_job_history(c: Collaborators, log: logging.Logger = logger) -> PurgeSummary:
+    """Archive, then purge, every job older than JOB_HISTORY_RETENTION_DAYS. Raises
+    RetentionIncomplete after the last job if any failed, so the host records the run as failed."""
+    now = c.clock()
+    summary = PurgeSummary(cutoff=now - timedelta(days=c.settings.job_history_retention_days))
+    for job in c.jobs.list_for_retention(summary.cutoff):
         try:
-            entry = retire_job(job, now, jobs=jobs, job_devices=job_devices, archive=archive)
+            entry = retire_job(job, now, jobs=c.jobs, job_devices=c.job_devices, archive=c.archive)
         except Exception:  # one job's failure must not keep the others from their purge
             log.exception("job history: job %s was not purged; the next run retries it", job.id)
             summary.failed.append(job.id)

@@ -1,16 +1,155 @@
-"""The composition root: one lazily built set of collaborators per process.
+"""The composition root: the one place where the app's clients, stores, queues and the hub
+gateway are built, once per process and only when first used (nothing is built or contacted
+at import; the tables and the history container are made sure of once, on first use). Storage
+is reached with a connection string locally, or with the managed identity in Azure; IoT Hub
+likewise.
 
-Triggers ask for `dependencies()`; tests build their own `Connections` with test settings
-and pass collaborators to the plain functions instead of patching.
+Triggers take `services().collaborators` (what the stages work with); the health check takes
+the clients themselves. Tests build their own `Collaborators` instead of patching this.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property, lru_cache
 
-from shared.connections import Connections
+from azure.data.tables import TableServiceClient
+from azure.iot.hub import IoTHubRegistryManager
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from shared.collaborators import Collaborators
+from shared.host_config import HostConfig
+from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
+from shared.job_archive import JobArchive
+from shared.pacing import OneWriterPerJob, SenderCount
+from shared.queues import MessageQueue
+from shared.repositories import (DeviceGroupRepository, HubSenderRepository, JobDeviceRepository, JobRepository,
+                                 ensure_tables)
 from shared.settings import Settings
+from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE
+
+# Longer than IoT Hub's longest direct-method wait (300 s connect + 300 s response), so the
+# SDK's own read timeout (100 s by default) never cuts a legitimate call short.
+HUB_READ_TIMEOUT_SECONDS = 620
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing; the message names it."""
 
 
 @lru_cache(maxsize=1)
-def dependencies() -> Connections:
-    return Connections(Settings.from_environ())
+def services() -> "Services":
+    """This process's one composition root, from the app settings."""
+    return Services(Settings.from_environ())
+
+
+class Services:
+    def __init__(self, settings: Settings, host: HostConfig | None = None):
+        self.settings = settings
+        self.host = host or HostConfig.read()
+        self._queues: dict[str, MessageQueue] = {}
+
+    @cached_property
+    def collaborators(self) -> Collaborators:
+        return Collaborators(
+            jobs=JobRepository(self.tables), job_devices=OneWriterPerJob(JobDeviceRepository(self.tables)),
+            groups=DeviceGroupRepository(self.tables), hub=_BuiltOnFirstUse(lambda: self.hub),
+            plan_queue=self.queue(PLAN_QUEUE), dispatch_queue=self.queue(DISPATCH_QUEUE),
+            outcomes_queue=self.queue(OUTCOMES_QUEUE), archive=_BuiltOnFirstUse(lambda: self.archive),
+            devices_pool=ThreadPoolExecutor(self.settings.dispatch_concurrency, thread_name_prefix="device"),
+            settings=self.settings, host=self.host)
+
+    # Storage
+
+    @cached_property
+    def tables(self) -> TableServiceClient:
+        """The Table service client, with the app's tables made sure of (once per process)."""
+        if self.settings.storage_connection_string:
+            service = TableServiceClient.from_connection_string(self.settings.storage_connection_string)
+        else:
+            service = TableServiceClient(self._storage_uri("table"), credential=self.credential)
+        ensure_tables(service)
+        return service
+
+    @cached_property
+    def blobs(self) -> BlobServiceClient:
+        if self.settings.storage_connection_string:
+            return BlobServiceClient.from_connection_string(self.settings.storage_connection_string)
+        return BlobServiceClient(self._storage_uri("blob"), credential=self.credential)
+
+    @cached_property
+    def archive(self) -> JobArchive:
+        archive = JobArchive.in_blob_storage(self.blobs)
+        archive.ensure_container()
+        return archive
+
+    def queue(self, name: str) -> MessageQueue:
+        """A sender to one of the app's queues (or its poison queue); one client per queue."""
+        if name not in self._queues:  # two threads may both build one: harmless, one is kept
+            self._queues[name] = self._queue(name)
+        return self._queues[name]
+
+    def _queue(self, name: str) -> MessageQueue:
+        encoding = TextBase64EncodePolicy()  # the queue trigger expects base64 text
+        if self.settings.storage_connection_string:
+            client = QueueClient.from_connection_string(self.settings.storage_connection_string, name,
+                                                        message_encode_policy=encoding)
+        else:
+            client = QueueClient(self._storage_uri("queue"), name, credential=self.credential,
+                                 message_encode_policy=encoding)
+        return MessageQueue(client)
+
+    # IoT Hub
+
+    @cached_property
+    def registry_manager(self) -> IoTHubRegistryManager:
+        if self.settings.iothub_connection_string:
+            manager = IoTHubRegistryManager.from_connection_string(self.settings.iothub_connection_string)
+        elif self.settings.iothub_host_name:
+            manager = IoTHubRegistryManager.from_token_credential(self.settings.iothub_host_name, self.credential)
+        else:
+            raise ConfigurationError("Set IOTHUB_CONNECTION_STRING or IOTHUB_HOST_NAME to reach IoT Hub.")
+        # The SDK opens a new TLS connection per call unless told to keep it.
+        manager.protocol.config.keep_alive = True
+        manager.protocol.config.connection.timeout = HUB_READ_TIMEOUT_SECONDS
+        manager.protocol.config.retry_policy.retries = 0  # the gateway owns retries, for every verb alike
+        return manager
+
+    @cached_property
+    def hub(self) -> HubGateway:
+        settings = self.settings
+        limits = HubLimits(twin_reads_per_second=settings.hub_twin_reads_per_second,
+                           twin_updates_per_second=settings.hub_twin_updates_per_second,
+                           method_units_per_second=settings.hub_method_units_per_second,
+                           queries_per_second=settings.hub_queries_per_minute / 60)
+        senders = SenderCount(HubSenderRepository(self.tables))
+        return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts),
+                          senders=senders)
+
+    # Identity
+
+    @cached_property
+    def credential(self):
+        from azure.identity import DefaultAzureCredential  # imported only when identity is used
+
+        return DefaultAzureCredential(managed_identity_client_id=self.settings.managed_identity_client_id)
+
+    def _storage_uri(self, service: str) -> str:
+        uri = self.settings.storage_service_uri(service)
+        if not uri:
+            raise ConfigurationError(
+                "Set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName.")
+        return uri
+
+
+class _BuiltOnFirstUse:
+    """Stands in for a collaborator until it is first used: a request that never asks the hub
+    (or the archive) works without its settings, and costs no connection."""
+
+    def __init__(self, build):
+        self._build = build
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "_build":  # copying or introspection: not the collaborator's
+            raise AttributeError(name)
+        return getattr(self._build(), name)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from azure.core.exceptions import ResourceNotFoundError
 from msrest.exceptions import HttpOperationError
 
-from shared.connections import Connections
+from shared.bootstrap import Services
 
 Probe = Callable[[], None]
 
@@ -28,21 +28,21 @@ def check_health(probes: Mapping[str, Probe]) -> dict:
     return {"status": "healthy" if healthy else "unhealthy", "checks": checks}
 
 
-def default_probes(connections: Connections) -> dict[str, Probe]:
-    return {"storage": lambda: probe_storage(connections), "iotHub": lambda: probe_iothub(connections)}
+def default_probes(services: Services) -> dict[str, Probe]:
+    return {"storage": lambda: probe_storage(services), "iotHub": lambda: probe_iothub(services)}
 
 
-def probe_storage(connections: Connections) -> None:
-    table = connections.tables.get_table_client("jobs")
+def probe_storage(services: Services) -> None:
+    table = services.tables.get_table_client("jobs")
     try:
         next(iter(table.query_entities("PartitionKey eq 'health'", results_per_page=1)), None)
     except ResourceNotFoundError:
         pass  # the table does not exist yet, but storage answered
 
 
-def probe_iothub(connections: Connections) -> None:
+def probe_iothub(services: Services) -> None:
     try:
-        connections.registry_manager.get_twin(_PROBE_DEVICE_ID)
+        services.registry_manager.get_twin(_PROBE_DEVICE_ID)
     except HttpOperationError as error:
         if error.response is None or error.response.status_code != 404:
             raise

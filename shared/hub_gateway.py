@@ -22,7 +22,7 @@ from azure.core.exceptions import DeserializationError
 from azure.iot.hub.models import CloudToDeviceMethod, QuerySpecification, Twin, TwinProperties
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from shared.domain.devices import DeviceErrorCode
+from shared.domain.devices import DeviceErrorCode, DevicePage
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
@@ -84,12 +84,6 @@ class DeviceSummary:
 
 
 @dataclass(frozen=True)
-class DevicePage:
-    devices: list[DeviceSummary]
-    continuation: str | None
-
-
-@dataclass(frozen=True)
 class MethodResult:
     status: int
     payload: object = None
@@ -123,13 +117,11 @@ class HubGateway:
         self._limiters = {name: RateLimiter(*_budget(rate, burst_seconds, 1), sleep=self.sleep) if rate > 0
                           else Unlimited() for name, (rate, burst_seconds) in self._classes.items()}
 
-    def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
+    def query_devices(self, query: str, continuation: str | None = None,
+                      page_size: int = 100) -> DevicePage[DeviceSummary]:
         spec = QuerySpecification(query=query)
         result = self._call("query", lambda: self.registry_manager.query_iot_hub(spec, continuation, page_size))
         return DevicePage([_summary(twin) for twin in result.items or []], result.continuation_token or None)
-
-    def get_device(self, device_id: str) -> DeviceSummary:
-        return _summary(self._call("read", lambda: self.registry_manager.get_twin(device_id)))
 
     def patch_desired(self, device_id: str, desired: dict) -> None:
         twin = Twin(properties=TwinProperties(desired=desired))

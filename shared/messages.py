@@ -1,13 +1,14 @@
 """Messages between the stages, one model per queue. Queue text is the model's JSON (camelCase).
 
-The Functions host base64-decodes trigger messages, so senders use `Connections.queue(name)`,
-which base64-encodes.
+The Functions host base64-decodes trigger messages, so the app's queue senders base64-encode
+(see shared.queues).
 """
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
 
 from shared.domain.batching import DeviceBatch
@@ -29,21 +30,55 @@ class QueueMessageModel(BaseModel):
         return cls.model_validate_json(text)
 
 
+class PlanKind(str, Enum):
+    """What a `jobs-plan` message asks of the planner."""
+    PLAN = "plan"  # resolve a pending job's targets (sent by the API when a job is run)
+    CONTINUE = "continue"  # go on resolving a large group from the hub query's `continuation`
+    DISPATCH_MORE = "dispatchMore"  # go on sending dispatch messages after the device `after`
+    RESUME = "resume"  # a resumed job: resolve dead senders' leftovers, batch its pending devices
+    WATCH = "watch"  # the stall watchdog's look at a running job
+
+
 class PlanRequest(QueueMessageModel):
-    """jobs-plan: resolve a pending job's targets (or, with `resume`, re-batch a resumed job's
-    pending devices). `continuation` carries the hub query's position when a large group is
-    planned across several invocations; `dispatch_after` the last device id already batched
-    when the dispatch messages of a large group are sent across several."""
+    """jobs-plan: one message kind per job of the planner, with the fields that kind needs.
+
+    A watch message is sent with a delay while the job runs; `progress` holds the counters seen
+    by the previous look and `since` the job's lastModified that started the chain (a stop,
+    resume or end changes it, which ends the chain)."""
+    kind: PlanKind
     job_id: str
-    resume: bool = False
-    continuation: str | None = None
-    dispatch_after: str | None = None
-    # A stall check rather than planning: sent with a delay while the job runs; `progress` holds
-    # the counters seen by the previous check and `since` the job's lastModified that started
-    # the chain (a stop, resume or end changes it, which ends the chain).
-    watch: bool = False
-    progress: dict[str, int] | None = None
-    since: datetime | None = None
+    continuation: str | None = None  # CONTINUE: the hub query's position
+    after: str | None = None  # DISPATCH_MORE: the last device id already batched
+    progress: dict[str, int] | None = None  # WATCH
+    since: datetime | None = None  # WATCH
+
+    @model_validator(mode="after")
+    def _has_what_its_kind_needs(self) -> "PlanRequest":
+        needed = {PlanKind.CONTINUE: "continuation", PlanKind.DISPATCH_MORE: "after", PlanKind.WATCH: "since"}
+        field = needed.get(self.kind)
+        if field and getattr(self, field) is None:
+            raise ValueError(f"a {self.kind.value} message needs {field}")
+        return self
+
+    @classmethod
+    def plan(cls, job_id: str) -> "PlanRequest":
+        return cls(kind=PlanKind.PLAN, job_id=job_id)
+
+    @classmethod
+    def continuing(cls, job_id: str, continuation: str) -> "PlanRequest":
+        return cls(kind=PlanKind.CONTINUE, job_id=job_id, continuation=continuation)
+
+    @classmethod
+    def dispatch_more(cls, job_id: str, after: str) -> "PlanRequest":
+        return cls(kind=PlanKind.DISPATCH_MORE, job_id=job_id, after=after)
+
+    @classmethod
+    def resume(cls, job_id: str) -> "PlanRequest":
+        return cls(kind=PlanKind.RESUME, job_id=job_id)
+
+    @classmethod
+    def watch(cls, job_id: str, progress: dict[str, int] | None, since: datetime) -> "PlanRequest":
+        return cls(kind=PlanKind.WATCH, job_id=job_id, progress=progress, since=since)
 
 
 class DispatchRequest(QueueMessageModel):
@@ -95,7 +130,8 @@ class OutcomesReport(QueueMessageModel):
 
     @classmethod
     def split(cls, job_id: str, outcomes: list[DeviceOutcome]) -> list["OutcomesReport"]:
-        """Usually one report; more only when long error messages would pass the queue's 64 KB."""
+        """Usually one report; more only when long error messages would pass the queue's 64 KB;
+        none for no outcomes."""
         reports, current, size = [], [], 0
         for outcome in outcomes:
             item = ReportedOutcome.of(outcome)
@@ -105,6 +141,6 @@ class OutcomesReport(QueueMessageModel):
                 current, size = [], 0
             current.append(item)
             size += item_size
-        if current or not reports:
+        if current:
             reports.append(cls(job_id=job_id, outcomes=current))
         return reports

@@ -1,16 +1,15 @@
-"""Sending to the stages' queues (base64 text, as the queue trigger expects)."""
+"""Sending to the stages' queues."""
 from __future__ import annotations
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
-from shared.connections import Connections
+from azure.storage.queue import QueueClient
 
 
 class MessageQueue:
     """One of the app's queues; created on first use if the deployment has not made it yet."""
 
-    def __init__(self, connections: Connections, name: str):
-        self._client = connections.queue(name)
+    def __init__(self, client: QueueClient):
+        self._client = client
 
     def send(self, text: str, delay_seconds: float = 0) -> None:
         delay = round(delay_seconds) or None

@@ -9,17 +9,14 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 
 import azure.functions as func
 
-from shared.bootstrap import dependencies
-from shared.clock import utc_now
+from shared.bootstrap import services
 from shared.messages import OutcomesReport
-from shared.pacing import OneWriterPerJob
-from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
 from shared.storage_names import OUTCOMES_QUEUE
+from shared.triggers import decode_or_refuse
 
 from status_collector.collecting import collect_outcomes
 
@@ -28,30 +25,17 @@ logger = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 
-@dataclass(frozen=True)
-class Repositories:
-    jobs: JobRepository
-    job_devices: object
-
-
-@lru_cache(maxsize=1)
-def repositories() -> Repositories:
-    tables = dependencies().tables
-    ensure_tables(tables)
-    # One writer per job in this process, shared with the dispatcher: see OneWriterPerJob for why.
-    return Repositories(JobRepository(tables), OneWriterPerJob(JobDeviceRepository(tables)))
-
-
 @bp.function_name("collect_outcomes")
 @bp.queue_trigger(arg_name="message", queue_name=OUTCOMES_QUEUE, connection="AzureWebJobsStorage")
 async def collect_outcomes_trigger(message: func.QueueMessage) -> None:
-    report = OutcomesReport.from_text(message.get_body())
-    await asyncio.get_running_loop().run_in_executor(_pool(), collect, report)
+    report = decode_or_refuse(OutcomesReport, message.get_body(), OUTCOMES_QUEUE)
+    if report is not None:
+        await asyncio.get_running_loop().run_in_executor(_pool(), collect, report)
 
 
 def collect(report: OutcomesReport) -> None:
-    stores, started = repositories(), time.monotonic()
-    progress = collect_outcomes(report, stores.jobs, stores.job_devices, utc_now())
+    started = time.monotonic()
+    progress = collect_outcomes(report, services().collaborators)
     logger.info("job %s: %d outcomes collected in %.0f ms; progress %s", report.job_id, len(report.outcomes),
                 (time.monotonic() - started) * 1000, progress.as_dict() if progress else None)
 

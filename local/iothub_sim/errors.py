@@ -77,10 +77,6 @@ class ServerError(IotHubError):
     status, code_name, code_number = 500, "ServerError", 500001
 
 
-class NotImplementedBySimulator(IotHubError):
-    status, code_name, code_number = 501, "NotImplemented", 501000
-
-
 class ServiceUnavailable(IotHubError):
     status, code_name, code_number = 503, "ServiceUnavailable", 503001
 

@@ -16,7 +16,6 @@ from .errors import ArgumentInvalid
 UNDEFINED = object()
 KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "NIN", "TOP", "AS", "GROUP", "BY",
             "TRUE", "FALSE", "NULL", "IS_DEFINED", "COUNT"}
-COMPARISONS = ("=", "!=", "<>", "<=", ">=", "<", ">")
 SOURCES = ("devices",)
 
 _TOKEN = re.compile(r"""

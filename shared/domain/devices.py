@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from typing import Generic, TypeVar
 
 from shared.domain.errors import IllegalTransition
 from shared.domain.limits import MAX_ERROR_MESSAGE_LENGTH
@@ -101,3 +102,14 @@ class JobDevice:
         moved = self.moved_to(outcome.status, now)
         message = outcome.error_message[:MAX_ERROR_MESSAGE_LENGTH] if outcome.error_message else None
         return replace(moved, error_code=outcome.error_code, error_message=message)
+
+
+Device = TypeVar("Device")
+
+
+@dataclass(frozen=True)
+class DevicePage(Generic[Device]):
+    """One page of devices (the hub's twins, or a job's device rows) and the opaque position of
+    the next page (None on the last)."""
+    devices: list[Device]
+    continuation: str | None

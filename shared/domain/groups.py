@@ -38,11 +38,24 @@ class DeviceGroup:
         return to_hub_query(self.filter)
 
 
-# Device ids per `deviceId IN [...]` query: far below the 8 KB query text, and one page.
+# Device ids per `deviceId IN [...]` query: with 128-character ids far below IoT Hub's 8 KB
+# query text, and the answer fits in one page (100).
 SUBSET_CHUNK = 50
+_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
 
 
-def quoted_device_id(device_id: str) -> str:
+def subset_query(device_ids: list[str], fields: str = "*", hub_query: str | None = None) -> str:
+    """The query for these devices (at most SUBSET_CHUNK), answering `fields` of each twin; with
+    `hub_query`, only those of them that its condition also matches."""
+    if len(device_ids) > SUBSET_CHUNK:
+        raise ValueError(f"{len(device_ids)} device ids; one subset query names at most {SUBSET_CHUNK}")
+    listed = "deviceId IN [" + ", ".join(_quoted_device_id(device_id) for device_id in device_ids) + "]"
+    parts = _WHERE.split(hub_query, maxsplit=1) if hub_query else []
+    condition = parts[1].strip() if len(parts) == 2 else ""
+    return f"SELECT {fields} FROM devices WHERE " + (f"({condition}) AND {listed}" if condition else listed)
+
+
+def _quoted_device_id(device_id: str) -> str:
     """A device id as an IoT Hub query string literal (an id may hold an apostrophe; the query
     language escapes it with a backslash)."""
     return "'" + device_id.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -22,11 +22,6 @@ class Progress:
     failed: int = 0
 
     @property
-    def is_consistent(self) -> bool:
-        counted = self.pending + self.running + self.completed + self.failed
-        return counted == self.total and min(self.pending, self.running, self.completed, self.failed) >= 0
-
-    @property
     def is_done(self) -> bool:
         """No device is waiting or being sent to. An empty job is done at once."""
         return self.pending == 0 and self.running == 0

@@ -4,10 +4,10 @@ In-memory fakes with the same contract live in `shared.repositories.in_memory`.
 """
 from shared.repositories.device_groups import DeviceGroupRepository
 from shared.repositories.hub_senders import HubSenderRepository
-from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult, DevicePage,
+from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult,
                                              JobDeviceRepository, RecordResult)
 from shared.repositories.jobs import JobRepository
 from shared.repositories.tables import ensure_tables
 
-__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "DevicePage", "HubSenderRepository",
+__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "HubSenderRepository",
            "JobDeviceRepository", "JobRepository", "RecordResult", "ensure_tables"]

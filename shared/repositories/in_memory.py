@@ -19,7 +19,9 @@ from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
 from shared.repositories.device_keys import device_row_key
-from shared.repositories.job_devices import AbstractJobDeviceRepository, AppliedChange, DevicePage, TooManyToChange
+from shared.domain.devices import DevicePage
+from shared.repositories.job_devices import AbstractJobDeviceRepository, AppliedChange, TooManyToChange
+from shared.repositories.jobs import JobStore
 from shared.repositories.tables import decode_continuation, encode_continuation
 
 _ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
@@ -33,7 +35,7 @@ class _Versions:
         return f'W/"{next(self._counter)}"'
 
 
-class InMemoryJobRepository:
+class InMemoryJobRepository(JobStore):
     def __init__(self):
         self._jobs: dict[str, Job] = {}
         self._versions = _Versions()
@@ -131,8 +133,8 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
             return self._progress.get(job_id, Progress())
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
-                     continuation_token: str | None = None) -> DevicePage:
-        start = (decode_continuation(continuation_token) or {}).get("RowKey", "")
+                     continuation: str | None = None) -> DevicePage[JobDevice]:
+        start = (decode_continuation(continuation) or {}).get("RowKey", "")
         rows = [row for row in self.iter_devices(job_id, status) if device_row_key(row.device_id) >= start]
         following = device_row_key(rows[page_size].device_id) if len(rows) > page_size else None
         return DevicePage(rows[:page_size], encode_continuation({"RowKey": following} if following else None))

@@ -21,7 +21,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.domain.batching import DeviceBatch, batches_of
-from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DevicePage, DeviceStatus, JobDevice
 from shared.domain.errors import ConcurrencyConflict, JobNotFound
 from shared.domain.limits import MAX_BATCH_SIZE, MAX_TRANSACTION_OPERATIONS
 from shared.domain.progress import Progress
@@ -46,12 +46,6 @@ class ClaimResult:
 class RecordResult:
     recorded: list[JobDevice]  # outcomes that were new and are now stored
     progress: Progress  # after this call; `is_done` tells the collector to end the job
-
-
-@dataclass(frozen=True)
-class DevicePage:
-    devices: list[JobDevice]
-    continuation_token: str | None
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,7 @@ class AbstractJobDeviceRepository(abc.ABC):
 
     @abc.abstractmethod
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
-                     continuation_token: str | None = None) -> DevicePage:
+                     continuation: str | None = None) -> DevicePage[JobDevice]:
         """One page of the job's devices in id order; pass the returned token for the next."""
 
     @abc.abstractmethod
@@ -128,31 +122,59 @@ class AbstractJobDeviceRepository(abc.ABC):
 
     def claim(self, job_id: str, batch: DeviceBatch, now: datetime, claimer: str | None = None) -> ClaimResult:
         """Move the batch's `pending` rows to `running` for `claimer` (the delivery sending to
-        them), atomically with the counters."""
+        them), atomically with the counters. A range may hold more pending rows than one
+        transaction (rows released after it was cut): then it is claimed in sub-batches."""
         def claim_pending(row: JobDevice) -> JobDevice | None:
             return row.claimed(now, claimer) if row.status is DeviceStatus.PENDING else None
 
-        applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending)
+        try:
+            applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending)
+        except TooManyToChange:
+            pending = [row.device_id for row in self.read_batch(job_id, batch) if row.status is DeviceStatus.PENDING]
+            results = [self.claim(job_id, sub, now, claimer) for sub in batches_of(pending)]
+            return ClaimResult([row for result in results for row in result.claimed],
+                               [row for result in results for row in result.unclaimed])
         claimed_ids = {row.device_id for row in applied.changed}
         return ClaimResult(applied.changed, [row for row in applied.rows if row.device_id not in claimed_ids])
 
     def release(self, job_id: str, device_ids: Iterable[str], now: datetime) -> list[JobDevice]:
-        """Give `running` rows back to `pending` (unsent when the job stopped, or re-sendable)."""
+        """Give `running` rows back to `pending` (unsent when the job stopped, or re-sendable);
+        any number of devices, one transaction per batch of them."""
         def release_running(row: JobDevice) -> JobDevice | None:
             return row.moved_to(DeviceStatus.PENDING, now) if row.status is DeviceStatus.RUNNING else None
 
-        wanted = set(device_ids)
-        return self._apply(job_id, lambda: self._read_devices(job_id, wanted), release_running).changed
+        released = []
+        for chunk in _chunks(sorted(set(device_ids))):
+            wanted = set(chunk)
+            released += self._apply(job_id, lambda: self._read_devices(job_id, wanted), release_running).changed
+        return released
 
     def record_outcomes(self, job_id: str, outcomes: Iterable[DeviceOutcome], now: datetime) -> RecordResult:
-        """Store outcomes of devices not yet final, with the counters, exactly once."""
+        """Store outcomes of devices not yet final, with the counters, exactly once; any number
+        of outcomes, one transaction per batch of them."""
         by_device = {outcome.device_id: outcome for outcome in outcomes}
 
         def record(row: JobDevice) -> JobDevice | None:
             return None if row.status.is_final else row.with_outcome(by_device[row.device_id], now)
 
-        applied = self._apply(job_id, lambda: self._read_devices(job_id, set(by_device)), record)
-        return RecordResult(applied.changed, applied.progress)
+        recorded, progress = [], None
+        for chunk in _chunks(sorted(by_device)):
+            wanted = set(chunk)
+            applied = self._apply(job_id, lambda: self._read_devices(job_id, wanted), record)
+            recorded, progress = recorded + applied.changed, applied.progress
+        return RecordResult(recorded, progress if progress is not None else self._progress_or_missing(job_id))
+
+    def _progress_or_missing(self, job_id: str) -> Progress:
+        """The counters, for a call that changed nothing; JobNotFound when the job has no rows,
+        as a change would say."""
+        return self._apply(job_id, lambda: [], lambda row: None).progress
+
+
+def _chunks(device_ids: list[str]) -> Iterator[list[str]]:
+    """Consecutive ids, one transaction's worth each: each chunk is read by one range query."""
+    ids = iter(device_ids)
+    while chunk := list(islice(ids, MAX_BATCH_SIZE)):
+        yield chunk
 
 
 class JobDeviceRepository(AbstractJobDeviceRepository):
@@ -163,10 +185,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         self._pause = pause
 
     def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
-        created, ids = 0, iter(device_ids)
-        while chunk := list(islice(ids, MAX_BATCH_SIZE)):
-            created += self._add_chunk(job_id, sorted(set(chunk)), now)
-        return created
+        return sum(self._add_chunk(job_id, chunk, now) for chunk in _chunks(sorted(set(device_ids))))
 
     def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
                         after: str | None = None) -> Iterator[DeviceBatch]:
@@ -187,10 +206,10 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         return self._read_range(job_id, batch.first_device_id, batch.last_device_id, ["RowKey", "status", "claimedBy"])
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
-                     continuation_token: str | None = None) -> DevicePage:
+                     continuation: str | None = None) -> DevicePage[JobDevice]:
         condition, parameters = ("status eq @status", {"status": status.value}) if status else ("", {})
         pages = self._query(job_id, condition, parameters, page_size=page_size).by_page(
-            continuation_token=decode_continuation(continuation_token))
+            continuation_token=decode_continuation(continuation))
         for page in pages:  # a filtered query may answer an empty page that still has a token
             devices = [_device_from_entity(entity) for entity in page]
             if devices or pages.continuation_token is None:

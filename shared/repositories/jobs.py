@@ -7,7 +7,10 @@ step. `retentionAnchor` (see Job.retention_anchor) is stored so retention filter
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import abc
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
@@ -22,9 +25,77 @@ from shared.storage_names import JOBS_TABLE
 
 JOB_PARTITION = "job"
 _ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
+# Writers that raced for one job: the API, planners, collectors. Each lost race is another
+# writer's success, so a few attempts always suffice; this many means something is wrong.
+CHANGE_ATTEMPTS = 10
+
+Decision = Callable[[Job], "Job | None"]
 
 
-class JobRepository:
+def require_version(job: Job, if_match: str | None) -> Job:
+    """`job` if it is the version `if_match` names (or any, for none or `*`)."""
+    if if_match and if_match != "*" and if_match != job.etag:
+        raise ConcurrencyConflict("Job", job.id)
+    return job
+
+
+@dataclass(frozen=True)
+class JobChange:
+    """A job as `JobStore.change` read it and as it left it (the same object when unchanged)."""
+    before: Job
+    after: Job
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not self.before
+
+
+class JobStore(abc.ABC):
+    """The jobs, stored; `change` is the one way to change a stored job."""
+
+    @abc.abstractmethod
+    def add(self, job: Job) -> Job: ...
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> Job: ...
+
+    @abc.abstractmethod
+    def update(self, job: Job) -> Job:
+        """Replace the stored job if it still has `job.etag`; raises ConcurrencyConflict if not."""
+
+    @abc.abstractmethod
+    def delete(self, job_id: str, etag: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def list_recent(self, now: datetime, days: int = 30) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def list_for_retention(self, cutoff: datetime) -> Iterator[Job]: ...
+
+    def change(self, job_id: str, decide: Decision, if_match: str | None = None) -> JobChange:
+        """Read the job, let `decide` change it, save it with the read's ETag.
+
+        `decide` is a function of the fresh job only (domain methods, no I/O): it changes the job
+        it is given, or returns the job it should become; a job it leaves as it was is not
+        written. A lost race means another writer moved the job meanwhile: read it again and
+        decide again. With `if_match` the caller decided on that version, so a job that is no
+        longer it is the caller's ConcurrencyConflict, at once. Raises JobNotFound.
+        """
+        for _ in range(1 if if_match else CHANGE_ATTEMPTS):
+            before = require_version(self.get(job_id), if_match)
+            after = copy.deepcopy(before)
+            after = decide(after) or after
+            if after == before:
+                return JobChange(before, before)
+            after.etag = before.etag
+            try:
+                return JobChange(before, self.update(after))
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict("Job", job_id)
+
+
+class JobRepository(JobStore):
     def __init__(self, service: TableServiceClient, table_name: str = JOBS_TABLE):
         self._table = service.get_table_client(table_name)
 
@@ -43,7 +114,6 @@ class JobRepository:
             raise JobNotFound(job_id) from None
 
     def update(self, job: Job) -> Job:
-        """Replace the stored job if it still has `job.etag`; raises ConcurrencyConflict if not."""
         try:
             metadata = self._table.update_entity(job_to_entity(job), mode=UpdateMode.REPLACE, etag=job.etag,
                                                  match_condition=MatchConditions.IfNotModified)

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from shared.domain.errors import InvalidField
-from shared.paging import from_opaque_token, opaque_token
+from shared.tokens import opaque_token, read_opaque_token
 from shared.storage_names import TABLES
 
 # A string property holds at most 64 KiB, counted in UTF-16; 16,000 characters fit even when
@@ -51,10 +50,8 @@ def encode_continuation(token: dict | None) -> str | None:
 def decode_continuation(token: str | None) -> dict | None:
     if not token:
         return None
-    try:
-        decoded = from_opaque_token(token)
-    except ValueError:  # not base64, not UTF-8 or not JSON
-        decoded = None
-    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
-        raise InvalidField("continuationToken", "is not a token this service issued.")
-    return decoded
+    return read_opaque_token(token, "continuationToken", _is_continuation)
+
+
+def _is_continuation(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(part, str) for part in value.values())

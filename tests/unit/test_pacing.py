@@ -1,23 +1,11 @@
 from shared.hub_gateway import RetryPolicy
 from shared.pacing import RateLimiter, SenderCount
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-        self.slept = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_a_burst_up_to_the_rate_passes_then_callers_wait_their_turn():
     clock = FakeClock()
-    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
     waits = [limiter.acquire() for _ in range(12)]
     assert waits[:10] == [0.0] * 10
     assert waits[10:] == [0.1, 0.1]  # one token every 1/10 s
@@ -25,24 +13,24 @@ def test_a_burst_up_to_the_rate_passes_then_callers_wait_their_turn():
 
 def test_tokens_refill_with_time_but_never_beyond_the_burst():
     clock = FakeClock()
-    limiter = RateLimiter(5, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(5, clock=clock.monotonic, sleep=clock.sleep)
     for _ in range(5):
         limiter.acquire()
-    clock.now += 60
+    clock.seconds += 60
     assert [limiter.acquire() for _ in range(5)] == [0.0] * 5
     assert limiter.acquire() > 0
 
 
 def test_hold_off_makes_the_next_caller_wait():
     clock = FakeClock()
-    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
     limiter.hold_off(2.0)
     assert limiter.acquire() == 2.1
 
 
 def test_a_large_call_costs_several_tokens():
     clock = FakeClock()
-    limiter = RateLimiter(4, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(4, clock=clock.monotonic, sleep=clock.sleep)
     assert limiter.acquire(4) == 0.0
     assert limiter.acquire(2) == 0.5
 
@@ -57,12 +45,12 @@ def test_retry_delay_honours_retry_after_and_grows_with_jitter_otherwise():
 
 def test_a_new_rate_applies_to_the_next_callers_and_keeps_the_debt():
     clock = FakeClock()
-    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
     for _ in range(10):
         limiter.acquire()
     limiter.set_rate(2)
     assert limiter.acquire() == 0.5  # one token at 2/s
-    clock.now += 60
+    clock.seconds += 60
     assert [limiter.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]  # burst of 2 at the new rate
 
 
@@ -75,8 +63,8 @@ class FakeRegistry:
     def announce_and_count(self, sender_id, window):
         if self.down:
             raise ConnectionError("storage unreachable")
-        self.seen[sender_id] = self.clock.now
-        return sum(1 for at in self.seen.values() if at >= self.clock.now - window.total_seconds())
+        self.seen[sender_id] = self.clock.seconds
+        return sum(1 for at in self.seen.values() if at >= self.clock.seconds - window.total_seconds())
 
     def withdraw(self, sender_id):
         self.seen.pop(sender_id, None)
@@ -85,25 +73,25 @@ class FakeRegistry:
 def test_processes_count_each_other_through_the_registry_and_drop_out_when_they_stop():
     ticks = FakeClock()
     registry = FakeRegistry(ticks)
-    first = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
-    second = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
+    first = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks.monotonic)
+    second = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks.monotonic)
     assert first() == 1 and second() == 2  # the second sees the first at once
     assert first() == 1  # the first counts again only after its refresh interval
-    ticks.now += 10
+    ticks.seconds += 10
     assert first() == 2
-    ticks.now += 31  # the second stopped sending 41 s ago
+    ticks.seconds += 31  # the second stopped sending 41 s ago
     assert first() == 1
     second()
     second.withdraw()  # at exit
-    ticks.now += 10
+    ticks.seconds += 10
     assert first() == 1
 
 
 def test_a_registry_out_of_reach_keeps_the_last_count():
     ticks = FakeClock()
     registry = FakeRegistry(ticks)
-    registry.seen["other"] = ticks.now
-    count = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks)
+    registry.seen["other"] = ticks.seconds
+    count = SenderCount(registry, refresh=10, expiry=30, monotonic=ticks.monotonic)
     assert count() == 2
-    registry.down, ticks.now = True, 20
+    registry.down, ticks.seconds = True, 20
     assert count() == 2

@@ -1,7 +1,6 @@
 """Helpers for the API's end-to-end tests: unique ids, groups and jobs on the demo fleet."""
 from __future__ import annotations
 
-import importlib.util
 import uuid
 
 import pytest
@@ -9,7 +8,6 @@ from azure.data.tables import TableServiceClient
 
 from shared.storage_names import DEVICE_GROUPS_TABLE
 
-PIPELINE_PRESENT = importlib.util.find_spec("dispatcher") is not None
 STARTED_OR_LATER = {"pending", "running", "completed", "failed"}
 
 

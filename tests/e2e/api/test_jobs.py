@@ -6,11 +6,9 @@ tests, and by test_stop_and_resume_a_running_job once the pipeline exists.
 """
 from __future__ import annotations
 
-import pytest
-
 from local.waiting import wait_for
 
-from .conftest import PIPELINE_PRESENT, STARTED_OR_LATER, device_filter, job_body, unique
+from .conftest import STARTED_OR_LATER, device_filter, job_body, unique
 
 
 def test_put_creates_and_starts_a_job(api, make_group):
@@ -116,7 +114,6 @@ def test_job_devices_are_listed_and_filtered(api, make_group):
     assert api.get(f"jobs/{unique('job')}/devices").status_code == 404
 
 
-@pytest.mark.skipif(not PIPELINE_PRESENT, reason="needs the dispatcher to move a job to running")
 def test_stop_resume_and_delete_of_running_stopped_and_ended_jobs(api, hub, make_group):
     hub.control.set_fleet_behaviour(latency="fixed:2000")
     try:

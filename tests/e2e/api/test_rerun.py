@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.waiting import wait_for
-from tests.e2e.api.conftest import PIPELINE_PRESENT, device_filter, unique
-
-pytestmark = pytest.mark.skipif(not PIPELINE_PRESENT, reason="needs the pipeline to run jobs")
+from tests.e2e.api.conftest import device_filter, unique
 
 ECHO = [{"type": "command", "path": "echo", "value": {"note": "rerun"}}]
 

@@ -20,7 +20,7 @@ from local.functions_host import start_host
 from local.waiting import wait_for
 from shared.job_archive import PURGING, JobArchive
 from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
-from tests.e2e.api.conftest import PIPELINE_PRESENT, device_filter, job_body
+from tests.e2e.api.conftest import device_filter, job_body
 from tests.e2e.conftest import PROJECT_ROOT, Api
 from tests.unit.retention.seeding import seed_job
 
@@ -43,7 +43,7 @@ def forget_cached_settings() -> None:
     the default retention. Forgetting it makes the next call read the settings now in os.environ."""
     bootstrap = sys.modules.get("shared.bootstrap")
     if bootstrap is not None:
-        bootstrap.dependencies.cache_clear()
+        bootstrap.services.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,6 @@ def test_ended_jobs_and_drafts_are_archived_as_their_report_and_purged_running_o
     assert len(list(job_devices.iter_devices(running_id))) == 3
 
 
-@pytest.mark.skipif(not PIPELINE_PRESENT, reason="needs the pipeline to end a job started through the API")
 def test_a_job_run_through_the_pipeline_is_archived_once_it_ended(api, retention_host, archive, group_id):
     job_id = unique("job")
     assert api.put(f"jobs/{job_id}", job_body(group_id)).status_code in (200, 201)

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import pytest
 from azure.data.tables import TableServiceClient
 
-from dispatcher.collaborators import Collaborators
 from dispatcher.sending import send_batch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from shared.domain.jobs import Job, JobStatus
@@ -17,7 +16,8 @@ from shared.messages import DispatchRequest, OutcomesReport
 from shared.pacing import OneWriterPerJob
 from shared.repositories import JobDeviceRepository, JobRepository, ensure_tables
 from status_collector.collecting import collect_outcomes
-from tests.unit.pipeline.conftest import FakeHub, FakeQueue
+from shared.settings import Settings
+from tests.fakes import FakeHub, FakeQueue, collaborators
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -48,7 +48,8 @@ def test_reports_delivered_several_times_at_once_count_once(stores, serialized):
                 for n, d in enumerate(device_ids)]
     reports = [OutcomesReport.split("job-1", outcomes[i:i + 98])[0] for i in (0, 98)]
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(lambda report: collect_outcomes(report, jobs, job_devices, NOW), reports * 3))
+        c = collaborators(jobs=jobs, job_devices=job_devices, clock=lambda: NOW)
+        list(pool.map(lambda report: collect_outcomes(report, c), reports * 3))
     progress = job_devices.get_progress("job-1")
     assert (progress.completed, progress.failed, progress.pending) == (168, 28, 0)
     assert jobs.get("job-1").status is JobStatus.FAILED
@@ -60,14 +61,14 @@ def test_the_same_dispatch_message_delivered_at_once_sends_each_device_once(stor
     running_job(jobs, job_devices, device_ids)
     hub, outcomes_queue = FakeHub(), FakeQueue()
     with ThreadPoolExecutor(8) as devices_pool:
-        c = Collaborators(jobs=jobs, job_devices=OneWriterPerJob(job_devices), groups=None, hub=hub,
-                          plan_queue=FakeQueue(), dispatch_queue=FakeQueue(), outcomes_queue=outcomes_queue,
-                          devices_pool=devices_pool, status_check_seconds=0)
+        c = collaborators(jobs=jobs, job_devices=OneWriterPerJob(job_devices), hub=hub,
+                          outcomes_queue=outcomes_queue, devices_pool=devices_pool, clock=lambda: NOW,
+                          settings=Settings(dispatch_status_check_seconds=0))
         request = DispatchRequest(job_id="job-1", first_device_id=device_ids[0], last_device_id=device_ids[-1], size=98)
         with ThreadPoolExecutor(4) as senders:
             results = list(senders.map(lambda _: send_batch(request, c), range(4)))
     assert sum(result.sent for result in results) == 98
     assert sorted(call[1] for call in hub.calls) == device_ids
     for report in outcomes_queue.take(OutcomesReport):
-        collect_outcomes(report, jobs, job_devices, NOW)
+        collect_outcomes(report, c)
     assert job_devices.get_progress("job-1").completed == 98 and jobs.get("job-1").status is JobStatus.COMPLETED

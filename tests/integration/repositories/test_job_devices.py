@@ -131,6 +131,31 @@ class TestClaim:
         assert job_devices.release(job_id, ids(5)[2:], LATER) == []
 
 
+class TestAnyNumberOfRows:
+    """Callers hand over any number of devices; the repository cuts them into transactions."""
+
+    def test_a_range_holding_more_pending_rows_than_a_transaction_is_claimed_whole(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(250), NOW)
+        whole_range = DeviceBatch(ids(250)[0], ids(250)[-1], 250)  # as after a stop released 250 rows
+        result = job_devices.claim(job_id, whole_range, NOW, "message-1")
+        assert sorted(row.device_id for row in result.claimed) == ids(250) and result.unclaimed == []
+        assert job_devices.get_progress(job_id) == Progress(total=250, running=250)
+
+    def test_release_and_record_take_more_rows_than_a_transaction(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(250), NOW)
+        job_devices.claim(job_id, DeviceBatch(ids(250)[0], ids(250)[-1], 250), NOW)
+        released = job_devices.release(job_id, ids(250)[:230], LATER)
+        assert sorted(row.device_id for row in released) == ids(250)[:230]
+        assert job_devices.get_progress(job_id) == Progress(total=250, pending=230, running=20)
+
+        job_devices.claim(job_id, DeviceBatch(ids(250)[0], ids(250)[-1], 250), NOW)
+        outcomes = [DeviceOutcome.success(device_id) for device_id in ids(250)]
+        result = job_devices.record_outcomes(job_id, outcomes, LATER)
+        assert len(result.recorded) == 250 and result.progress == Progress(total=250, completed=250)
+        again = job_devices.record_outcomes(job_id, outcomes, LATER)
+        assert again.recorded == [] and again.progress == Progress(total=250, completed=250)
+
+
 class TestExactlyOnceCounting:
     def test_outcomes_and_counters_are_written_together(self, job_devices, job_id, stored_rows):
         batch = planned(job_devices, job_id, ids(98))[0]
@@ -216,9 +241,9 @@ class TestReading:
         job_devices.record_outcomes(job_id, outcomes_for(job_devices.read_batch(job_id, batch), 5), LATER)
         seen, token = [], None
         while True:
-            page = job_devices.list_devices(job_id, DeviceStatus.FAILED, page_size=2, continuation_token=token)
+            page = job_devices.list_devices(job_id, DeviceStatus.FAILED, page_size=2, continuation=token)
             seen += [device.device_id for device in page.devices]
-            token = page.continuation_token
+            token = page.continuation
             if token is None:
                 break
         assert seen == ids(25)[::5]
@@ -227,7 +252,7 @@ class TestReading:
     def test_a_forged_token_is_refused(self, job_devices, job_id):
         for forged in ("not-base64!", "eyJ4IjogMX0"):  # the second decodes to {"x": 1}
             with pytest.raises(InvalidField):
-                job_devices.list_devices(job_id, continuation_token=forged)
+                job_devices.list_devices(job_id, continuation=forged)
 
     def test_streaming_skips_the_progress_row_and_unknown_jobs_have_no_progress(self, job_devices, job_id):
         job_devices.add_pending(job_id, ids(1200), NOW)

@@ -3,7 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, JobNotFound
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
+                                  JobNotFound)
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_COMMAND_PAYLOAD_BYTES, MAX_EXPLICIT_DEVICES
@@ -62,6 +63,58 @@ def test_update_needs_the_current_etag(jobs):
     assert jobs.get("job-1").status is JobStatus.PENDING
     with pytest.raises(JobNotFound):
         jobs.update(a_job("missing", etag='W/"x"'))
+
+
+class TestChange:
+    """JobStore.change, the one way every writer (API, planner, collector) changes a job."""
+
+    def test_a_writer_that_lost_a_race_decides_again_on_the_fresh_job(self, jobs):
+        jobs.add(a_job())
+        seen = []
+
+        def describe_while_another_writer_runs_it(job):
+            seen.append(job.status)
+            if len(seen) == 1:  # between this read and its write, another writer moves the job
+                other = jobs.get("job-1")
+                other.run(NOW)
+                jobs.update(other)
+            job.description = "seen as " + job.status.value
+
+        change = jobs.change("job-1", describe_while_another_writer_runs_it)
+        assert seen == [JobStatus.DRAFT, JobStatus.PENDING]  # decided twice, the second time on the fresh job
+        stored = jobs.get("job-1")
+        assert (stored.status, stored.description) == (JobStatus.PENDING, "seen as pending")  # neither write lost
+        assert change.changed and change.before.status is JobStatus.PENDING and stored.etag == change.after.etag
+
+    def test_with_if_match_a_lost_race_is_the_caller_s_at_once(self, jobs):
+        jobs.add(a_job())
+        stale = jobs.get("job-1").etag
+        jobs.change("job-1", lambda job: job.run(NOW))
+        calls = []
+        with pytest.raises(ConcurrencyConflict):
+            jobs.change("job-1", lambda job: calls.append(job), if_match=stale)
+        assert calls == [] and jobs.get("job-1").status is JobStatus.PENDING
+
+    def test_a_decision_that_changes_nothing_writes_nothing(self, jobs):
+        stored = jobs.add(a_job())
+        change = jobs.change("job-1", lambda job: None)
+        assert not change.changed and jobs.get("job-1").etag == stored.etag
+
+    def test_a_refused_decision_writes_nothing(self, jobs):
+        stored = jobs.add(a_job())
+        with pytest.raises(IllegalTransition):
+            jobs.change("job-1", lambda job: job.stop(NOW))  # a draft cannot be stopped
+        assert jobs.get("job-1").etag == stored.etag
+
+    def test_a_decision_may_return_the_job_to_become(self, jobs):
+        jobs.add(a_job())
+        written = jobs.change("job-1", lambda job: job.run(NOW)).after
+        back = jobs.change("job-1", lambda job: a_job(), if_match=written.etag).after
+        assert back.status is JobStatus.DRAFT and jobs.get("job-1").status is JobStatus.DRAFT
+
+    def test_an_unknown_job_is_not_found(self, jobs):
+        with pytest.raises(JobNotFound):
+            jobs.change("missing", lambda job: None)
 
 
 def test_delete(jobs):

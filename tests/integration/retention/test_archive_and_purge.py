@@ -6,11 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.job_history import history_page, open_archived_report
+from jobs_api.history import history_page, open_archived_report
 from retention.purge import purge_job_history
 from shared.domain.errors import JobNotFound
 from shared.job_archive import BlobArchiveStore
 from shared.repositories import JobDeviceRepository
+from shared.settings import Settings
+from tests.fakes import collaborators
 from tests.unit.retention.faults import Crash, CrashingArchive
 from tests.unit.retention.seeding import report_bytes, seed_job
 
@@ -23,7 +25,8 @@ DEVICES = 250  # three transactions of rows to delete
 
 
 def purge(jobs, job_devices, archive):
-    return purge_job_history(NOW, jobs=jobs, job_devices=job_devices, archive=archive, retention_days=30)
+    return purge_job_history(collaborators(jobs=jobs, job_devices=job_devices, archive=archive, clock=lambda: NOW,
+                                           settings=Settings(job_history_retention_days=30)))
 
 
 def stored_rows(job_devices, job_id) -> int:

@@ -1,61 +1,18 @@
-"""Use cases over the in-memory repositories, a fake hub and a fake plan queue."""
+"""Use cases over the in-memory repositories, a fake hub and a fake plan queue (tests/fakes.py)."""
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from jobs_api.collaborators import Collaborators
 from jobs_api.models import JobDefinition
+from shared.collaborators import Collaborators
 from shared.domain.groups import DeviceGroup
-from shared.hub_gateway import INVALID_QUERY, DevicePage, DeviceSummary, HubFailure
-from shared.repositories.in_memory import (InMemoryDeviceGroupRepository, InMemoryJobDeviceRepository,
-                                           InMemoryJobRepository)
+from shared.hub_gateway import DeviceSummary
+from shared.repositories.in_memory import InMemoryDeviceGroupRepository
+from tests.fakes import START, FakeClock, FakeHub, collaborators
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-_IN_LIST = re.compile(r"deviceId IN \[(.*)\]")
-
-
-class FakeHub:
-    """Group members by id; a query with `((` is one IoT Hub refuses."""
-
-    def __init__(self, devices: list[DeviceSummary]):
-        self.devices = {device.device_id: device for device in devices}
-        self.queries: list[str] = []
-        self.failure: HubFailure | None = None
-
-    def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
-        self.queries.append(query)
-        if self.failure:
-            raise self.failure
-        if "((" in query:
-            raise HubFailure(INVALID_QUERY, "syntax error near ((", 400)
-        listed = _IN_LIST.search(query)
-        wanted = set(re.findall(r"'((?:[^'\\]|\\.)*)'", listed.group(1))) if listed else None
-        found = [device for device_id, device in sorted(self.devices.items())
-                 if wanted is None or device_id.replace("'", "\\'") in wanted]
-        return DevicePage(found[:page_size], None)
-
-
-class FakeQueue:
-    def __init__(self):
-        self.messages: list[str] = []
-        self.broken = False
-
-    def send(self, text: str) -> None:
-        if self.broken:
-            raise ConnectionError("queue service unreachable")
-        self.messages.append(text)
-
-
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+NOW = START
 
 
 @pytest.fixture
@@ -68,8 +25,7 @@ def hub() -> FakeHub:
 def ctx(hub) -> Collaborators:
     groups = InMemoryDeviceGroupRepository()
     groups.save(DeviceGroup("west", "West", 'SELECT * FROM devices WHERE tags.region = "west"'))
-    return Collaborators(jobs=InMemoryJobRepository(), job_devices=InMemoryJobDeviceRepository(), groups=groups,
-                         hub=hub, plan_queue=FakeQueue(), clock=Clock())
+    return collaborators(groups=groups, hub=hub, clock=FakeClock(step=timedelta(seconds=1)))
 
 
 def definition(**changes) -> JobDefinition:

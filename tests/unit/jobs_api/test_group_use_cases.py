@@ -67,7 +67,7 @@ def test_a_corrupted_group_reads_as_corrupted_with_no_devices(ctx):
 
 
 def test_a_hub_that_does_not_answer_is_unavailable_not_corrupted(ctx, hub):
-    hub.failure = HubFailure("Throttled", "429", 429)
+    hub.query_failure = HubFailure("Throttled", "429", 429)
     with pytest.raises(HubUnavailable):
         use_cases.get_group("west", ctx)
 

@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from shared.domain.jobs import JobStatus
 from shared.hub_gateway import HubFailure
-from shared.messages import DispatchRequest, OutcomesReport, PlanRequest, ReportedOutcome
+from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest, ReportedOutcome
 
 from dispatcher.planning import plan_job
 from dispatcher.sending import send_batch
@@ -22,11 +24,11 @@ def report(*outcomes):
 
 def test_outcomes_are_recorded_and_the_last_one_ends_the_job(pipeline):
     running_job(pipeline, 2)
-    c = pipeline.c
-    collect_outcomes(report(DeviceOutcome.success("d0")), c.jobs, c.job_devices, START)
+    c = replace(pipeline.c, clock=lambda: START)
+    collect_outcomes(report(DeviceOutcome.success("d0")), c)
     assert c.jobs.get("job-1").status is JobStatus.RUNNING
     failure = DeviceOutcome.failure("d1", DeviceErrorCode.DEVICE_NOT_ONLINE, "offline")
-    progress = collect_outcomes(report(failure), c.jobs, c.job_devices, START)
+    progress = collect_outcomes(report(failure), c)
     assert (progress.completed, progress.failed) == (1, 1)
     job = c.jobs.get("job-1")
     assert job.status is JobStatus.FAILED and job.ended_at == START
@@ -36,8 +38,8 @@ def test_a_replayed_report_changes_no_count(pipeline):
     running_job(pipeline, 3)
     c = pipeline.c
     message = report(DeviceOutcome.success("d0"), DeviceOutcome.success("d1"))
-    first = collect_outcomes(message, c.jobs, c.job_devices, START)
-    again = collect_outcomes(OutcomesReport.from_text(message.to_text()), c.jobs, c.job_devices, START)
+    first = collect_outcomes(message, c)
+    again = collect_outcomes(OutcomesReport.from_text(message.to_text()), c)
     assert first == again and again.completed == 2
 
 
@@ -47,20 +49,19 @@ def test_a_stopped_job_ends_when_its_last_in_flight_devices_finish_with_none_pen
     job = c.jobs.get("job-1")
     job.stop(START)
     c.jobs.update(job)
-    collect_outcomes(report(DeviceOutcome.success("d0")), c.jobs, c.job_devices, START)
+    collect_outcomes(report(DeviceOutcome.success("d0")), c)
     assert c.jobs.get("job-1").status is JobStatus.COMPLETED
 
 
 def test_an_empty_report_only_ends_a_finished_job(pipeline):
     running_job(pipeline, 1)
     c = pipeline.c
-    collect_outcomes(report(), c.jobs, c.job_devices, START)
+    collect_outcomes(report(), c)
     assert c.jobs.get("job-1").status is JobStatus.RUNNING
 
 
 def test_outcomes_of_a_deleted_job_are_dropped(pipeline):
-    assert collect_outcomes(report(DeviceOutcome.success("d0")), pipeline.c.jobs, pipeline.c.job_devices,
-                            START) is None
+    assert collect_outcomes(report(DeviceOutcome.success("d0")), pipeline.c) is None
 
 
 def test_reports_split_only_when_error_messages_would_pass_the_queue_limit():
@@ -77,12 +78,12 @@ def test_failures_past_the_cancellation_threshold_cancel_the_job_and_no_further_
     for device_id in ids[:5]:
         pipeline.hub.failures[device_id] = HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "offline", 404)
     pending_job(pipeline, [command_op()], cancellation_threshold={"type": "number", "value": 3})
-    plan_job(PlanRequest(job_id="job-1"), pipeline.c)
+    plan_job(PlanRequest.plan("job-1"), pipeline.c)
     first, *rest = pipeline.dispatch_queue.take(DispatchRequest)
 
     send_batch(first, pipeline.c)
     (outcomes,) = pipeline.outcomes_queue.take(OutcomesReport)
-    collect_outcomes(outcomes, pipeline.c.jobs, pipeline.c.job_devices, START)
+    collect_outcomes(outcomes, pipeline.c)
 
     job = pipeline.c.jobs.get("job-1")
     assert job.status is JobStatus.CANCELLED and job.reason.startswith("5 devices failed, more than")

@@ -4,7 +4,7 @@ from shared.domain.devices import DeviceErrorCode, DeviceStatus
 from shared.domain.jobs import JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.hub_gateway import HubFailure
-from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
+from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
 
 from dispatcher.planning import plan_job
 from dispatcher.sending import InvokeCommand, PatchDesired, PatchTags, device_steps, send_batch
@@ -25,7 +25,7 @@ def stop_after(p, calls: int):
 def planned(p, count, operations):
     add_devices(p.hub, count)
     pending_job(p, operations)
-    plan_job(PlanRequest(job_id="job-1"), p.c)
+    plan_job(PlanRequest.plan("job-1"), p.c)
     p.plan_queue.sent.clear()
     return p.dispatch_queue.take(DispatchRequest)
 
@@ -121,7 +121,7 @@ def test_devices_given_back_after_the_job_was_resumed_are_batched_again(pipeline
         job = pipeline.c.jobs.get(job_id)
         job.resume(pipeline.clock())
         pipeline.c.jobs.update(job)
-        plan_job(PlanRequest(job_id=job_id, resume=True), pipeline.c)  # nothing is pending yet
+        plan_job(PlanRequest.resume(job_id), pipeline.c)  # nothing is pending yet
         return give_back(job_id, device_ids, now)
 
     pipeline.hub.on_call = stop_after(pipeline, 2)
@@ -177,7 +177,7 @@ def test_devices_run_concurrently_on_the_pool_and_every_outcome_counts_once(pipe
         for batch in batches:
             send_batch(batch, p.c)
         for report in p.outcomes_queue.take(OutcomesReport):
-            collect_outcomes(report, p.c.jobs, p.c.job_devices, p.clock())
+            collect_outcomes(report, p.c)
     assert p.c.job_devices.get_progress("job-1").completed == 300
     assert p.c.jobs.get("job-1").status is JobStatus.COMPLETED
     assert len(p.hub.calls) == 300

@@ -1,10 +1,17 @@
 """The pipeline's triggers as the Functions host sees them."""
 import inspect
 import json
+import logging
 from datetime import timedelta
 
+import pytest
+
 import function_app
-from dispatcher.leftovers import sender_lease
+from dispatcher.dead_sender_rule import sender_lease
+from shared.host_config import HostConfig
+from shared.messages import PlanRequest
+from shared.triggers import decode_or_refuse
+from tests.fakes import FakeQueue
 
 
 def test_each_stage_listens_on_its_queue_asynchronously():
@@ -18,10 +25,43 @@ def test_each_stage_listens_on_its_queue_asynchronously():
 
 
 def test_the_sender_lease_follows_the_host_s_function_timeout(tmp_path):
+    def lease(environ, app_root=None):
+        return sender_lease(HostConfig.read(environ, app_root) if app_root else HostConfig.read(environ))
+
     (tmp_path / "host.json").write_text(json.dumps({"functionTimeout": "00:10:00"}))
-    assert sender_lease({}, tmp_path) == timedelta(minutes=11)
-    assert sender_lease({"AzureFunctionsJobHost__functionTimeout": "1.02:00:00"}, tmp_path) == timedelta(hours=26,
-                                                                                                          minutes=1)
-    assert sender_lease({"AzureFunctionsJobHost__functionTimeout": "-1"}, tmp_path) is None  # unbounded
-    assert sender_lease({}, tmp_path / "nowhere") == timedelta(minutes=31)  # the plans' default
-    assert sender_lease({}) == timedelta(minutes=11)  # this app's host.json
+    assert lease({}, tmp_path) == timedelta(minutes=11)
+    assert lease({"AzureFunctionsJobHost__functionTimeout": "1.02:00:00"}, tmp_path) == timedelta(hours=26, minutes=1)
+    assert lease({"AzureFunctionsJobHost__functionTimeout": "-1"}, tmp_path) is None  # unbounded
+    assert lease({}, tmp_path / "nowhere") == timedelta(minutes=31)  # the plans' default
+    assert lease({}) == timedelta(minutes=11)  # this app's host.json
+
+
+def test_the_last_delivery_follows_the_host_s_max_dequeue_count(tmp_path):
+    (tmp_path / "host.json").write_text(json.dumps({"extensions": {"queues": {"maxDequeueCount": 3}}}))
+    assert HostConfig.read({}, tmp_path).max_dequeue_count == 3
+    overridden = {"AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "7"}
+    assert HostConfig.read(overridden, tmp_path).max_dequeue_count == 7
+    assert HostConfig.read({}, tmp_path / "nowhere").max_dequeue_count == 5  # the extension's default
+    assert HostConfig.read({}).max_dequeue_count == 5  # this app's host.json
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"kind": "replan", "jobId": "job-1"}', "kind"),  # a kind the planner does not know
+    ('{"jobId": "job-1", "resume": true}', "kind"),  # no kind at all
+    ('{"kind": "continue", "jobId": "job-1"}', "needs continuation"),  # a kind without what it needs
+    ("not json", "message"),
+])
+def test_a_plan_message_the_planner_cannot_read_goes_to_poison_at_once_saying_why(caplog, text, why):
+    poison = FakeQueue()
+    with caplog.at_level(logging.ERROR, logger="shared.triggers"):
+        assert decode_or_refuse(PlanRequest, text.encode(), "jobs-plan", poison) is None
+    assert poison.messages == [text]
+    (record,) = caplog.records
+    assert "moved to jobs-plan-poison" in record.getMessage() and why in record.getMessage()
+
+
+def test_a_plan_message_of_a_known_kind_is_decoded_and_nothing_is_poisoned():
+    poison = FakeQueue()
+    request = PlanRequest.continuing("job-1", "294")
+    assert decode_or_refuse(PlanRequest, request.to_text(), "jobs-plan", poison) == request
+    assert poison.sent == []

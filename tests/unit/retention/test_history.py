@@ -6,10 +6,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.job_history import (ArchivedReportNotFound, JobPurged, history_page, job_not_found,
+from jobs_api.history import (ArchivedReportNotFound, JobPurged, history_page, job_not_found,
                                open_archived_report)
 from retention.purge import purge_job_history
 from shared.domain.errors import InvalidField, JobNotFound, NotFound
+from shared.settings import Settings
+from tests.fakes import collaborators
 
 from .conftest import LONG_AGO, NOW, RETENTION_DAYS
 from .seeding import report_bytes, seed_job
@@ -25,7 +27,8 @@ def purged(jobs, job_devices, archive):
     for days_earlier, job_id in enumerate(["newest", "middle", "oldest"]):
         seed_job(jobs, job_devices, job_id, "completed", LONG_AGO - timedelta(days=days_earlier))
         reports[job_id] = report_bytes(jobs, job_devices, job_id)
-    purge_job_history(NOW, jobs=jobs, job_devices=job_devices, archive=archive, retention_days=RETENTION_DAYS)
+    purge_job_history(collaborators(jobs=jobs, job_devices=job_devices, archive=archive, clock=lambda: NOW,
+                                    settings=Settings(job_history_retention_days=RETENTION_DAYS)))
     return reports
 
 

@@ -9,6 +9,8 @@ import pytest
 from retention.purge import RetentionIncomplete, purge_job_history
 from shared.domain.errors import JobNotFound
 from shared.job_archive import PURGING, ArchiveMismatch, JobArchive
+from shared.settings import Settings
+from tests.fakes import collaborators
 
 from .conftest import LONG_AGO, NOW, RECENTLY, RETENTION_DAYS
 from .faults import (CorruptingArchive, Crash, CrashingArchive, CrashingDelete, EditingArchive,
@@ -17,8 +19,9 @@ from .seeding import report_bytes, seed_job
 
 
 def purge(jobs, job_devices, archive, now=NOW, **options):
-    return purge_job_history(now, jobs=jobs, job_devices=job_devices, archive=archive,
-                             retention_days=RETENTION_DAYS, **options)
+    c = collaborators(jobs=jobs, job_devices=job_devices, archive=archive, clock=lambda: now,
+                      settings=Settings(job_history_retention_days=RETENTION_DAYS))
+    return purge_job_history(c, **options)
 
 
 def assert_purged(jobs, job_devices, job_id):
