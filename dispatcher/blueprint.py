@@ -61,7 +61,7 @@ def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
         if dequeue_count < c.host.max_dequeue_count:
             raise  # the host delivers it again
         logger.exception("planning job %s failed on its last delivery", request.job_id)
-        fail_planning(request.job_id, error, c)
+        fail_planning(request, error, c)
 
 
 @bp.function_name("send_batch")

@@ -54,7 +54,7 @@ def resolve_leftovers(job: Job, rows: Iterable[JobDevice], job_devices, now: dat
     if not running:
         return []
     if may_resend(job):
-        job_devices.release(job.id, running, now)
+        job_devices.release(job.id, running, now, job.incarnation)
         return []
     return [DeviceOutcome.failure(device_id, DeviceErrorCode.OUTCOME_UNKNOWN, UNKNOWN_OUTCOME_MESSAGE)
             for device_id in running]

@@ -50,11 +50,16 @@ def plan_job(request: PlanRequest, c: Collaborators) -> None:
     except JobNotFound:
         logger.info("job %s is gone; nothing to plan", request.job_id)
         return
+    if not request.is_for(job):
+        logger.info("job %s: a %s message of an earlier job with this id; dropped", job.id, request.kind.value)
+        return
     _BY_KIND[request.kind](job, request, c)
 
 
 def _plan(job: Job, request: PlanRequest, c: Collaborators) -> None:
     if job.status is JobStatus.PENDING:
+        if cleared := c.job_devices.clear_other_incarnation(job.id, job.incarnation):
+            logger.warning("job %s: %d rows of an earlier job with this id deleted before planning", job.id, cleared)
         plan_targets(job, None, c)
     elif job.status is JobStatus.RUNNING:
         dispatch_pending(job, c, watch=False)  # a redelivered plan message: batch what is still pending
@@ -81,7 +86,7 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
             _finish_planning(job, c)
             return
         if c.monotonic() >= deadline:
-            c.plan_queue.send(PlanRequest.continuing(job.id, following).to_text())
+            c.plan_queue.send(PlanRequest.continuing(job, following).to_text())
             return
 
 
@@ -115,13 +120,13 @@ def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str 
     carrying the last id batched, so a huge group never holds one invocation for long."""
     sent, deadline = 0, c.monotonic() + c.settings.plan_seconds_per_invocation
     for batch in c.job_devices.pending_batches(job.id, after=after):
-        c.dispatch_queue.send(DispatchRequest.of(job.id, batch).to_text())
+        c.dispatch_queue.send(DispatchRequest.of(job, batch).to_text())
         sent += 1
         if c.monotonic() >= deadline:
-            c.plan_queue.send(PlanRequest.dispatch_more(job.id, batch.last_device_id).to_text())
+            c.plan_queue.send(PlanRequest.dispatch_more(job, batch.last_device_id).to_text())
             break
     if sent == 0 and after is None:  # nothing to send: the collector ends the job if nothing is running either
-        c.outcomes_queue.send(OutcomesReport(job_id=job.id).to_text())
+        c.outcomes_queue.send(OutcomesReport.nothing_left(job).to_text())
     if watch:
         _send_watch(job, None, c)
     return sent
@@ -131,7 +136,7 @@ def resolve_all_leftovers(job: Job, c: Collaborators, claimed_before: datetime |
     """The dead-sender rule on the job's `running` rows (those claimed before `claimed_before`)."""
     running = (row for row in c.job_devices.iter_devices(job.id, DeviceStatus.RUNNING)
                if claimed_before is None or row.updated_at is None or row.updated_at < claimed_before)
-    for report in OutcomesReport.split(job.id, resolve_leftovers(job, running, c.job_devices, c.clock())):
+    for report in OutcomesReport.split(job, resolve_leftovers(job, running, c.job_devices, c.clock())):
         c.outcomes_queue.send(report.to_text())
 
 
@@ -220,10 +225,10 @@ def _twins_of(device_ids: list[str], c: Collaborators) -> list[DeviceSummary]:
 
 def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c: Collaborators) -> None:
     now = c.clock()
-    c.job_devices.add_pending(job.id, device_ids, now)
+    c.job_devices.add_pending(job.id, device_ids, now, job.incarnation)
     refused = [outcome for device in found if (outcome := refusal(device, job))]
     if refused:  # a replayed page changes nothing: the rows are final
-        c.job_devices.record_outcomes(job.id, refused, now)
+        c.job_devices.record_outcomes(job.id, refused, now, job.incarnation)
 
 
 def _finish_planning(job: Job, c: Collaborators) -> None:
@@ -246,21 +251,21 @@ def _fail(job: Job, reason: str, c: Collaborators) -> None:
     _change(job, c, JobAction.FAIL, lambda j, now: j.fail(reason, now))
 
 
-def fail_planning(job_id: str, error: Exception, c: Collaborators) -> None:
+def fail_planning(request: PlanRequest, error: Exception, c: Collaborators) -> None:
     """The last delivery of a plan message failed too: the job cannot be planned."""
     try:
-        job = c.jobs.get(job_id)
+        job = c.jobs.get(request.job_id)
     except JobNotFound:
         return
-    if job.status is JobStatus.PENDING:
+    if request.is_for(job) and job.status is JobStatus.PENDING:
         _fail(job, f"Planning failed repeatedly: {type(error).__name__}: {str(error)[:300]}", c)
 
 
 def _change(job: Job, c: Collaborators, action: JobAction, change) -> Job | None:
-    """Apply `change` to the stored job if it still allows `action`; the job as it then stands
-    (None when it was deleted meanwhile)."""
+    """Apply `change` to the stored job if it is still this incarnation and allows `action`; the
+    job as it then stands (None when it was deleted meanwhile)."""
     def decide(fresh: Job) -> None:
-        if fresh.allows(action):
+        if fresh.incarnation == job.incarnation and fresh.allows(action):
             change(fresh, c.clock())
 
     try:
@@ -272,7 +277,7 @@ def _change(job: Job, c: Collaborators, action: JobAction, change) -> Job | None
 def _send_watch(job: Job, progress: dict | None, c: Collaborators) -> None:
     stall_seconds = c.settings.dispatch_stall_seconds
     if stall_seconds > 0:
-        request = PlanRequest.watch(job.id, progress, since=job.last_modified)
+        request = PlanRequest.watch(job, progress)
         c.plan_queue.send(request.to_text(), delay_seconds=stall_seconds)
 
 

@@ -50,31 +50,32 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         job = c.jobs.get(request.job_id)
     except JobNotFound:
         return BatchResult()
-    if job.status is not JobStatus.RUNNING:
-        return BatchResult()
+    if not request.is_for(job) or job.status is not JobStatus.RUNNING:
+        return BatchResult()  # an earlier job's message, or a job not running: its devices stay as they are
     try:
         resolved = _resolve_dead_sender(job, request.batch, c, delivery_id) if redelivered else []
-        claimed = c.job_devices.claim(job.id, request.batch, c.clock(), delivery_id).claimed
+        claimed = c.job_devices.claim(job.id, request.batch, c.clock(), delivery_id, job.incarnation).claimed
         outcomes, unsent = _send_all(job, claimed, c)
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
     # Known outcomes first: whatever fails after this, they are not lost.
-    for report in OutcomesReport.split(job.id, resolved + outcomes):
+    for report in OutcomesReport.split(job, resolved + outcomes):
         c.outcomes_queue.send(report.to_text())
     if unsent:
-        _give_back(job.id, unsent, request, c)
+        _give_back(job, unsent, request, c)
     return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved))
 
 
-def _give_back(job_id: str, unsent: list[str], request: DispatchRequest, c: Collaborators) -> None:
+def _give_back(job: Job, unsent: list[str], request: DispatchRequest, c: Collaborators) -> None:
     """Release claimed, unstarted devices; if the job runs again already (resumed while this
     batch held them, perhaps after the resume batched what was pending), batch them again."""
+    job_id = job.id
     try:
-        c.job_devices.release(job_id, unsent, c.clock())
+        c.job_devices.release(job_id, unsent, c.clock(), job.incarnation)
     except JobNotFound:
         return
     try:
-        again = _running(c.jobs, job_id)
+        again = _running(c.jobs, job)
     except Exception:  # noqa: BLE001 - unsure: a duplicate dispatch message is harmless, a lost one is not
         logger.warning("job %s: could not read its status after giving devices back; batching them again", job_id)
         again = True
@@ -142,31 +143,33 @@ class JobStatusProbe:
     """Is the job still running? Re-read when the last look is older than `max_age` seconds,
     by one thread at a time (the others keep the last answer meanwhile)."""
 
-    def __init__(self, jobs, job_id: str, max_age: float, monotonic):
-        self._jobs, self._job_id, self._max_age, self._monotonic = jobs, job_id, max_age, monotonic
+    def __init__(self, jobs, job: Job, max_age: float, monotonic):
+        self._jobs, self._job, self._max_age, self._monotonic = jobs, job, max_age, monotonic
         self._running, self._checked_at = True, monotonic()
         self._lock = threading.Lock()
 
     def running(self) -> bool:
         if self._running and self._monotonic() - self._checked_at >= self._max_age and self._lock.acquire(False):
             try:
-                self._running = _running(self._jobs, self._job_id)
+                self._running = _running(self._jobs, self._job)
                 self._checked_at = self._monotonic()
             finally:
                 self._lock.release()
         return self._running
 
 
-def _running(jobs, job_id: str) -> bool:
+def _running(jobs, job: Job) -> bool:
+    """Is this job (this incarnation of it) running now?"""
     try:
-        return jobs.get(job_id).status is JobStatus.RUNNING
+        stored = jobs.get(job.id)
     except JobNotFound:
         return False
+    return stored.incarnation == job.incarnation and stored.status is JobStatus.RUNNING
 
 
 def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[list[DeviceOutcome], list[str]]:
     steps = device_steps(job.operations)
-    status = JobStatusProbe(c.jobs, job.id, c.settings.dispatch_status_check_seconds, c.monotonic)
+    status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic)
 
     def send(row: JobDevice) -> DeviceOutcome | None:
         return send_to_device(c.hub, row.device_id, steps) if status.running() else None

@@ -52,7 +52,7 @@ def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
     draft.require(JobAction.RUN)
     require_runnable(draft, ctx)  # asks the hub: before the change, which must not wait on it
     change = ctx.jobs.change(job_id, lambda job: job.run(ctx.clock()), if_match=draft.etag)
-    _request_planning(change.after, PlanRequest.plan(job_id), ctx,
+    _request_planning(change.after, PlanRequest.plan(change.after), ctx,
                       undo=lambda: _restore(change.before, change.after, ctx))
     return change.after
 
@@ -68,7 +68,7 @@ def stop_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
 def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
     change = ctx.jobs.change(job_id, lambda job: job.resume(ctx.clock()), if_match)
-    _request_planning(change.after, PlanRequest.resume(job_id), ctx,
+    _request_planning(change.after, PlanRequest.resume(change.after), ctx,
                       undo=lambda: _restore(change.before, change.after, ctx))
     return change.after
 
@@ -92,7 +92,7 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
     rerun = source.rerun(rerun_id, ctx.clock())
     rerun.run(ctx.clock())
     ctx.jobs.add(rerun)
-    _request_planning(rerun, PlanRequest.plan(rerun.id), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))
+    _request_planning(rerun, PlanRequest.plan(rerun), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))
     return rerun
 
 
@@ -146,7 +146,7 @@ def _run_new(job: Job, ctx: Collaborators) -> Job:
     require_runnable(job, ctx)
     job.run(ctx.clock())
     ctx.jobs.add(job)
-    _request_planning(job, PlanRequest.plan(job.id), ctx, undo=lambda: ctx.jobs.delete(job.id, job.etag))
+    _request_planning(job, PlanRequest.plan(job), ctx, undo=lambda: ctx.jobs.delete(job.id, job.etag))
     return job
 
 

@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
+from shared.domain.jobs import Job
 
 # A queue message holds 64 KB, base64-encoded: 48 KB of text. Reports stay well below.
 MAX_REPORT_BYTES = 40 * 1024
@@ -21,6 +22,16 @@ MAX_REPORTED_MESSAGE_LENGTH = 300
 
 class QueueMessageModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+
+class JobMessage(QueueMessageModel):
+    """A message about one job: it names the job's id and incarnation, and a stage drops a
+    message whose incarnation is not the job's (a job deleted and made again under its id)."""
+    job_id: str
+    incarnation: str
+
+    def is_for(self, job: Job) -> bool:
+        return job.id == self.job_id and job.incarnation == self.incarnation
 
     def to_text(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -39,14 +50,13 @@ class PlanKind(str, Enum):
     WATCH = "watch"  # the stall watchdog's look at a running job
 
 
-class PlanRequest(QueueMessageModel):
+class PlanRequest(JobMessage):
     """jobs-plan: one message kind per job of the planner, with the fields that kind needs.
 
     A watch message is sent with a delay while the job runs; `progress` holds the counters seen
     by the previous look and `since` the job's lastModified that started the chain (a stop,
     resume or end changes it, which ends the chain)."""
     kind: PlanKind
-    job_id: str
     continuation: str | None = None  # CONTINUE: the hub query's position
     after: str | None = None  # DISPATCH_MORE: the last device id already batched
     progress: dict[str, int] | None = None  # WATCH
@@ -61,38 +71,38 @@ class PlanRequest(QueueMessageModel):
         return self
 
     @classmethod
-    def plan(cls, job_id: str) -> "PlanRequest":
-        return cls(kind=PlanKind.PLAN, job_id=job_id)
+    def plan(cls, job: Job) -> "PlanRequest":
+        return cls(kind=PlanKind.PLAN, job_id=job.id, incarnation=job.incarnation)
 
     @classmethod
-    def continuing(cls, job_id: str, continuation: str) -> "PlanRequest":
-        return cls(kind=PlanKind.CONTINUE, job_id=job_id, continuation=continuation)
+    def continuing(cls, job: Job, continuation: str) -> "PlanRequest":
+        return cls(kind=PlanKind.CONTINUE, job_id=job.id, incarnation=job.incarnation, continuation=continuation)
 
     @classmethod
-    def dispatch_more(cls, job_id: str, after: str) -> "PlanRequest":
-        return cls(kind=PlanKind.DISPATCH_MORE, job_id=job_id, after=after)
+    def dispatch_more(cls, job: Job, after: str) -> "PlanRequest":
+        return cls(kind=PlanKind.DISPATCH_MORE, job_id=job.id, incarnation=job.incarnation, after=after)
 
     @classmethod
-    def resume(cls, job_id: str) -> "PlanRequest":
-        return cls(kind=PlanKind.RESUME, job_id=job_id)
+    def resume(cls, job: Job) -> "PlanRequest":
+        return cls(kind=PlanKind.RESUME, job_id=job.id, incarnation=job.incarnation)
 
     @classmethod
-    def watch(cls, job_id: str, progress: dict[str, int] | None, since: datetime) -> "PlanRequest":
-        return cls(kind=PlanKind.WATCH, job_id=job_id, progress=progress, since=since)
+    def watch(cls, job: Job, progress: dict[str, int] | None) -> "PlanRequest":
+        return cls(kind=PlanKind.WATCH, job_id=job.id, incarnation=job.incarnation, progress=progress,
+                   since=job.last_modified)
 
 
-class DispatchRequest(QueueMessageModel):
+class DispatchRequest(JobMessage):
     """jobs-dispatch: send a job's operations to the devices firstDeviceId..lastDeviceId (one
     batch of at most 98 consecutive ids, as they sort)."""
-    job_id: str
     first_device_id: str
     last_device_id: str
     size: int
 
     @classmethod
-    def of(cls, job_id: str, batch: DeviceBatch) -> "DispatchRequest":
-        return cls(job_id=job_id, first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
-                   size=batch.size)
+    def of(cls, job: Job, batch: DeviceBatch) -> "DispatchRequest":
+        return cls(job_id=job.id, incarnation=job.incarnation, first_device_id=batch.first_device_id,
+                   last_device_id=batch.last_device_id, size=batch.size)
 
     @property
     def batch(self) -> DeviceBatch:
@@ -119,17 +129,20 @@ class ReportedOutcome(QueueMessageModel):
         return DeviceOutcome.failure(self.device_id, self.error_code, self.error_message or "")
 
 
-class OutcomesReport(QueueMessageModel):
+class OutcomesReport(JobMessage):
     """jobs-outcomes: what a sender learned about the devices of one batch. An empty list asks
     the collector only to end the job if nothing is left to do."""
-    job_id: str
     outcomes: list[ReportedOutcome] = []
+
+    @classmethod
+    def nothing_left(cls, job: Job) -> "OutcomesReport":
+        return cls(job_id=job.id, incarnation=job.incarnation)
 
     def to_text(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)  # a success is just its id
 
     @classmethod
-    def split(cls, job_id: str, outcomes: list[DeviceOutcome]) -> list["OutcomesReport"]:
+    def split(cls, job: Job, outcomes: list[DeviceOutcome]) -> list["OutcomesReport"]:
         """Usually one report; more only when long error messages would pass the queue's 64 KB;
         none for no outcomes."""
         reports, current, size = [], [], 0
@@ -137,10 +150,10 @@ class OutcomesReport(QueueMessageModel):
             item = ReportedOutcome.of(outcome)
             item_size = len(item.to_text().encode("utf-8"))
             if current and size + item_size > MAX_REPORT_BYTES:
-                reports.append(cls(job_id=job_id, outcomes=current))
+                reports.append(cls(job_id=job.id, incarnation=job.incarnation, outcomes=current))
                 current, size = [], 0
             current.append(item)
             size += item_size
         if current:
-            reports.append(cls(job_id=job_id, outcomes=current))
+            reports.append(cls(job_id=job.id, incarnation=job.incarnation, outcomes=current))
         return reports

@@ -27,19 +27,19 @@ _ENDABLE = (JobStatus.RUNNING, JobStatus.STOPPED)
 def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | None:
     outcomes, now = [item.to_outcome() for item in report.outcomes], c.clock()
     try:
-        result = c.job_devices.record_outcomes(report.job_id, outcomes, now)
+        result = c.job_devices.record_outcomes(report.job_id, outcomes, now, report.incarnation)
     except JobNotFound:
-        logger.info("job %s has no device rows (deleted?); outcomes dropped", report.job_id)
+        logger.info("job %s has no device rows of this incarnation (deleted?); outcomes dropped", report.job_id)
         return None
     failed_now = any(row.status is DeviceStatus.FAILED for row in result.recorded)
-    if failed_now and cancel_past_threshold(c.jobs, report.job_id, result.progress, now):
+    if failed_now and cancel_past_threshold(c.jobs, report, result.progress, now):
         return result.progress
     if result.progress.is_done:
-        end_job(c.jobs, report.job_id, result.progress, now)
+        end_job(c.jobs, report, result.progress, now)
     return result.progress
 
 
-def cancel_past_threshold(jobs: JobStore, job_id: str, progress: Progress, now: datetime) -> bool:
+def cancel_past_threshold(jobs: JobStore, report: OutcomesReport, progress: Progress, now: datetime) -> bool:
     """Cancel a running or stopped job whose failures crossed its cancellation threshold: its
     senders stop starting devices (devices in flight finish and count), the rest stay pending."""
     def cancel(job: Job) -> None:
@@ -47,24 +47,29 @@ def cancel_past_threshold(jobs: JobStore, job_id: str, progress: Progress, now: 
         if reason is not None:
             job.cancel(reason, now)
 
-    cancelled = _changed(jobs, job_id, cancel)
+    cancelled = _changed(jobs, report, cancel)
     if cancelled:
-        logger.info("job %s cancelled: %s", job_id, progress.as_dict())
+        logger.info("job %s cancelled: %s", report.job_id, progress.as_dict())
     return cancelled
 
 
-def end_job(jobs: JobStore, job_id: str, progress: Progress, now: datetime) -> None:
+def end_job(jobs: JobStore, report: OutcomesReport, progress: Progress, now: datetime) -> None:
     def finish(job: Job) -> None:
         if job.status in _ENDABLE and job.allows(JobAction.FINISH):  # else ended already, or still planning
             job.finish(progress, now)
 
-    if _changed(jobs, job_id, finish):
-        logger.info("job %s ended: %s", job_id, progress.as_dict())
+    if _changed(jobs, report, finish):
+        logger.info("job %s ended: %s", report.job_id, progress.as_dict())
 
 
-def _changed(jobs: JobStore, job_id: str, decide: Decision) -> bool:
-    """Whether `decide` changed the stored job (False for a job deleted meanwhile)."""
+def _changed(jobs: JobStore, report: OutcomesReport, decide: Decision) -> bool:
+    """Whether `decide` changed the stored job, the report's incarnation of it (False for a job
+    deleted meanwhile)."""
+    def for_this_job(job: Job) -> None:
+        if report.is_for(job):
+            decide(job)
+
     try:
-        return jobs.change(job_id, decide).changed
+        return jobs.change(report.job_id, for_this_job).changed
     except JobNotFound:
         return False

@@ -7,6 +7,7 @@ Copy never changes the source, so every state allows it.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
@@ -77,6 +78,9 @@ class Job:
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
+    # Minted when the job is made: a job deleted and made again under the same id is another
+    # incarnation, so messages and device rows of the first are never taken for the second's.
+    incarnation: str = field(default_factory=lambda: new_incarnation())
     etag: str | None = field(default=None, compare=False)  # the stored version
 
     @classmethod
@@ -161,14 +165,15 @@ class Job:
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None, rerun_of=None)
+                         etag=None, rerun_of=None, incarnation=new_incarnation())
         return copied.validated()
 
     def rerun(self, new_id: str, now: datetime) -> "Job":
         """A new draft with the same operations for the devices that failed in this ended job."""
         self.require(JobAction.RERUN)
         rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id, created_at=now,
-                        last_modified=now, started_at=None, ended_at=None, reason=None, etag=None)
+                        last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
+                        incarnation=new_incarnation())
         return rerun.validated()
 
     @property
@@ -185,6 +190,10 @@ class Job:
         self.require(action)
         self.status = status
         self.last_modified = now
+
+
+def new_incarnation() -> str:
+    return uuid.uuid4().hex
 
 
 def _copy_name(display_name: str) -> str:

@@ -106,11 +106,14 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
     def __init__(self):
         self._rows: dict[str, dict[str, JobDevice]] = {}
         self._progress: dict[str, Progress] = {}
+        self._incarnations: dict[str, str] = {}
         self._lock = threading.RLock()
         self._versions = _Versions()
 
-    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
+    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime, incarnation: str = "") -> int:
         with self._lock:
+            if self._incarnations.setdefault(job_id, incarnation) != incarnation:
+                raise JobNotFound(job_id)  # the partition is another incarnation's
             rows = self._rows.setdefault(job_id, {})
             new_ids = set(device_ids) - set(rows)
             for device_id in new_ids:
@@ -132,6 +135,10 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
         with self._lock:
             return self._progress.get(job_id, Progress())
 
+    def incarnation_of(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._incarnations.get(job_id) if job_id in self._progress else None
+
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
                      continuation: str | None = None) -> DevicePage[JobDevice]:
         start = (decode_continuation(continuation) or {}).get("RowKey", "")
@@ -144,13 +151,14 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
 
     def delete_all(self, job_id: str) -> int:
         with self._lock:
+            self._incarnations.pop(job_id, None)
             deleted = len(self._rows.pop(job_id, {})) + (1 if self._progress.pop(job_id, None) else 0)
             return deleted
 
     def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
-               change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
+               change: Callable[[JobDevice], JobDevice | None], incarnation: str) -> AppliedChange:
         with self._lock:
-            if job_id not in self._progress:
+            if job_id not in self._progress or self._incarnations.get(job_id) != incarnation:
                 raise JobNotFound(job_id)
             rows = read_rows()
             changes = [(row, changed) for row in rows if (changed := change(row)) is not None]

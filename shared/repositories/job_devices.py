@@ -1,6 +1,11 @@
 """The `jobdevices` table: PartitionKey the job id, one row per device (RowKey: the encoded
 device id, see device_keys) and the job's progress row (RowKey `~progress`).
 
+Incarnations: the progress row names the incarnation of the job that planned the partition
+(see Job.incarnation). Every change names the incarnation it is for, and a partition of
+another one (rows a deleted job left under the same id) answers JobNotFound: to the writer,
+that job is gone. Planning a new incarnation clears such rows first (clear_other_incarnation).
+
 Exactly-once counting: every change of device rows is one entity-group transaction holding
 the changed rows *and* the progress row, each with an ETag condition. A transaction that loses
 a race fails as a whole; it is then recomputed from fresh reads, so a change that another
@@ -69,12 +74,21 @@ class AbstractJobDeviceRepository(abc.ABC):
     """The rules of claiming and recording, over storage primitives each store provides."""
 
     @abc.abstractmethod
-    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
+    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime, incarnation: str = "") -> int:
         """Write a `pending` row per new device and add them to the progress total.
 
         Idempotent: ids that already have a row are skipped, so a replayed planner page adds 0.
         Returns how many rows this call created.
         """
+
+    @abc.abstractmethod
+    def incarnation_of(self, job_id: str) -> str | None:
+        """The incarnation the partition's rows belong to; None when there are none."""
+
+    def clear_other_incarnation(self, job_id: str, incarnation: str) -> int:
+        """Delete rows an earlier job of this id left behind; returns how many."""
+        stored = self.incarnation_of(job_id)
+        return self.delete_all(job_id) if stored is not None and stored != incarnation else 0
 
     @abc.abstractmethod
     def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
@@ -105,8 +119,9 @@ class AbstractJobDeviceRepository(abc.ABC):
 
     @abc.abstractmethod
     def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
-               change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
-        """Atomically store `change(row)` for each row that changes, with the counters."""
+               change: Callable[[JobDevice], JobDevice | None], incarnation: str) -> AppliedChange:
+        """Atomically store `change(row)` for each row that changes, with the counters; the
+        partition must be `incarnation`'s (else JobNotFound)."""
 
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         """The batch's rows as a change needs them: id, status, claimer and ETag. A change
@@ -120,7 +135,8 @@ class AbstractJobDeviceRepository(abc.ABC):
         rows = self._read_for_change(job_id, DeviceBatch(min(device_ids), max(device_ids), len(device_ids)))
         return [row for row in rows if row.device_id in device_ids]
 
-    def claim(self, job_id: str, batch: DeviceBatch, now: datetime, claimer: str | None = None) -> ClaimResult:
+    def claim(self, job_id: str, batch: DeviceBatch, now: datetime, claimer: str | None = None,
+              incarnation: str = "") -> ClaimResult:
         """Move the batch's `pending` rows to `running` for `claimer` (the delivery sending to
         them), atomically with the counters. A range may hold more pending rows than one
         transaction (rows released after it was cut): then it is claimed in sub-batches."""
@@ -128,16 +144,16 @@ class AbstractJobDeviceRepository(abc.ABC):
             return row.claimed(now, claimer) if row.status is DeviceStatus.PENDING else None
 
         try:
-            applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending)
+            applied = self._apply(job_id, lambda: self._read_for_change(job_id, batch), claim_pending, incarnation)
         except TooManyToChange:
             pending = [row.device_id for row in self.read_batch(job_id, batch) if row.status is DeviceStatus.PENDING]
-            results = [self.claim(job_id, sub, now, claimer) for sub in batches_of(pending)]
+            results = [self.claim(job_id, sub, now, claimer, incarnation) for sub in batches_of(pending)]
             return ClaimResult([row for result in results for row in result.claimed],
                                [row for result in results for row in result.unclaimed])
         claimed_ids = {row.device_id for row in applied.changed}
         return ClaimResult(applied.changed, [row for row in applied.rows if row.device_id not in claimed_ids])
 
-    def release(self, job_id: str, device_ids: Iterable[str], now: datetime) -> list[JobDevice]:
+    def release(self, job_id: str, device_ids: Iterable[str], now: datetime, incarnation: str = "") -> list[JobDevice]:
         """Give `running` rows back to `pending` (unsent when the job stopped, or re-sendable);
         any number of devices, one transaction per batch of them."""
         def release_running(row: JobDevice) -> JobDevice | None:
@@ -146,10 +162,12 @@ class AbstractJobDeviceRepository(abc.ABC):
         released = []
         for chunk in _chunks(sorted(set(device_ids))):
             wanted = set(chunk)
-            released += self._apply(job_id, lambda: self._read_devices(job_id, wanted), release_running).changed
+            released += self._apply(job_id, lambda: self._read_devices(job_id, wanted), release_running,
+                                    incarnation).changed
         return released
 
-    def record_outcomes(self, job_id: str, outcomes: Iterable[DeviceOutcome], now: datetime) -> RecordResult:
+    def record_outcomes(self, job_id: str, outcomes: Iterable[DeviceOutcome], now: datetime,
+                        incarnation: str = "") -> RecordResult:
         """Store outcomes of devices not yet final, with the counters, exactly once; any number
         of outcomes, one transaction per batch of them."""
         by_device = {outcome.device_id: outcome for outcome in outcomes}
@@ -160,14 +178,11 @@ class AbstractJobDeviceRepository(abc.ABC):
         recorded, progress = [], None
         for chunk in _chunks(sorted(by_device)):
             wanted = set(chunk)
-            applied = self._apply(job_id, lambda: self._read_devices(job_id, wanted), record)
+            applied = self._apply(job_id, lambda: self._read_devices(job_id, wanted), record, incarnation)
             recorded, progress = recorded + applied.changed, applied.progress
-        return RecordResult(recorded, progress if progress is not None else self._progress_or_missing(job_id))
-
-    def _progress_or_missing(self, job_id: str) -> Progress:
-        """The counters, for a call that changed nothing; JobNotFound when the job has no rows,
-        as a change would say."""
-        return self._apply(job_id, lambda: [], lambda row: None).progress
+        if progress is None:  # nothing to record: the counters, or JobNotFound as a change would say
+            progress = self._apply(job_id, lambda: [], lambda row: None, incarnation).progress
+        return RecordResult(recorded, progress)
 
 
 def _chunks(device_ids: list[str]) -> Iterator[list[str]]:
@@ -184,8 +199,12 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         self._table = transaction_client(service, table_name)
         self._pause = pause
 
-    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime) -> int:
-        return sum(self._add_chunk(job_id, chunk, now) for chunk in _chunks(sorted(set(device_ids))))
+    def add_pending(self, job_id: str, device_ids: Iterable[str], now: datetime, incarnation: str = "") -> int:
+        return sum(self._add_chunk(job_id, chunk, now, incarnation) for chunk in _chunks(sorted(set(device_ids))))
+
+    def incarnation_of(self, job_id: str) -> str | None:
+        _, etag, incarnation = self._read_progress(job_id)
+        return incarnation if etag is not None else None
 
     def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
                         after: str | None = None) -> Iterator[DeviceBatch]:
@@ -230,11 +249,12 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         return deleted
 
     def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
-               change: Callable[[JobDevice], JobDevice | None]) -> AppliedChange:
-        """One transaction with ETag conditions on every row it writes; on a lost race, recompute."""
+               change: Callable[[JobDevice], JobDevice | None], incarnation: str) -> AppliedChange:
+        """One transaction with ETag conditions on every row it writes (the progress row's ETag
+        also holds its incarnation still); on a lost race, recompute."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            progress, progress_etag = self._read_progress(job_id)
-            if progress_etag is None:
+            progress, progress_etag, stored_incarnation = self._read_progress(job_id)
+            if progress_etag is None or stored_incarnation != incarnation:
                 raise JobNotFound(job_id)
             rows = read_rows()
             changes = [(row, changed) for row in rows if (changed := change(row)) is not None]
@@ -254,16 +274,19 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             return AppliedChange(rows, stored, progress)
         raise ConcurrencyConflict("Job progress", job_id)
 
-    def _add_chunk(self, job_id: str, device_ids: list[str], now: datetime) -> int:
+    def _add_chunk(self, job_id: str, device_ids: list[str], now: datetime, incarnation: str) -> int:
         existing: set[str] = set()
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             new_ids = [device_id for device_id in device_ids if device_id not in existing]
             if not new_ids:
                 return 0
-            progress, progress_etag = self._read_progress(job_id)
+            progress, progress_etag, stored_incarnation = self._read_progress(job_id)
+            if progress_etag is not None and stored_incarnation != incarnation:
+                raise JobNotFound(job_id)  # the partition is another incarnation's
             rows = [_device_to_entity(JobDevice(job_id, device_id, updated_at=now)) for device_id in new_ids]
             operations = [("create", row) for row in rows]
-            operations.append(_progress_operation(job_id, progress.with_planned(len(new_ids)), progress_etag))
+            operations.append(_progress_operation(job_id, progress.with_planned(len(new_ids)), progress_etag,
+                                                  incarnation))
             try:
                 self._table.submit_transaction(operations)
                 return len(new_ids)
@@ -274,13 +297,14 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             self._pause(attempt)
         raise ConcurrencyConflict("Job progress", job_id)
 
-    def _read_progress(self, job_id: str) -> tuple[Progress, str | None]:
+    def _read_progress(self, job_id: str) -> tuple[Progress, str | None, str | None]:
+        """The counters, the row's ETag and its incarnation (None, None when there is no row)."""
         try:
             entity = self._table.get_entity(job_id, PROGRESS_ROW_KEY)
         except ResourceNotFoundError:
-            return Progress(), None
+            return Progress(), None, None
         counters = {name: entity.get(name, 0) for name in Progress().as_dict()}
-        return Progress(**counters), entity.metadata["etag"]
+        return Progress(**counters), entity.metadata["etag"], entity.get("incarnation", "")
 
     def _read_range(self, job_id: str, first_device_id: str, last_device_id: str,
                     select: list[str] | None = None) -> list[JobDevice]:
@@ -317,10 +341,10 @@ def _change_operations(changes: list[tuple[JobDevice, JobDevice]], progress: Pro
     return operations
 
 
-def _progress_operation(job_id: str, progress: Progress, etag: str | None) -> tuple:
+def _progress_operation(job_id: str, progress: Progress, etag: str | None, incarnation: str = "") -> tuple:
     entity = {"PartitionKey": job_id, "RowKey": PROGRESS_ROW_KEY, **progress.as_dict()}
     if etag is None:
-        return ("create", entity)
+        return ("create", {**entity, "incarnation": incarnation})
     # MERGE, so fields other stages may add to the progress row survive.
     return ("update", entity, {"mode": UpdateMode.MERGE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from azure.iot.hub.models import QuerySpecification
 
+from shared.domain.batching import DeviceBatch
 from shared.messages import DispatchRequest, OutcomesReport, ReportedOutcome
+from shared.repositories import JobRepository
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from tests.e2e.pipeline.conftest import assert_counts_add_up, executed, log_of
 from local.harness import HostProcess
@@ -178,7 +180,8 @@ def test_duplicated_dispatch_and_outcomes_messages_change_no_count(stack, jobs):
     wait_for(lambda: jobs.get(job_id)["status"] == "running", timeout=30, what="the job to run")
     device_ids = sorted(row.device_id for row in stack.job_devices.iter_devices(job_id))
     batches = [device_ids[i:i + 98] for i in range(0, len(device_ids), 98)]
-    dispatch = [DispatchRequest(job_id=job_id, first_device_id=b[0], last_device_id=b[-1], size=len(b)) for b in batches]
+    stored = JobRepository(stack.tables).get(job_id)
+    dispatch = [DispatchRequest.of(stored, DeviceBatch(b[0], b[-1], len(b))) for b in batches]
     for request in dispatch:  # while the originals are being sent
         stack.queue("jobs-dispatch").send_message(request.to_text())
     job = jobs.wait_ended(job_id)
@@ -187,9 +190,10 @@ def test_duplicated_dispatch_and_outcomes_messages_change_no_count(stack, jobs):
     for request in dispatch:  # and again once everything is recorded
         stack.queue("jobs-dispatch").send_message(request.to_text())
     flipped = [DeviceOutcome.failure(d, DeviceErrorCode.TIMEOUT, "late duplicate") for d in batches[0]]
-    stack.queue("jobs-outcomes").send_message(OutcomesReport.split(job_id, flipped)[0].to_text())
+    stack.queue("jobs-outcomes").send_message(OutcomesReport.split(stored, flipped)[0].to_text())
     stack.queue("jobs-outcomes").send_message(
-        OutcomesReport(job_id=job_id, outcomes=[ReportedOutcome(device_id=d) for d in batches[0]]).to_text())
+        OutcomesReport(job_id=job_id, incarnation=stored.incarnation,
+                       outcomes=[ReportedOutcome(device_id=d) for d in batches[0]]).to_text())
     wait_for(lambda: executed(stack, "send_batch") >= sends_before + len(dispatch)
              and executed(stack, "collect_outcomes") >= collects_before + 2, timeout=30, what="the duplicates")
     again = jobs.get(job_id)

@@ -9,6 +9,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from dispatcher.sending import send_batch
+from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.operations import Operation, OperationType
@@ -34,7 +35,7 @@ def running_job(jobs, job_devices, device_ids) -> Job:
     job.run(NOW)
     job.start(NOW)
     jobs.add(job)
-    job_devices.add_pending("job-1", device_ids, NOW)
+    job_devices.add_pending("job-1", device_ids, NOW, job.incarnation)
     return job
 
 
@@ -43,10 +44,10 @@ def test_reports_delivered_several_times_at_once_count_once(stores, serialized):
     jobs, job_devices = stores
     job_devices = OneWriterPerJob(job_devices) if serialized else job_devices
     device_ids = [f"d-{n:04d}" for n in range(196)]
-    running_job(jobs, job_devices, device_ids)
+    job = running_job(jobs, job_devices, device_ids)
     outcomes = [DeviceOutcome.success(d) if n % 7 else DeviceOutcome.failure(d, DeviceErrorCode.TIMEOUT, "late")
                 for n, d in enumerate(device_ids)]
-    reports = [OutcomesReport.split("job-1", outcomes[i:i + 98])[0] for i in (0, 98)]
+    reports = [OutcomesReport.split(job, outcomes[i:i + 98])[0] for i in (0, 98)]
     with ThreadPoolExecutor(6) as pool:
         c = collaborators(jobs=jobs, job_devices=job_devices, clock=lambda: NOW)
         list(pool.map(lambda report: collect_outcomes(report, c), reports * 3))
@@ -58,13 +59,13 @@ def test_reports_delivered_several_times_at_once_count_once(stores, serialized):
 def test_the_same_dispatch_message_delivered_at_once_sends_each_device_once(stores):
     jobs, job_devices = stores
     device_ids = [f"d-{n:04d}" for n in range(98)]
-    running_job(jobs, job_devices, device_ids)
+    job = running_job(jobs, job_devices, device_ids)
     hub, outcomes_queue = FakeHub(), FakeQueue()
     with ThreadPoolExecutor(8) as devices_pool:
         c = collaborators(jobs=jobs, job_devices=OneWriterPerJob(job_devices), hub=hub,
                           outcomes_queue=outcomes_queue, devices_pool=devices_pool, clock=lambda: NOW,
                           settings=Settings(dispatch_status_check_seconds=0))
-        request = DispatchRequest(job_id="job-1", first_device_id=device_ids[0], last_device_id=device_ids[-1], size=98)
+        request = DispatchRequest.of(job, DeviceBatch(device_ids[0], device_ids[-1], 98))
         with ThreadPoolExecutor(4) as senders:
             results = list(senders.map(lambda _: send_batch(request, c), range(4)))
     assert sum(result.sent for result in results) == 98

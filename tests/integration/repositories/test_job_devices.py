@@ -131,6 +131,33 @@ class TestClaim:
         assert job_devices.release(job_id, ids(5)[2:], LATER) == []
 
 
+class TestIncarnations:
+    """Rows belong to the incarnation of the job that planned them; another one's writers see no job."""
+
+    def test_changes_for_another_incarnation_are_not_found_and_change_nothing(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(3), NOW, incarnation="first")
+        batch = DeviceBatch(ids(3)[0], ids(3)[-1], 3)
+        for stale_change in (lambda: job_devices.claim(job_id, batch, NOW, incarnation="second"),
+                             lambda: job_devices.release(job_id, ids(3), NOW, incarnation="second"),
+                             lambda: job_devices.record_outcomes(job_id, [DeviceOutcome.success(ids(1)[0])], NOW,
+                                                                 incarnation="second"),
+                             lambda: job_devices.add_pending(job_id, ids(5), NOW, incarnation="second")):
+            with pytest.raises(JobNotFound):
+                stale_change()
+        assert job_devices.get_progress(job_id) == Progress(total=3, pending=3)
+        assert job_devices.claim(job_id, batch, NOW, incarnation="first").claimed != []
+
+    def test_planning_a_new_incarnation_clears_the_rows_an_earlier_one_left(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(3), NOW, incarnation="first")
+        assert job_devices.clear_other_incarnation(job_id, "first") == 0  # its own rows stay
+        assert job_devices.incarnation_of(job_id) == "first"
+        assert job_devices.clear_other_incarnation(job_id, "second") == 4  # three devices and the progress row
+        assert job_devices.incarnation_of(job_id) is None
+        assert job_devices.add_pending(job_id, ids(2), NOW, incarnation="second") == 2
+        assert job_devices.get_progress(job_id) == Progress(total=2, pending=2)
+        assert job_devices.incarnation_of(job_id) == "second"
+
+
 class TestAnyNumberOfRows:
     """Callers hand over any number of devices; the repository cuts them into transactions."""
 

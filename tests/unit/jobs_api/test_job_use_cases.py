@@ -34,7 +34,7 @@ class TestCreateJob:
         job = use_cases.create_job("job-1", definition(), ctx)
         assert job.status is JobStatus.PENDING and ctx.jobs.get("job-1").status is JobStatus.PENDING
         assert job.started_at is not None
-        assert _plan_requests(ctx) == [PlanRequest.plan("job-1")]
+        assert _plan_requests(ctx) == [PlanRequest.plan(ctx.jobs.get("job-1"))]
 
     def test_a_job_id_is_used_once(self, ctx):
         use_cases.create_job("job-1", definition(), ctx)
@@ -119,7 +119,7 @@ class TestDrafts:
     def test_run_true_runs_at_once(self, ctx):
         body = {**definition().model_dump(by_alias=True, exclude_none=True), "run": True}
         job = use_cases.save_draft(DraftRequest.model_validate(body), ctx)
-        assert job.status is JobStatus.PENDING and _plan_requests(ctx) == [PlanRequest.plan(job.id)]
+        assert job.status is JobStatus.PENDING and _plan_requests(ctx) == [PlanRequest.plan(job)]
 
     def test_edit_then_run_then_run_again_is_refused(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
@@ -164,7 +164,7 @@ class TestStopResume:
         assert ctx.jobs.get("job-1").status is JobStatus.STOPPED
         use_cases.resume_job("job-1", None, ctx)
         assert ctx.jobs.get("job-1").status is JobStatus.RUNNING
-        assert _plan_requests(ctx)[-1] == PlanRequest.resume("job-1")
+        assert _plan_requests(ctx)[-1] == PlanRequest.resume(ctx.jobs.get("job-1"))
 
     def test_stop_a_draft_or_pending_job_and_resume_a_running_one_are_refused(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)

@@ -57,13 +57,15 @@ def add_devices(hub: FakeHub, count: int, prefix: str = "dev") -> list[str]:
 
 
 def pending_job(p: Pipeline, operations, job_id: str = "job-1", **optional) -> Job:
-    job = Job.draft(job_id, "A job", "vending", list(operations), START, **optional)
+    """A pending job; its incarnation is the one the repositories assume when a test writes rows
+    itself (""), unless one is given."""
+    job = Job.draft(job_id, "A job", "vending", list(operations), START, **{"incarnation": "", **optional})
     job.run(START)
     return p.c.jobs.add(job)
 
 
 def run_job(p: Pipeline, job_id: str = "job-1") -> None:
-    p.plan_queue.send(PlanRequest.plan(job_id).to_text())  # as the API does
+    p.plan_queue.send(PlanRequest.plan(p.c.jobs.get(job_id)).to_text())  # as the API does
     run_until_quiet(p)
 
 

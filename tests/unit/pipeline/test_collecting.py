@@ -1,7 +1,7 @@
 from dataclasses import replace
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
-from shared.domain.jobs import JobStatus
+from shared.domain.jobs import Job, JobStatus
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest, ReportedOutcome
 
@@ -19,7 +19,7 @@ def running_job(p, count):
 
 
 def report(*outcomes):
-    return OutcomesReport(job_id="job-1", outcomes=[ReportedOutcome.of(o) for o in outcomes])
+    return OutcomesReport(job_id="job-1", incarnation="", outcomes=[ReportedOutcome.of(o) for o in outcomes])
 
 
 def test_outcomes_are_recorded_and_the_last_one_ends_the_job(pipeline):
@@ -67,10 +67,11 @@ def test_outcomes_of_a_deleted_job_are_dropped(pipeline):
 def test_reports_split_only_when_error_messages_would_pass_the_queue_limit():
     long = [DeviceOutcome.failure(f"device-{i:03d}" + "x" * 100, DeviceErrorCode.HUB_ERROR, "e" * 1000)
             for i in range(98)]
-    reports = OutcomesReport.split("job-1", long)
+    job = Job.draft("job-1", "A job", "vending", [property_op()], START)
+    reports = OutcomesReport.split(job, long)
     assert sum(len(r.outcomes) for r in reports) == 98
     assert all(len(r.to_text().encode()) < 48 * 1024 for r in reports)
-    assert len(OutcomesReport.split("job-1", [DeviceOutcome.success(f"d{i}") for i in range(98)])) == 1
+    assert len(OutcomesReport.split(job, [DeviceOutcome.success(f"d{i}") for i in range(98)])) == 1
 
 
 def test_failures_past_the_cancellation_threshold_cancel_the_job_and_no_further_device_is_sent(pipeline):
@@ -78,7 +79,7 @@ def test_failures_past_the_cancellation_threshold_cancel_the_job_and_no_further_
     for device_id in ids[:5]:
         pipeline.hub.failures[device_id] = HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "offline", 404)
     pending_job(pipeline, [command_op()], cancellation_threshold={"type": "number", "value": 3})
-    plan_job(PlanRequest.plan("job-1"), pipeline.c)
+    plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
     first, *rest = pipeline.dispatch_queue.take(DispatchRequest)
 
     send_batch(first, pipeline.c)

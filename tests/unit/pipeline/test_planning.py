@@ -19,7 +19,7 @@ class TestPlan:
     def test_writes_a_pending_row_per_device_then_one_dispatch_per_98_consecutive_devices(self, pipeline):
         ids = add_devices(pipeline.hub, 250)
         pending_job(pipeline, [property_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         assert pipeline.c.jobs.get("job-1").status is JobStatus.RUNNING
         assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
             "total": 250, "pending": 250, "running": 0, "completed": 0, "failed": 0}
@@ -38,7 +38,7 @@ class TestPlan:
             return original_query(*args)
 
         pipeline.hub.query_devices = slow_query
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         follow_up = pipeline.plan_queue.take(PlanRequest)
         assert [(r.continuation, r.kind) for r in follow_up] == [("294", PlanKind.CONTINUE)]
         assert pipeline.c.job_devices.get_progress("job-1").total == 294
@@ -57,7 +57,7 @@ class TestPlan:
             original_send(*args, **kwargs)
 
         pipeline.dispatch_queue.send = slow_send
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         first = pipeline.dispatch_queue.take(DispatchRequest)
         follow_up = [request for request in pipeline.plan_queue.take(PlanRequest) if request.kind is not PlanKind.WATCH]
 
@@ -77,12 +77,12 @@ class TestPlan:
         add_devices(pipeline.hub, 120)
         pending_job(pipeline, [property_op()])
         pipeline.c.job_devices.add_pending("job-1", [f"dev-{i:05d}" for i in range(100)], pipeline.clock())
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         assert pipeline.c.job_devices.get_progress("job-1").total == 120
 
     def test_an_empty_group_completes_the_job_at_once_with_the_reason(self, pipeline):
         pending_job(pipeline, [property_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         job = pipeline.c.jobs.get("job-1")
         assert (job.status, job.reason) == (JobStatus.COMPLETED, EMPTY_GROUP_REASON)
         assert job.ended_at is not None and pipeline.dispatch_queue.sent == []
@@ -90,21 +90,21 @@ class TestPlan:
     def test_a_deleted_group_fails_the_job(self, pipeline):
         pending_job(pipeline, [property_op()])
         pipeline.c.groups.delete("vending")
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         job = pipeline.c.jobs.get("job-1")
         assert job.status is JobStatus.FAILED and "no longer exists" in job.reason
 
     def test_a_group_whose_query_the_hub_refuses_fails_the_job_with_the_reason(self, pipeline):
         pending_job(pipeline, [property_op()])
         pipeline.hub.query_failure = HubFailure("InvalidQuery", "the query is not valid", 400)
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         job = pipeline.c.jobs.get("job-1")
         assert job.status is JobStatus.FAILED and "corrupted" in job.reason and "not valid" in job.reason
 
     def test_a_group_whose_filter_no_longer_translates_fails_the_job(self, pipeline):
         pipeline.c.groups._groups["vending"] = DeviceGroup("vending", "V", "SELECT * FROM devices WHERE $ts > 1")
         pending_job(pipeline, [property_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
 
     def test_edge_devices_and_other_models_fail_when_planned_and_are_never_sent(self, pipeline):
@@ -141,9 +141,9 @@ class TestResume:
     def _stopped_with_leftovers(self, pipeline, operations):
         add_devices(pipeline.hub, 10)
         pending_job(pipeline, operations)
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         pipeline.dispatch_queue.take(DispatchRequest)
-        batch = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
+        batch = DispatchRequest(job_id="job-1", incarnation="", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
         pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock())  # a sender that then died
         pipeline.clock.now += sender_lease(pipeline.c.host)  # longer ago than any live sender holds a row
         job = pipeline.c.jobs.get("job-1")
@@ -153,7 +153,7 @@ class TestResume:
 
     def test_property_jobs_release_leftover_running_devices_and_send_them_again(self, pipeline):
         self._stopped_with_leftovers(pipeline, [property_op()])
-        plan_job(PlanRequest.resume("job-1"), pipeline.c)
+        plan_job(PlanRequest.resume(pipeline.c.jobs.get("job-1")), pipeline.c)
         assert set(statuses(pipeline).values()) == {DeviceStatus.PENDING}
         run_until_quiet(pipeline)
         assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
@@ -161,7 +161,7 @@ class TestResume:
 
     def test_command_jobs_fail_leftover_running_devices_as_outcome_unknown_and_never_resend(self, pipeline):
         self._stopped_with_leftovers(pipeline, [command_op()])
-        plan_job(PlanRequest.resume("job-1"), pipeline.c)
+        plan_job(PlanRequest.resume(pipeline.c.jobs.get("job-1")), pipeline.c)
         run_until_quiet(pipeline)
         rows = {row.device_id: row for row in pipeline.c.job_devices.iter_devices("job-1")}
         unknown = {d for d, row in rows.items() if row.error_code is DeviceErrorCode.OUTCOME_UNKNOWN}
@@ -174,20 +174,20 @@ class TestResume:
     def test_a_resume_leaves_rows_claimed_moments_ago_to_their_sender(self, pipeline):
         add_devices(pipeline.hub, 10)
         pending_job(pipeline, [command_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         (batch,) = pipeline.dispatch_queue.take(DispatchRequest)
-        sub = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
+        sub = DispatchRequest(job_id="job-1", incarnation="", first_device_id="dev-00000", last_device_id="dev-00003", size=4)
         pipeline.c.job_devices.claim("job-1", sub.batch, pipeline.clock())  # a live sender, still at work
         job = pipeline.c.jobs.get("job-1")
         job.stop(pipeline.clock())
         job.resume(pipeline.clock())
         pipeline.c.jobs.update(job)
 
-        plan_job(PlanRequest.resume("job-1"), pipeline.c)
+        plan_job(PlanRequest.resume(pipeline.c.jobs.get("job-1")), pipeline.c)
 
         assert pipeline.outcomes_queue.sent == []  # nothing failed as OutcomeUnknown
         assert pipeline.c.job_devices.get_progress("job-1").running == 4
-        collect_outcomes(OutcomesReport.split("job-1", [DeviceOutcome.success(f"dev-{i:05d}") for i in range(4)])[0],
+        collect_outcomes(OutcomesReport.split(pipeline.c.jobs.get("job-1"), [DeviceOutcome.success(f"dev-{i:05d}") for i in range(4)])[0],
                          pipeline.c)  # the sender finishes
         run_until_quiet(pipeline)
         assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
@@ -198,7 +198,7 @@ class TestResume:
         job = pipeline.c.jobs.get("job-1")
         job.stop(pipeline.clock())
         pipeline.c.jobs.update(job)
-        plan_job(PlanRequest.resume("job-1"), pipeline.c)
+        plan_job(PlanRequest.resume(pipeline.c.jobs.get("job-1")), pipeline.c)
         assert pipeline.dispatch_queue.sent == [] and pipeline.outcomes_queue.sent == []
 
 
@@ -206,7 +206,7 @@ class TestWatch:
     def test_a_job_whose_counters_do_not_move_is_recovered(self, pipeline):
         add_devices(pipeline.hub, 5)
         pending_job(pipeline, [command_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         lost = pipeline.dispatch_queue.take(DispatchRequest)[0]  # its dispatch message is stuck somewhere
         pipeline.c.job_devices.claim("job-1", lost.batch, pipeline.clock())
         (watch, delay), = [(PlanRequest.from_text(t), d) for t, d in pipeline.plan_queue.sent]
@@ -223,7 +223,7 @@ class TestWatch:
     def test_the_chain_ends_when_the_job_is_stopped(self, pipeline):
         add_devices(pipeline.hub, 5)
         pending_job(pipeline, [property_op()])
-        plan_job(PlanRequest.plan("job-1"), pipeline.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
         (watch,) = [r for r in pipeline.plan_queue.take(PlanRequest) if r.kind is PlanKind.WATCH]
         job = pipeline.c.jobs.get("job-1")
         job.stop(pipeline.clock())
@@ -270,7 +270,7 @@ class TestRerun:
         # hand over after every page
         slow = pipeline.with_changes(settings=pipeline.c.settings.model_copy(update={"plan_seconds_per_invocation": 0}))
 
-        plan_job(PlanRequest.plan("job-2"), slow.c)
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-2")), slow.c)
         follow_up = [request for request in slow.plan_queue.take(PlanRequest) if request.kind is not PlanKind.WATCH]
 
         assert len(statuses(slow, "job-2")) == 50 and follow_up[0].continuation == max(statuses(slow, "job-2"))

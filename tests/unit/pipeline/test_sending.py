@@ -25,7 +25,7 @@ def stop_after(p, calls: int):
 def planned(p, count, operations):
     add_devices(p.hub, count)
     pending_job(p, operations)
-    plan_job(PlanRequest.plan("job-1"), p.c)
+    plan_job(PlanRequest.plan(p.c.jobs.get("job-1")), p.c)
     p.plan_queue.sent.clear()
     return p.dispatch_queue.take(DispatchRequest)
 
@@ -117,12 +117,12 @@ def test_devices_given_back_after_the_job_was_resumed_are_batched_again(pipeline
 
     give_back = pipeline.c.job_devices.release
 
-    def resumed_before_the_release(job_id, device_ids, now):
+    def resumed_before_the_release(job_id, device_ids, now, incarnation):
         job = pipeline.c.jobs.get(job_id)
         job.resume(pipeline.clock())
         pipeline.c.jobs.update(job)
-        plan_job(PlanRequest.resume(job_id), pipeline.c)  # nothing is pending yet
-        return give_back(job_id, device_ids, now)
+        plan_job(PlanRequest.resume(pipeline.c.jobs.get(job_id)), pipeline.c)  # nothing is pending yet
+        return give_back(job_id, device_ids, now, incarnation)
 
     pipeline.hub.on_call = stop_after(pipeline, 2)
     pipeline.c.job_devices.release = resumed_before_the_release
@@ -148,7 +148,7 @@ def test_a_redelivered_batch_resolves_its_dead_sender_s_devices(pipeline):
 
 def test_a_redelivery_resolves_only_the_rows_its_own_delivery_left(pipeline):
     (batch,) = planned(pipeline, 4, [command_op()])
-    first_two = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00001", size=2)
+    first_two = DispatchRequest(job_id="job-1", incarnation="", first_device_id="dev-00000", last_device_id="dev-00001", size=2)
     pipeline.c.job_devices.claim("job-1", first_two.batch, pipeline.clock(), "message-a")  # alive, overlapping
     pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock(), "message-b")  # then its sender died
 
@@ -185,7 +185,7 @@ def test_devices_run_concurrently_on_the_pool_and_every_outcome_counts_once(pipe
 
 def test_a_range_holding_more_pending_devices_than_one_transaction_is_claimed_in_parts(pipeline):
     planned(pipeline, 150, [property_op()])
-    wide = DispatchRequest(job_id="job-1", first_device_id="dev-00000", last_device_id="dev-00149", size=98)
+    wide = DispatchRequest(job_id="job-1", incarnation="", first_device_id="dev-00000", last_device_id="dev-00149", size=98)
     result = send_batch(wide, pipeline.c)
     assert result.sent == 150
 

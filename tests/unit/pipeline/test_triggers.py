@@ -46,9 +46,10 @@ def test_the_last_delivery_follows_the_host_s_max_dequeue_count(tmp_path):
 
 
 @pytest.mark.parametrize("text, why", [
-    ('{"kind": "replan", "jobId": "job-1"}', "kind"),  # a kind the planner does not know
-    ('{"jobId": "job-1", "resume": true}', "kind"),  # no kind at all
-    ('{"kind": "continue", "jobId": "job-1"}', "needs continuation"),  # a kind without what it needs
+    ('{"kind": "replan", "jobId": "job-1", "incarnation": "a1"}', "kind"),  # a kind the planner does not know
+    ('{"jobId": "job-1", "incarnation": "a1", "resume": true}', "kind"),  # no kind at all
+    ('{"kind": "continue", "jobId": "job-1", "incarnation": "a1"}', "needs continuation"),  # without what it needs
+    ('{"kind": "plan", "jobId": "job-1"}', "incarnation"),  # not naming the job's incarnation
     ("not json", "message"),
 ])
 def test_a_plan_message_the_planner_cannot_read_goes_to_poison_at_once_saying_why(caplog, text, why):
@@ -62,6 +63,6 @@ def test_a_plan_message_the_planner_cannot_read_goes_to_poison_at_once_saying_wh
 
 def test_a_plan_message_of_a_known_kind_is_decoded_and_nothing_is_poisoned():
     poison = FakeQueue()
-    request = PlanRequest.continuing("job-1", "294")
+    request = PlanRequest(kind="continue", job_id="job-1", incarnation="a1", continuation="294")
     assert decode_or_refuse(PlanRequest, request.to_text(), "jobs-plan", poison) == request
     assert poison.sent == []
