@@ -15,12 +15,13 @@ from collections.abc import Callable
 from shared.collaborators import Collaborators
 from shared.domain import limits
 from shared.domain.devices import DevicePage, DeviceStatus, JobDevice
-from shared.domain.errors import AlreadyExists, DeviceGroupNotFound, IllegalTransition, InvalidField, JobNotFound
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
+                                  InvalidField, JobNotFound)
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
 from shared.messages import PlanRequest
-from shared.repositories.jobs import require_version
+from shared.repositories.jobs import CHANGE_ATTEMPTS, require_version
 from jobs_api.models import DraftRequest, JobDefinition, JobPatch, JobView
 from jobs_api.targets import TargetRefused, require_subset_in_group, require_usable_group
 
@@ -47,14 +48,24 @@ def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
 
 
 def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    """`POST /jobs/{id}/run`: the group and subset are checked now, not when the draft was saved."""
-    draft = load(job_id, if_match, ctx)
-    draft.require(JobAction.RUN)
-    require_runnable(draft, ctx)  # asks the hub: before the change, which must not wait on it
-    change = ctx.jobs.change(job_id, lambda job: job.run(ctx.clock()), if_match=draft.etag)
-    _request_planning(change.after, PlanRequest.plan(change.after), ctx,
-                      undo=lambda: _restore(change.before, change.after, ctx))
-    return change.after
+    """`POST /jobs/{id}/run`: the group and subset are checked now, not when the draft was saved.
+
+    The run applies to the draft as checked. Without If-Match, a draft edited meanwhile is read
+    and checked again; with it, an edited draft is the caller's 412."""
+    for _ in range(1 if if_match else CHANGE_ATTEMPTS):
+        draft = load(job_id, if_match, ctx)
+        draft.require(JobAction.RUN)
+        require_runnable(draft, ctx)  # asks the hub: before the change, which must not wait on it
+        try:
+            change = ctx.jobs.change(job_id, lambda job: job.run(ctx.clock()), if_match=draft.etag)
+        except ConcurrencyConflict:
+            if if_match:
+                raise
+            continue
+        _request_planning(change.after, PlanRequest.plan(change.after), ctx,
+                          undo=lambda: _restore(change.before, change.after, ctx))
+        return change.after
+    raise IllegalTransition(f"job {job_id}", "being edited", "run (it changed on every attempt; try again)")
 
 
 def edit_draft(job_id: str, patch: JobPatch, if_match: str | None, ctx: Collaborators) -> Job:

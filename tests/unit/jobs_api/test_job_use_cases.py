@@ -139,6 +139,27 @@ class TestDrafts:
             use_cases.run_draft(draft.id, 'W/"0"', ctx)
         assert ctx.jobs.get(draft.id).status is JobStatus.DRAFT and ctx.jobs.get(draft.id).display_name == "Fan"
 
+    @pytest.mark.parametrize("given_if_match", [False, True])
+    def test_a_run_racing_an_edit_applies_to_the_fresh_draft_unless_if_match_was_given(self, ctx, hub,
+                                                                                        given_if_match):
+        draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
+        query = hub.query_devices
+
+        def edited_while_checked(*args, **kwargs):  # an edit lands between the run's check and its write
+            hub.query_devices = query
+            use_cases.edit_draft(draft.id, JobPatch.model_validate({"displayName": "Edited"}), None, ctx)
+            return query(*args, **kwargs)
+
+        hub.query_devices = edited_while_checked
+        if given_if_match:
+            with pytest.raises(ConcurrencyConflict):  # the caller's precondition: 412
+                use_cases.run_draft(draft.id, draft.etag, ctx)
+            assert ctx.jobs.get(draft.id).status is JobStatus.DRAFT and ctx.plan_queue.messages == []
+        else:
+            job = use_cases.run_draft(draft.id, None, ctx)
+            assert (job.status, job.display_name) == (JobStatus.PENDING, "Edited")
+            assert ctx.jobs.get(draft.id).status is JobStatus.PENDING and len(ctx.plan_queue.messages) == 1
+
     def test_if_match_star_matches_any_version(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
         assert use_cases.run_draft(draft.id, "*", ctx).status is JobStatus.PENDING
