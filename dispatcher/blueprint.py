@@ -18,7 +18,7 @@ import azure.functions as func
 
 from shared.bootstrap import services
 from shared.collaborators import Collaborators
-from shared.messages import DispatchRequest, PlanRequest
+from shared.messages import DispatchRequest, PlanKind, PlanRequest
 from shared.storage_names import DISPATCH_QUEUE, PLAN_QUEUE
 from shared.triggers import decode_or_refuse
 
@@ -58,6 +58,12 @@ def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
     try:
         plan_job(request, c)
     except Exception as error:
+        if request.kind is PlanKind.WATCH:
+            # The watchdog must outlive an outage that makes plan messages fail until the host
+            # gives up on them: its look is taken again later instead of being redelivered.
+            logger.warning("job %s: the watchdog's look failed (%s); looking again later", request.job_id, error)
+            c.plan_queue.send(request.to_text(), delay_seconds=c.settings.dispatch_stall_seconds)
+            return
         if dequeue_count < c.host.max_dequeue_count:
             raise  # the host delivers it again
         logger.exception("planning job %s failed on its last delivery", request.job_id)

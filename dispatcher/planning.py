@@ -91,6 +91,9 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
 
 
 def replan_resumed(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    if job.status is JobStatus.PENDING:
+        plan_targets(job, None, c)  # stopped before its planning finished: plan it anew (rows kept)
+        return
     if job.status is not JobStatus.RUNNING:
         return  # stopped again (or ended) before this message ran; the next resume plans
     lease = sender_lease(c.host)
@@ -103,8 +106,14 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
     """Every DISPATCH_STALL_SECONDS while the job runs: if its counters have not moved since the last
     look, recover it (leftover `running` rows by the dead-sender rule, pending rows re-batched,
     or the job ended if nothing is left). Covers dispatch and outcomes messages stuck with a
-    dead instance until their visibility expires. A stop, resume or end ends this chain."""
-    if job.status is not JobStatus.RUNNING or not _same_time(job.last_modified, request.since):
+    dead instance until their visibility expires. A stop, resume or end ends this chain.
+    A pending job is watched too, from its run on (see watch_planning)."""
+    if not _same_time(job.last_modified, request.since):
+        return
+    if job.status is JobStatus.PENDING:
+        watch_planning(job, request, c)
+        return
+    if job.status is not JobStatus.RUNNING:
         return
     progress = c.job_devices.get_progress(job.id).as_dict()
     if request.progress == progress:
@@ -112,6 +121,26 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
         resolve_all_leftovers(job, c)
         dispatch_pending(job, c, watch=False)
     _send_watch(job, progress, c)
+
+
+PLANNING_STALLED_REASON = ("Planning could not run: its messages failed repeatedly (storage or IoT Hub out of "
+                           "reach). No device was sent to; copy the job to try again.")
+
+
+def watch_planning(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    """A pending job whose planning added no row for a whole stall period: its plan messages
+    failed until the host gave up on them, or were lost. Ask for planning once more (planning
+    is idempotent); if that does not move it either, the job fails with a reason."""
+    progress = c.job_devices.get_progress(job.id).as_dict()
+    if request.progress != progress:
+        _send_watch(job, progress, c)  # planning is moving
+    elif not request.replanned:
+        logger.warning("job %s: planning made no progress for %s s; planning it again", job.id,
+                       c.settings.dispatch_stall_seconds)
+        c.plan_queue.send(PlanRequest.plan(job).to_text())
+        _send_watch(job, progress, c, replanned=True)
+    else:
+        _fail(job, PLANNING_STALLED_REASON, c)
 
 
 def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str | None = None) -> int:
@@ -274,10 +303,10 @@ def _change(job: Job, c: Collaborators, action: JobAction, change) -> Job | None
         return None
 
 
-def _send_watch(job: Job, progress: dict | None, c: Collaborators) -> None:
+def _send_watch(job: Job, progress: dict | None, c: Collaborators, replanned: bool = False) -> None:
     stall_seconds = c.settings.dispatch_stall_seconds
     if stall_seconds > 0:
-        request = PlanRequest.watch(job, progress)
+        request = PlanRequest.watch(job, progress, replanned)
         c.plan_queue.send(request.to_text(), delay_seconds=stall_seconds)
 
 

@@ -46,6 +46,7 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
                delivery_id: str | None = None) -> BatchResult:
     """`delivery_id`: the queue message's id, the same on every delivery of it; rows are claimed
     in its name, so a redelivery resolves only the rows its own earlier delivery left."""
+    deadline = c.monotonic() + _report_budget(c)
     try:
         job = c.jobs.get(request.job_id)
     except JobNotFound:
@@ -58,12 +59,43 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         outcomes, unsent = _send_all(job, claimed, c)
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
-    # Known outcomes first: whatever fails after this, they are not lost.
+    # Known outcomes first: whatever fails after this, they are not lost. Storage may be out of
+    # reach for a while: keep trying (within the invocation's time) rather than let the
+    # dead-sender rule later call outcomes unknown that this sender knew.
     for report in OutcomesReport.split(job, resolved + outcomes):
-        c.outcomes_queue.send(report.to_text())
+        _until_done(lambda: c.outcomes_queue.send(report.to_text()), deadline, c, f"reporting job {job.id}'s outcomes")
     if unsent:
-        _give_back(job, unsent, request, c)
+        _until_done(lambda: _give_back(job, unsent, request, c), deadline, c, f"giving back job {job.id}'s devices")
     return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved))
+
+
+# How long a sender keeps trying to report: up to shortly before the host would end the
+# invocation (functionTimeout), so that a storage outage shorter than that loses nothing.
+_REPORT_MARGIN_SECONDS = 30
+_UNBOUNDED_REPORT_SECONDS = 600
+_FIRST_PAUSE_SECONDS, _LONGEST_PAUSE_SECONDS = 0.5, 10.0
+
+
+def _report_budget(c: Collaborators) -> float:
+    timeout = c.host.function_timeout
+    if timeout is None:
+        return _UNBOUNDED_REPORT_SECONDS
+    return max(timeout.total_seconds() - _REPORT_MARGIN_SECONDS, 0)
+
+
+def _until_done(action, deadline: float, c: Collaborators, what: str) -> None:
+    """Run `action` until it succeeds, pausing longer each time; past `deadline`, raise."""
+    pause = _FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            return action()
+        except Exception as error:  # noqa: BLE001 - storage trouble of any kind: try again while there is time
+            if c.monotonic() + pause > deadline:
+                raise
+            logger.warning("%s failed (%s: %s); trying again in %.1f s", what, type(error).__name__,
+                           str(error)[:200], pause)
+            c.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
 
 
 def _give_back(job: Job, unsent: list[str], request: DispatchRequest, c: Collaborators) -> None:
@@ -141,7 +173,9 @@ def send_to_device(hub, device_id: str, steps: list) -> DeviceOutcome:
 
 class JobStatusProbe:
     """Is the job still running? Re-read when the last look is older than `max_age` seconds,
-    by one thread at a time (the others keep the last answer meanwhile)."""
+    by one thread at a time (the others keep the last answer meanwhile). A status that cannot
+    be read (storage out of reach) keeps the last answer: devices in flight must not lose
+    their outcomes to a failed look."""
 
     def __init__(self, jobs, job: Job, max_age: float, monotonic):
         self._jobs, self._job, self._max_age, self._monotonic = jobs, job, max_age, monotonic
@@ -153,6 +187,9 @@ class JobStatusProbe:
             try:
                 self._running = _running(self._jobs, self._job)
                 self._checked_at = self._monotonic()
+            except Exception as error:  # noqa: BLE001 - see the class's note
+                logger.warning("job %s: could not read its status (%s); going on as before", self._job.id,
+                               type(error).__name__)
             finally:
                 self._lock.release()
         return self._running

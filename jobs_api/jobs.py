@@ -177,7 +177,14 @@ def _group_of(job: Job, ctx: Collaborators) -> DeviceGroup:
 
 
 def _request_planning(job: Job, request: PlanRequest, ctx: Collaborators, undo: Callable[[], object]) -> None:
+    """Queue the plan request, and the watchdog's first look at the job: if planning cannot run
+    (its messages fail until the host gives up on them), the job is planned again or fails
+    instead of staying pending."""
     try:
+        stall_seconds = ctx.settings.dispatch_stall_seconds
+        if stall_seconds > 0:
+            watch = PlanRequest.watch(job, ctx.job_devices.get_progress(job.id).as_dict())
+            ctx.plan_queue.send(watch.to_text(), delay_seconds=stall_seconds)
         ctx.plan_queue.send(request.to_text())
     except Exception as error:  # any failure to queue: undo the write, whatever the cause
         logger.warning("queueing the plan request of job %s failed (%s); undoing the write", job.id, error)

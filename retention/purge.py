@@ -10,7 +10,9 @@ Per job, every step safe to interrupt and to rerun:
    total), read it back and compare size and MD5, then record it (the `by-id` marker). An
    archive recorded by an interrupted run is checked again the same way.
 2. Before deleting anything: the job and its counters must still be as archived (ETag and
-   progress); if not, the archive is discarded and the next run archives the job afresh.
+   progress), and the job is marked as being purged by a write conditioned on that ETag, so
+   nothing (a resume, say) changes it from then on; if it changed, the archive is discarded
+   and the next run archives the job afresh.
 3. Mark the archive `purging` (from here it is final: a rerun never regenerates it, as the rows
    may be partly gone), delete the device rows and progress row (transactions of 100), then the
    job entity, last, so an interrupted purge is found again by the next run.
@@ -25,7 +27,7 @@ from datetime import datetime, timedelta
 from shared.collaborators import Collaborators
 from shared.csv_report import write_job_report
 from shared.domain.devices import JobDevice
-from shared.domain.errors import DomainError, JobNotFound
+from shared.domain.errors import ConcurrencyConflict, DomainError, JobNotFound
 from shared.domain.jobs import Job
 from shared.job_archive import PURGING, ArchiveEntry, JobArchive
 
@@ -81,7 +83,8 @@ def retire_job(job: Job, now: datetime, *, jobs, job_devices, archive: JobArchiv
         entry = archive_job(job, now, job_devices=job_devices, archive=archive)
     elif entry.state != PURGING:
         archive.verify(entry)  # recorded by an interrupted run: still there, and whole?
-    if entry.state != PURGING and not unchanged_since_archived(entry, jobs=jobs, job_devices=job_devices):
+    if entry.state != PURGING and not (unchanged_since_archived(entry, jobs=jobs, job_devices=job_devices)
+                                       and claimed_for_purge(entry, jobs=jobs)):
         archive.discard(entry)
         return None
     purge_job(archive.mark_purging(entry), jobs=jobs, job_devices=job_devices)
@@ -106,6 +109,17 @@ def unchanged_since_archived(entry: ArchiveEntry, *, jobs, job_devices) -> bool:
     except JobNotFound:
         return False  # deleted meanwhile (through the API): nothing left to purge
     return current.etag == entry.job_etag and job_devices.get_progress(entry.job_id) == entry.progress
+
+
+def claimed_for_purge(entry: ArchiveEntry, *, jobs) -> bool:
+    """Mark the job, still exactly as archived, as being purged: from then on the API refuses
+    to change it (a resume now answers 409, not 204 for a job about to vanish). False when it
+    changed after it was archived: the next run archives it again."""
+    try:
+        jobs.change(entry.job_id, lambda job: job.mark_purging(), if_match=entry.job_etag)
+    except (ConcurrencyConflict, JobNotFound):
+        return False
+    return True
 
 
 def purge_job(entry: ArchiveEntry, *, jobs, job_devices) -> None:

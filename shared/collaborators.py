@@ -73,3 +73,4 @@ class Collaborators:
     host: HostConfig = field(default_factory=HostConfig.read)  # host.json, as the host applies it
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep

@@ -61,6 +61,7 @@ class PlanRequest(JobMessage):
     after: str | None = None  # DISPATCH_MORE: the last device id already batched
     progress: dict[str, int] | None = None  # WATCH
     since: datetime | None = None  # WATCH
+    replanned: bool = False  # WATCH of a pending job: planning was already asked again once
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> "PlanRequest":
@@ -87,9 +88,9 @@ class PlanRequest(JobMessage):
         return cls(kind=PlanKind.RESUME, job_id=job.id, incarnation=job.incarnation)
 
     @classmethod
-    def watch(cls, job: Job, progress: dict[str, int] | None) -> "PlanRequest":
+    def watch(cls, job: Job, progress: dict[str, int] | None, replanned: bool = False) -> "PlanRequest":
         return cls(kind=PlanKind.WATCH, job_id=job.id, incarnation=job.incarnation, progress=progress,
-                   since=job.last_modified)
+                   since=job.last_modified, replanned=replanned)
 
 
 class DispatchRequest(JobMessage):

@@ -126,6 +126,7 @@ def collaborators(**given) -> Collaborators:
     defaults = dict(jobs=InMemoryJobRepository(), job_devices=InMemoryJobDeviceRepository(),
                     groups=InMemoryDeviceGroupRepository(), hub=FakeHub(), plan_queue=FakeQueue(),
                     dispatch_queue=FakeQueue(), outcomes_queue=FakeQueue(), devices_pool=SerialPool(),
-                    settings=Settings(), clock=clock, monotonic=getattr(clock, "monotonic", time.monotonic))
+                    settings=Settings(), clock=clock, monotonic=getattr(clock, "monotonic", time.monotonic),
+                    sleep=getattr(clock, "sleep", time.sleep))
     return Collaborators(**{**defaults, **given})
 

@@ -1,8 +1,10 @@
 """The job aggregate and its state machine.
 
 draft → pending (planning) → running → completed | failed | cancelled; running ⇄ stopped.
-pending may also end at once: an empty group completes, a corrupted group fails. A stopped job
-whose last in-flight devices finish ends like a running one (nothing is left to resume).
+pending may also end at once: an empty group completes, a corrupted group fails. A pending job
+may be stopped (its planning stops) or deleted; resumed, a job whose planning never finished is
+pending again and planned anew. A stopped job whose last in-flight devices finish ends like a
+running one (nothing is left to resume).
 Copy never changes the source, so every state allows it.
 """
 from __future__ import annotations
@@ -50,7 +52,8 @@ class JobAction(str, Enum):
 _ENDED_ACTIONS = frozenset({JobAction.COPY, JobAction.DELETE, JobAction.RERUN})
 ALLOWED_ACTIONS: dict[JobStatus, frozenset[JobAction]] = {
     JobStatus.DRAFT: frozenset({JobAction.EDIT, JobAction.RUN, JobAction.COPY, JobAction.DELETE}),
-    JobStatus.PENDING: frozenset({JobAction.COPY, JobAction.START, JobAction.FINISH, JobAction.FAIL}),
+    JobStatus.PENDING: frozenset({JobAction.COPY, JobAction.START, JobAction.FINISH, JobAction.FAIL, JobAction.STOP,
+                                  JobAction.DELETE}),
     JobStatus.RUNNING: frozenset({JobAction.COPY, JobAction.STOP, JobAction.FINISH, JobAction.FAIL,
                                   JobAction.CANCEL}),
     JobStatus.STOPPED: frozenset({JobAction.COPY, JobAction.RESUME, JobAction.DELETE, JobAction.FINISH,
@@ -78,6 +81,8 @@ class Job:
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
+    planned: bool = False  # planning finished: every target has its row
+    purging: bool = False  # retention archived the job and is deleting it: nothing may change it
     # Minted when the job is made: a job deleted and made again under the same id is another
     # incarnation, so messages and device rows of the first are never taken for the second's.
     incarnation: str = field(default_factory=lambda: new_incarnation())
@@ -100,11 +105,17 @@ class Job:
         return self
 
     def allows(self, action: JobAction) -> bool:
-        return action in ALLOWED_ACTIONS[self.status]
+        return not self.purging and action in ALLOWED_ACTIONS[self.status]
 
     def require(self, action: JobAction) -> None:
         if not self.allows(action):
-            raise IllegalTransition(f"job {self.id}", self.status.value, action.value)
+            status = "being purged (its history is archived)" if self.purging else self.status.value
+            raise IllegalTransition(f"job {self.id}", status, action.value)
+
+    def mark_purging(self) -> None:
+        """Retention has archived the job and deletes it next; from now on it changes no more.
+        (Its last change stays as it was: retention counts from it.)"""
+        self.purging = True
 
     def edit(self, now: datetime, **changes: Any) -> None:
         self.require(JobAction.EDIT)
@@ -124,12 +135,13 @@ class Job:
 
     def start(self, now: datetime) -> None:
         self._move(JobAction.START, JobStatus.RUNNING, now)
+        self.planned = True
 
     def stop(self, now: datetime) -> None:
         self._move(JobAction.STOP, JobStatus.STOPPED, now)
 
     def resume(self, now: datetime) -> None:
-        self._move(JobAction.RESUME, JobStatus.RUNNING, now)
+        self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
 
     def finish(self, progress: Progress, now: datetime) -> None:
         if not progress.is_done:
@@ -165,7 +177,7 @@ class Job:
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None, rerun_of=None, incarnation=new_incarnation())
+                         etag=None, rerun_of=None, planned=False, incarnation=new_incarnation())
         return copied.validated()
 
     def rerun(self, new_id: str, now: datetime) -> "Job":
@@ -173,7 +185,7 @@ class Job:
         self.require(JobAction.RERUN)
         rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id, created_at=now,
                         last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
-                        incarnation=new_incarnation())
+                        planned=False, incarnation=new_incarnation())
         return rerun.validated()
 
     @property

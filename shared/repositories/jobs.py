@@ -161,7 +161,8 @@ def job_to_entity(job: Job) -> dict:
         "description": job.description, "group": job.group_id, "status": job.status.value,
         "createdAt": job.created_at, "lastModified": job.last_modified, "startedAt": job.started_at,
         "endedAt": job.ended_at, "reason": job.reason, "retentionAnchor": job.retention_anchor,
-        "rerunOf": job.rerun_of, "incarnation": job.incarnation,
+        "rerunOf": job.rerun_of, "incarnation": job.incarnation, "planned": job.planned,
+        "purging": job.purging,
     }
     entity.update(split_json("operations", [_operation_to_dict(op) for op in job.operations]))
     entity.update(split_json("options", {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}))
@@ -181,7 +182,10 @@ def job_from_entity(entity: dict) -> Job:
         created_at=entity["createdAt"], last_modified=entity["lastModified"],
         started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
         batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
-        rerun_of=entity.get("rerunOf"), incarnation=entity.get("incarnation", ""), etag=entity.metadata["etag"],
+        rerun_of=entity.get("rerunOf"), incarnation=entity.get("incarnation", ""),
+        # Jobs stored before `planned` was: any that ever ran was planned when it did.
+        planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
+        purging=entity.get("purging", False), etag=entity.metadata["etag"],
     )
 
 

@@ -2,14 +2,16 @@
 in a subprocess, checked against the simulator's per-device logs."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
 import requests
 
-from tests.e2e.conftest import Api
-from local.harness import Stack
+from local.fault_proxy import FaultProxy
+from local.harness import HostProcess, Stack
 from local.waiting import wait_for
+from tests.e2e.conftest import Api
 
 ENDED = ("completed", "failed", "cancelled")
 
@@ -52,14 +54,19 @@ class Jobs:
                         interval=0.3, what=f"job {job_id} to end")
 
     def devices(self, job_id: str) -> dict[str, dict]:
-        found, url = {}, f"jobs/{job_id}/devices"
-        while url:
-            body = self.api.get(url).json()
-            found.update({device["id"]: device for device in body["value"]})
-            url = body.get("nextLink")
-            if url:
-                url = url.split("/api/", 1)[1]
-        return found
+        return devices_of(self.api, job_id)
+
+
+def devices_of(api: Api, job_id: str) -> dict[str, dict]:
+    """Every device of the job, by id, through the API's pages."""
+    found, url = {}, f"jobs/{job_id}/devices"
+    while url:
+        body = api.get(url).json()
+        found.update({device["id"]: device for device in body["value"]})
+        url = body.get("nextLink")
+        if url:
+            url = url.split("/api/", 1)[1]
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +109,31 @@ def executed(stack: Stack, function: str) -> int:
 
 def log_of(stack: Stack, device_id: str, operation: str) -> list[dict]:
     return [entry for entry in stack.hub.control.device_log(device_id) if entry["operation"] == operation]
+
+
+@pytest.fixture
+def proxied_host(stack):
+    """`start(services, **settings)`: a dev host whose storage endpoints of `services` (Table,
+    Queue, Blob) run through FaultProxy instances, returned with them; the session's host is
+    stopped meanwhile, so that one alone takes the messages."""
+    started: list[tuple[HostProcess, list[FaultProxy]]] = []
+
+    def start(services: tuple[str, ...], **settings: str) -> tuple[HostProcess, list[FaultProxy]]:
+        connection, proxies = stack.host.environ["AzureWebJobsStorage"], []
+        for service in services:
+            port = int(re.search(rf"{service}Endpoint=http://127\.0\.0\.1:(\d+)/", connection).group(1))
+            proxies.append(FaultProxy(port))
+            connection = connection.replace(f"{service}Endpoint=http://127.0.0.1:{port}/",
+                                            f"{service}Endpoint=http://127.0.0.1:{proxies[-1].port}/")
+        stack.host.stop()
+        host = HostProcess({**stack.host.environ, "AzureWebJobsStorage": connection, **settings}).start()
+        started.append((host, proxies))
+        return host, proxies
+
+    yield start
+    for host, proxies in started:
+        host.stop()
+        for proxy in proxies:
+            proxy.close()
+    if started:
+        stack.host.start()

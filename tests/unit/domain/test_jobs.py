@@ -22,7 +22,7 @@ def job_in(status: JobStatus) -> Job:
 
 USER_ACTIONS = {
     JobStatus.DRAFT: {"edit", "run", "copy", "delete"},
-    JobStatus.PENDING: {"copy"},
+    JobStatus.PENDING: {"copy", "stop", "delete"},  # a wrong job can be stopped before planning ends
     JobStatus.RUNNING: {"copy", "stop"},
     JobStatus.STOPPED: {"copy", "resume", "delete"},
     JobStatus.COMPLETED: {"copy", "delete", "rerun"},
@@ -66,14 +66,25 @@ def test_running_a_job_twice_is_refused():
 
 def test_stop_and_resume_go_back_and_forth():
     job = job_in(JobStatus.RUNNING)
+    job.planned = True
     job.stop(LATER)
     assert job.status is JobStatus.STOPPED
     job.resume(LATER)
     assert job.status is JobStatus.RUNNING
 
 
-@pytest.mark.parametrize("status", [JobStatus.DRAFT, JobStatus.PENDING, JobStatus.COMPLETED])
-def test_stop_is_refused_unless_running(status):
+def test_a_job_stopped_before_its_planning_finished_resumes_to_be_planned_again():
+    job = job_in(JobStatus.PENDING)
+    job.stop(LATER)
+    assert job.status is JobStatus.STOPPED and not job.planned
+    job.resume(LATER)
+    assert job.status is JobStatus.PENDING
+    job.start(LATER)
+    assert job.status is JobStatus.RUNNING and job.planned
+
+
+@pytest.mark.parametrize("status", [JobStatus.DRAFT, JobStatus.COMPLETED])
+def test_stop_is_refused_unless_pending_or_running(status):
     with pytest.raises(IllegalTransition):
         job_in(status).stop(LATER)
 

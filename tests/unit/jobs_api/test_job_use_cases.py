@@ -12,7 +12,7 @@ from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTra
                                   JobNotFound)
 from shared.domain.jobs import JobStatus
 from shared.hub_gateway import HubFailure
-from shared.messages import PlanRequest
+from shared.messages import PlanKind, PlanRequest
 
 from .conftest import definition
 
@@ -26,6 +26,11 @@ def _started(ctx, job_id: str = "job-1"):
 
 
 def _plan_requests(ctx) -> list[PlanRequest]:
+    """What was asked of the planner, less the watchdog's first look that goes with each."""
+    return [request for request in _queued(ctx) if request.kind is not PlanKind.WATCH]
+
+
+def _queued(ctx) -> list[PlanRequest]:
     return [PlanRequest.from_text(text) for text in ctx.plan_queue.messages]
 
 
@@ -35,12 +40,15 @@ class TestCreateJob:
         assert job.status is JobStatus.PENDING and ctx.jobs.get("job-1").status is JobStatus.PENDING
         assert job.started_at is not None
         assert _plan_requests(ctx) == [PlanRequest.plan(ctx.jobs.get("job-1"))]
+        (watch, delay), = [(text, delay) for text, delay in ctx.plan_queue.sent if "watch" in text]
+        watch = PlanRequest.from_text(watch)  # planning that cannot run is noticed: the job never stays pending
+        assert (watch.kind, watch.since, delay) == (PlanKind.WATCH, job.last_modified, 900)
 
     def test_a_job_id_is_used_once(self, ctx):
         use_cases.create_job("job-1", definition(), ctx)
         with pytest.raises(AlreadyExists):
             use_cases.create_job("job-1", definition(displayName="other"), ctx)
-        assert ctx.jobs.get("job-1").display_name == "Fan" and len(ctx.plan_queue.messages) == 1
+        assert ctx.jobs.get("job-1").display_name == "Fan" and len(_plan_requests(ctx)) == 1
 
     def test_the_name_defaults_to_the_id(self, ctx):
         assert use_cases.create_job("job-1", definition(displayName=None), ctx).display_name == "job-1"
@@ -129,7 +137,7 @@ class TestDrafts:
         use_cases.run_draft(draft.id, edited.etag, ctx)
         with pytest.raises(IllegalTransition):
             use_cases.run_draft(draft.id, None, ctx)
-        assert len(ctx.plan_queue.messages) == 1
+        assert len(_plan_requests(ctx)) == 1
 
     def test_a_stale_if_match_is_refused(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
@@ -158,7 +166,7 @@ class TestDrafts:
         else:
             job = use_cases.run_draft(draft.id, None, ctx)
             assert (job.status, job.display_name) == (JobStatus.PENDING, "Edited")
-            assert ctx.jobs.get(draft.id).status is JobStatus.PENDING and len(ctx.plan_queue.messages) == 1
+            assert ctx.jobs.get(draft.id).status is JobStatus.PENDING and len(_plan_requests(ctx)) == 1
 
     def test_if_match_star_matches_any_version(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
@@ -248,14 +256,19 @@ class TestCopyDelete:
         assert copied.status is JobStatus.DRAFT and copied.display_name == "Fan Copy" and copied.id != "job-1"
         assert ctx.jobs.get("job-1").status is JobStatus.RUNNING
 
-    def test_a_running_or_pending_job_is_never_deleted(self, ctx):
-        use_cases.create_job("job-0", definition(), ctx)
-        with pytest.raises(IllegalTransition):
-            use_cases.delete_job("job-0", None, ctx)
+    def test_a_running_job_is_never_deleted(self, ctx):
         _started(ctx)
         with pytest.raises(IllegalTransition):
             use_cases.delete_job("job-1", None, ctx)
         assert ctx.jobs.get("job-1").status is JobStatus.RUNNING
+
+    def test_a_pending_job_is_stopped_or_deleted_at_once(self, ctx):
+        use_cases.create_job("job-0", definition(), ctx)
+        use_cases.create_job("job-2", definition(), ctx)
+        assert use_cases.stop_job("job-0", None, ctx).status is JobStatus.STOPPED
+        use_cases.delete_job("job-2", None, ctx)
+        with pytest.raises(JobNotFound):
+            ctx.jobs.get("job-2")
 
     def test_a_stopped_job_is_deleted_with_its_device_rows(self, ctx):
         _started(ctx)

@@ -5,7 +5,7 @@ from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
 
 from dispatcher.dead_sender_rule import sender_lease
-from dispatcher.planning import EMPTY_GROUP_REASON, plan_job
+from dispatcher.planning import EMPTY_GROUP_REASON, PLANNING_STALLED_REASON, plan_job
 from status_collector.collecting import collect_outcomes
 from tests.unit.pipeline.conftest import (MODEL, START, add_devices, command_op, pending_job, property_op, run_job,
                                          run_until_quiet)
@@ -230,6 +230,55 @@ class TestWatch:
         pipeline.c.jobs.update(job)
         plan_job(watch, pipeline.c)
         assert pipeline.plan_queue.sent == []
+
+    def test_a_pending_job_whose_planning_never_ran_is_planned_again_then_fails(self, pipeline):
+        add_devices(pipeline.hub, 5)
+        job = pending_job(pipeline, [property_op()])
+        first_look = PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0})
+        plan_job(first_look, pipeline.c)  # the plan messages failed until the host gave up on them
+        queued = pipeline.plan_queue.take(PlanRequest)
+        assert [r.kind for r in queued] == [PlanKind.PLAN, PlanKind.WATCH] and queued[1].replanned
+        plan_job(queued[1], pipeline.c)  # the second plan message failed too
+        stuck = pipeline.c.jobs.get("job-1")
+        assert stuck.status is JobStatus.FAILED and stuck.reason == PLANNING_STALLED_REASON
+        assert pipeline.dispatch_queue.sent == [] and pipeline.hub.calls == []
+
+    def test_a_pending_job_planned_again_by_its_watchdog_runs(self, pipeline):
+        ids = add_devices(pipeline.hub, 5)
+        job = pending_job(pipeline, [property_op()])
+        plan_job(PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0}),
+                 pipeline.c)
+        run_until_quiet(pipeline)  # the second plan message runs
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+        assert sorted(call[1] for call in pipeline.hub.calls) == ids
+
+    def test_a_pending_job_whose_planning_moves_is_left_to_it(self, pipeline):
+        job = pending_job(pipeline, [property_op()])
+        pipeline.c.job_devices.add_pending("job-1", ["dev-00000"], START)  # a page planned since the last look
+        plan_job(PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0}),
+                 pipeline.c)
+        (watch,) = pipeline.plan_queue.take(PlanRequest)
+        assert watch.kind is PlanKind.WATCH and not watch.replanned and watch.progress["total"] == 1
+
+
+class TestStoppedWhilePlanning:
+    def test_a_job_stopped_while_pending_is_planned_anew_when_resumed(self, pipeline):
+        ids = add_devices(pipeline.hub, 150)
+        job = pending_job(pipeline, [property_op()])
+        job.stop(START)
+        pipeline.c.jobs.update(job)
+        pipeline.c.job_devices.add_pending("job-1", ids[:40], START)  # what its planner wrote before it stopped
+        plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)  # a plan message seen after the stop
+        assert pipeline.dispatch_queue.sent == [] and pipeline.c.job_devices.get_progress("job-1").total == 40
+
+        job = pipeline.c.jobs.get("job-1")
+        job.resume(START)
+        pipeline.c.jobs.update(job)
+        assert job.status is JobStatus.PENDING
+        pipeline.plan_queue.send(PlanRequest.resume(job).to_text())
+        run_until_quiet(pipeline)
+        assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+        assert sorted(call[1] for call in pipeline.hub.calls) == ids  # each device once
 
 
 class TestRerun:

@@ -1,5 +1,8 @@
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from azure.core.exceptions import ServiceRequestError
+
 from shared.domain.devices import DeviceErrorCode, DeviceStatus
 from shared.domain.jobs import JobStatus
 from shared.domain.operations import Operation, OperationType
@@ -9,6 +12,7 @@ from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanReque
 from dispatcher.planning import plan_job
 from dispatcher.sending import InvokeCommand, PatchDesired, PatchTags, device_steps, send_batch
 from status_collector.collecting import collect_outcomes
+from tests.fakes import FakeQueue
 from tests.unit.pipeline.conftest import add_devices, command_op, pending_job, property_op, run_until_quiet
 
 
@@ -202,3 +206,35 @@ def test_a_job_deleted_while_its_batch_runs_is_left_alone(pipeline):
     (batch,) = planned(pipeline, 3, [property_op()])
     pipeline.c.job_devices.delete_all("job-1")
     assert send_batch(batch, pipeline.c).sent == 0
+
+
+class FlakyQueue(FakeQueue):
+    """Refuses the first `failures` sends, as a storage account out of reach does."""
+
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    def send(self, text: str, delay_seconds: float = 0) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ServiceRequestError("Connection refused")
+        super().send(text, delay_seconds)
+
+
+def test_a_sender_keeps_reporting_what_it_knows_through_a_storage_outage(pipeline):
+    (batch,) = planned(pipeline, 5, [command_op()])
+    flaky = FlakyQueue(failures=8)  # 45 s of pauses, well inside the invocation's time
+    result = send_batch(batch, pipeline.with_changes(outcomes_queue=flaky).c)
+    assert result.sent == 5
+    (report,) = flaky.take(OutcomesReport)
+    assert sorted(outcome.device_id for outcome in report.outcomes) == sorted(call[1] for call in pipeline.hub.calls)
+    assert sum(pipeline.clock.slept) == 45.5
+
+
+def test_a_sender_gives_up_reporting_only_when_the_invocation_would_end(pipeline):
+    (batch,) = planned(pipeline, 5, [command_op()])
+    with pytest.raises(ServiceRequestError):
+        send_batch(batch, pipeline.with_changes(outcomes_queue=FlakyQueue(failures=1000)).c)
+    budget = pipeline.c.host.function_timeout.total_seconds()
+    assert budget - 60 < sum(pipeline.clock.slept) <= budget  # then the message is delivered again

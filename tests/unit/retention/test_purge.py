@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from retention.purge import RetentionIncomplete, purge_job_history
-from shared.domain.errors import JobNotFound
+from shared.domain.errors import IllegalTransition, JobNotFound
+from shared.domain.jobs import JobStatus
 from shared.job_archive import PURGING, ArchiveMismatch, JobArchive
 from shared.settings import Settings
 from tests.fakes import collaborators
@@ -237,3 +238,49 @@ def test_a_recorded_archive_whose_csv_went_missing_stops_the_purge(jobs, job_dev
     with pytest.raises(RetentionIncomplete):
         purge(jobs, job_devices, archive)
     assert jobs.get("old-job") and job_devices.get_progress("old-job").total == 3
+
+
+class ResumingArchive(JobArchive):
+    """An operator resumes the job at the moment the purge marks its archive final."""
+
+    def __init__(self, store, resume):
+        super().__init__(store)
+        self.resume, self.refusal = resume, None
+
+    def mark_purging(self, entry):
+        try:
+            self.resume()
+        except IllegalTransition as refused:
+            self.refusal = refused
+        return super().mark_purging(entry)
+
+
+def test_a_resume_while_the_purge_deletes_the_job_is_refused_not_lost(jobs, job_devices, store):
+    seed_job(jobs, job_devices, "old-stopped", "stopped", LONG_AGO)
+
+    def resume():
+        job = jobs.get("old-stopped")
+        job.resume(NOW)
+        jobs.update(job)
+
+    archive = ResumingArchive(store, resume)
+    purge(jobs, job_devices, archive)
+    assert_purged(jobs, job_devices, "old-stopped")
+    assert "being purged" in str(archive.refusal)  # the API answers 409: the job is not resumed, then lost
+
+
+def test_a_job_resumed_after_it_was_archived_is_kept_and_archived_again_next_run(jobs, job_devices, archive):
+    seed_job(jobs, job_devices, "old-stopped", "stopped", LONG_AGO)
+    real_change = jobs.change
+
+    def resumed_first(job_id, decide, if_match=None):  # the resume lands just before the purge marks the job
+        job = jobs.get(job_id)
+        job.resume(NOW)
+        jobs.update(job)
+        jobs.change = real_change
+        return real_change(job_id, decide, if_match)
+
+    jobs.change = resumed_first
+    summary = purge(jobs, job_devices, archive)
+    assert summary.changed == ["old-stopped"] and jobs.get("old-stopped").status is JobStatus.RUNNING
+    assert archive.find("old-stopped") is None and job_devices.get_progress("old-stopped").total == 3
