@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 STAGE_THREADS = 4  # planners and senders running at once in one process
+MAX_RESENDS = 20  # a message that keeps failing after this many later tries goes to poison after all
 
 
 def collaborators() -> Collaborators:
@@ -58,11 +59,11 @@ def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
     try:
         plan_job(request, c)
     except Exception as error:
-        if request.kind is PlanKind.WATCH:
+        if request.kind is PlanKind.WATCH and request.resent < MAX_RESENDS:
             # The watchdog must outlive an outage that makes plan messages fail until the host
             # gives up on them: its look is taken again later instead of being redelivered.
             logger.warning("job %s: the watchdog's look failed (%s); looking again later", request.job_id, error)
-            c.plan_queue.send(request.to_text(), delay_seconds=c.settings.dispatch_stall_seconds)
+            c.plan_queue.send(request.later().to_text(), delay_seconds=c.settings.dispatch_stall_seconds)
             return
         if dequeue_count < c.host.max_dequeue_count:
             raise  # the host delivers it again
@@ -73,14 +74,17 @@ def plan_with_last_resort(request: PlanRequest, dequeue_count: int) -> None:
 @bp.function_name("send_batch")
 @bp.queue_trigger(arg_name="message", queue_name=DISPATCH_QUEUE, connection="AzureWebJobsStorage")
 async def send_batch_trigger(message: func.QueueMessage) -> None:
+    invoked_at = time.monotonic()  # the host's functionTimeout counts from here, waiting for a thread included
     request = decode_or_refuse(DispatchRequest, message.get_body(), DISPATCH_QUEUE)
     if request is not None:
         await _in_stage_pool(send_and_log, request, redelivered=(message.dequeue_count or 1) > 1,
-                             delivery_id=message.id)
+                             delivery_id=message.id, invoked_at=invoked_at)
 
 
-def send_and_log(request: DispatchRequest, redelivered: bool, delivery_id: str | None = None) -> None:
+def send_and_log(request: DispatchRequest, redelivered: bool, delivery_id: str | None = None,
+                 invoked_at: float | None = None) -> None:
     started = time.monotonic()
-    result = send_batch(request, collaborators(), redelivered=redelivered, delivery_id=delivery_id)
+    result = send_batch(request, collaborators(), redelivered=redelivered, delivery_id=delivery_id,
+                        invoked_at=invoked_at)
     logger.info("job %s batch %s..%s: %s in %.0f ms", request.job_id, request.first_device_id,
                 request.last_device_id, result, (time.monotonic() - started) * 1000)

@@ -11,9 +11,10 @@ device, then enqueue one dispatch message per batch of the pending devices.
 - An empty group ends the job at once as `completed` (nothing failed: the end rule of the
   design) with the reason saying no device matched. A group that no longer exists or whose
   filter IoT Hub refuses fails the job with the reason.
-- Resume (a `resume` message, job running again): `running` rows claimed longer ago than any
-  live sender holds one are resolved by the dead-sender rule (dead_sender_rule.py), then the
-  still-pending devices are batched anew.
+- Resume (a `resume` message): a job running again has its `running` rows claimed longer ago
+  than any live sender holds one resolved by the dead-sender rule (dead_sender_rule.py), then
+  its still-pending devices batched anew; a job stopped before its planning finished is
+  pending again and planned anew.
 - A stall watchdog (`watch` messages, see `watch_job`) follows every running job.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
+from shared.repositories.jobs import JobChange
 
 from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
 
@@ -81,6 +83,8 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
         return
     deadline = c.monotonic() + c.settings.plan_seconds_per_invocation
     for device_ids, found, following in pages:
+        if not _still_planned(job, c):
+            return  # stopped or being deleted meanwhile: a resume plans it anew
         _add_targets(job, device_ids, found, c)
         if following is None:
             _finish_planning(job, c)
@@ -99,7 +103,7 @@ def replan_resumed(job: Job, request: PlanRequest, c: Collaborators) -> None:
     lease = sender_lease(c.host)
     if lease is not None:
         resolve_all_leftovers(job, c, claimed_before=c.clock() - lease)
-    dispatch_pending(job, c)
+    dispatch_pending(job, c, watch=False)  # the resume itself started the job's watchdog
 
 
 def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
@@ -131,9 +135,9 @@ def watch_planning(job: Job, request: PlanRequest, c: Collaborators) -> None:
     """A pending job whose planning added no row for a whole stall period: its plan messages
     failed until the host gave up on them, or were lost. Ask for planning once more (planning
     is idempotent); if that does not move it either, the job fails with a reason."""
-    progress = c.job_devices.get_progress(job.id).as_dict()
+    progress = c.job_devices.planning_state(job.id)
     if request.progress != progress:
-        _send_watch(job, progress, c)  # planning is moving
+        _send_watch(job, progress, c)  # planning is moving (walking devices planned before counts)
     elif not request.replanned:
         logger.warning("job %s: planning made no progress for %s s; planning it again", job.id,
                        c.settings.dispatch_stall_seconds)
@@ -260,14 +264,23 @@ def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c:
         c.job_devices.record_outcomes(job.id, refused, now, job.incarnation)
 
 
+def _still_planned(job: Job, c: Collaborators) -> bool:
+    """Is this incarnation of the job still pending (read again before each page)?"""
+    try:
+        stored = c.jobs.get(job.id)
+    except JobNotFound:
+        return False
+    return stored.incarnation == job.incarnation and stored.status is JobStatus.PENDING and not stored.deleting
+
+
 def _finish_planning(job: Job, c: Collaborators) -> None:
     progress = c.job_devices.get_progress(job.id)
     if progress.total == 0:
         _change(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
         return
-    job = _change(job, c, JobAction.START, lambda j, now: j.start(now))
-    if job is not None and job.status is JobStatus.RUNNING:
-        dispatch_pending(job, c)
+    started = _change(job, c, JobAction.START, lambda j, now: j.start(now))
+    if started is not None and started.changed:  # this call started it (a concurrent planner may have)
+        dispatch_pending(started.after, c)
 
 
 def _end_empty(job: Job, progress, now: datetime) -> None:
@@ -290,15 +303,15 @@ def fail_planning(request: PlanRequest, error: Exception, c: Collaborators) -> N
         _fail(job, f"Planning failed repeatedly: {type(error).__name__}: {str(error)[:300]}", c)
 
 
-def _change(job: Job, c: Collaborators, action: JobAction, change) -> Job | None:
-    """Apply `change` to the stored job if it is still this incarnation and allows `action`; the
-    job as it then stands (None when it was deleted meanwhile)."""
+def _change(job: Job, c: Collaborators, action: JobAction, change) -> JobChange | None:
+    """Apply `change` to the stored job if it is still this incarnation and allows `action`
+    (None when it was deleted meanwhile)."""
     def decide(fresh: Job) -> None:
         if fresh.incarnation == job.incarnation and fresh.allows(action):
             change(fresh, c.clock())
 
     try:
-        return c.jobs.change(job.id, decide).after
+        return c.jobs.change(job.id, decide)
     except JobNotFound:
         return None
 

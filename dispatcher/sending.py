@@ -21,6 +21,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
 from shared.collaborators import Collaborators
 from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
@@ -43,10 +45,11 @@ class BatchResult:
 
 
 def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = False,
-               delivery_id: str | None = None) -> BatchResult:
+               delivery_id: str | None = None, invoked_at: float | None = None) -> BatchResult:
     """`delivery_id`: the queue message's id, the same on every delivery of it; rows are claimed
-    in its name, so a redelivery resolves only the rows its own earlier delivery left."""
-    deadline = c.monotonic() + _report_budget(c)
+    in its name, so a redelivery resolves only the rows its own earlier delivery left.
+    `invoked_at`: when the invocation began (c.monotonic), which bounds how long it may go on."""
+    deadline = (c.monotonic() if invoked_at is None else invoked_at) + _report_budget(c)
     try:
         job = c.jobs.get(request.job_id)
     except JobNotFound:
@@ -76,6 +79,14 @@ _UNBOUNDED_REPORT_SECONDS = 600
 _FIRST_PAUSE_SECONDS, _LONGEST_PAUSE_SECONDS = 0.5, 10.0
 
 
+def _transient(error: Exception) -> bool:
+    """Storage out of reach, or answering that it is busy or unwell."""
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return True
+    status = getattr(error, "status_code", None)
+    return isinstance(error, HttpResponseError) and (status in (408, 429) or (status or 0) >= 500)
+
+
 def _report_budget(c: Collaborators) -> float:
     timeout = c.host.function_timeout
     if timeout is None:
@@ -89,8 +100,8 @@ def _until_done(action, deadline: float, c: Collaborators, what: str) -> None:
     while True:
         try:
             return action()
-        except Exception as error:  # noqa: BLE001 - storage trouble of any kind: try again while there is time
-            if c.monotonic() + pause > deadline:
+        except Exception as error:  # noqa: BLE001 - only what waiting may cure is tried again
+            if not _transient(error) or c.monotonic() + pause > deadline:
                 raise
             logger.warning("%s failed (%s: %s); trying again in %.1f s", what, type(error).__name__,
                            str(error)[:200], pause)

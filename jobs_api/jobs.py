@@ -52,6 +52,7 @@ def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
     The run applies to the draft as checked. Without If-Match, a draft edited meanwhile is read
     and checked again; with it, an edited draft is the caller's 412."""
+    if_match = None if if_match == "*" else if_match
     for _ in range(1 if if_match else CHANGE_ATTEMPTS):
         draft = load(job_id, if_match, ctx)
         draft.require(JobAction.RUN)
@@ -108,11 +109,16 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
 
 
 def delete_job(job_id: str, if_match: str | None, ctx: Collaborators) -> None:
-    """Drafts, stopped and ended jobs only. Device rows go first, so a failure leaves the job listed."""
-    job = load(job_id, if_match, ctx)
-    job.require(JobAction.DELETE)
+    """Drafts, pending, stopped and ended jobs. The job is marked as being deleted first (its
+    planner stops, nothing else changes it), then its device rows go, then the job, so a failure
+    leaves it listed, and a delete asked again finishes it."""
+    def mark(job: Job) -> None:
+        job.require(JobAction.DELETE)
+        job.mark_deleting()
+
+    marked = ctx.jobs.change(job_id, mark, if_match).after
     ctx.job_devices.delete_all(job_id)
-    ctx.jobs.delete(job_id, etag=job.etag)
+    ctx.jobs.delete(job_id, etag=marked.etag)
 
 
 def get_job(job_id: str, ctx: Collaborators) -> JobView:
@@ -183,7 +189,7 @@ def _request_planning(job: Job, request: PlanRequest, ctx: Collaborators, undo: 
     try:
         stall_seconds = ctx.settings.dispatch_stall_seconds
         if stall_seconds > 0:
-            watch = PlanRequest.watch(job, ctx.job_devices.get_progress(job.id).as_dict())
+            watch = PlanRequest.watch(job, ctx.job_devices.planning_state(job.id))
             ctx.plan_queue.send(watch.to_text(), delay_seconds=stall_seconds)
         ctx.plan_queue.send(request.to_text())
     except Exception as error:  # any failure to queue: undo the write, whatever the cause

@@ -10,7 +10,7 @@ Per job, every step safe to interrupt and to rerun:
    total), read it back and compare size and MD5, then record it (the `by-id` marker). An
    archive recorded by an interrupted run is checked again the same way.
 2. Before deleting anything: the job and its counters must still be as archived (ETag and
-   progress), and the job is marked as being purged by a write conditioned on that ETag, so
+   progress), and the job is marked as being deleted by a write conditioned on that ETag, so
    nothing (a resume, say) changes it from then on; if it changed, the archive is discarded
    and the next run archives the job afresh.
 3. Mark the archive `purging` (from here it is final: a rerun never regenerates it, as the rows
@@ -112,11 +112,11 @@ def unchanged_since_archived(entry: ArchiveEntry, *, jobs, job_devices) -> bool:
 
 
 def claimed_for_purge(entry: ArchiveEntry, *, jobs) -> bool:
-    """Mark the job, still exactly as archived, as being purged: from then on the API refuses
+    """Mark the job, still exactly as archived, as being deleted: from then on the API refuses
     to change it (a resume now answers 409, not 204 for a job about to vanish). False when it
     changed after it was archived: the next run archives it again."""
     try:
-        jobs.change(entry.job_id, lambda job: job.mark_purging(), if_match=entry.job_etag)
+        jobs.change(entry.job_id, lambda job: job.mark_deleting(), if_match=entry.job_etag)
     except (ConcurrencyConflict, JobNotFound):
         return False
     return True

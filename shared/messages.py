@@ -26,12 +26,20 @@ class QueueMessageModel(BaseModel):
 
 class JobMessage(QueueMessageModel):
     """A message about one job: it names the job's id and incarnation, and a stage drops a
-    message whose incarnation is not the job's (a job deleted and made again under its id)."""
+    message whose incarnation is not the job's (a job deleted and made again under its id).
+    A message sent before incarnations existed names none: it is for a job stored before
+    them, whose incarnation reads as "" too."""
     job_id: str
-    incarnation: str
+    incarnation: str = ""
+    resent: int = 0  # times a stage sent it again itself rather than let it go to poison (see later())
 
     def is_for(self, job: Job) -> bool:
         return job.id == self.job_id and job.incarnation == self.incarnation
+
+    def later(self):
+        """The same message, to be sent again after a failure that waiting may cure (storage
+        out of reach), instead of being delivered again at once until the host gives up."""
+        return self.model_copy(update={"resent": self.resent + 1})
 
     def to_text(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -59,9 +67,26 @@ class PlanRequest(JobMessage):
     kind: PlanKind
     continuation: str | None = None  # CONTINUE: the hub query's position
     after: str | None = None  # DISPATCH_MORE: the last device id already batched
-    progress: dict[str, int] | None = None  # WATCH
+    progress: dict[str, int | str | None] | None = None  # WATCH: the counters (and planning's position)
     since: datetime | None = None  # WATCH
     replanned: bool = False  # WATCH of a pending job: planning was already asked again once
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_a_message_sent_before_kinds(cls, data: object) -> object:
+        """Messages queued by an earlier version said their kind with flags."""
+        if not isinstance(data, dict) or "kind" in data:
+            return data
+        legacy = {key: value for key, value in data.items() if key not in ("watch", "resume", "dispatchAfter")}
+        if data.get("watch"):
+            return {**legacy, "kind": PlanKind.WATCH}
+        if data.get("resume"):
+            return {**legacy, "kind": PlanKind.RESUME}
+        if data.get("dispatchAfter") is not None:
+            return {**legacy, "kind": PlanKind.DISPATCH_MORE, "after": data["dispatchAfter"]}
+        if data.get("continuation") is not None:
+            return {**legacy, "kind": PlanKind.CONTINUE}
+        return {**legacy, "kind": PlanKind.PLAN}
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> "PlanRequest":

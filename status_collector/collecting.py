@@ -12,7 +12,6 @@ import logging
 from datetime import datetime
 
 from shared.collaborators import Collaborators
-from shared.domain.devices import DeviceStatus
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
@@ -31,8 +30,9 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
     except JobNotFound:
         logger.info("job %s has no device rows of this incarnation (deleted?); outcomes dropped", report.job_id)
         return None
-    failed_now = any(row.status is DeviceStatus.FAILED for row in result.recorded)
-    if failed_now and cancel_past_threshold(c.jobs, report, result.progress, now):
+    # Any failure so far, not only this report's: a delivery that recorded them and died before
+    # cancelling leaves the decision to its redelivery, which records nothing new.
+    if result.progress.failed and cancel_past_threshold(c.jobs, report, result.progress, now):
         return result.progress
     if result.progress.is_done:
         end_job(c.jobs, report, result.progress, now)

@@ -5,7 +5,8 @@ pending may also end at once: an empty group completes, a corrupted group fails.
 may be stopped (its planning stops) or deleted; resumed, a job whose planning never finished is
 pending again and planned anew. A stopped job whose last in-flight devices finish ends like a
 running one (nothing is left to resume).
-Copy never changes the source, so every state allows it.
+Copy never changes the source, so every state allows it, but a job being deleted allows
+nothing but the delete.
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class Job:
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     planned: bool = False  # planning finished: every target has its row
-    purging: bool = False  # retention archived the job and is deleting it: nothing may change it
+    deleting: bool = False  # being deleted (by a caller, or by retention after archiving it): frozen
     # Minted when the job is made: a job deleted and made again under the same id is another
     # incarnation, so messages and device rows of the first are never taken for the second's.
     incarnation: str = field(default_factory=lambda: new_incarnation())
@@ -105,17 +106,20 @@ class Job:
         return self
 
     def allows(self, action: JobAction) -> bool:
-        return not self.purging and action in ALLOWED_ACTIONS[self.status]
+        if self.deleting:
+            return action is JobAction.DELETE  # a delete that was cut short may be asked again
+        return action in ALLOWED_ACTIONS[self.status]
 
     def require(self, action: JobAction) -> None:
         if not self.allows(action):
-            status = "being purged (its history is archived)" if self.purging else self.status.value
-            raise IllegalTransition(f"job {self.id}", status, action.value)
+            raise IllegalTransition(f"job {self.id}", "being deleted" if self.deleting else self.status.value,
+                                    action.value)
 
-    def mark_purging(self) -> None:
-        """Retention has archived the job and deletes it next; from now on it changes no more.
-        (Its last change stays as it was: retention counts from it.)"""
-        self.purging = True
+    def mark_deleting(self) -> None:
+        """The job's rows and then the job are deleted next: from now on nothing changes it (its
+        planner stops, a resume is refused), so nothing is deleted that another writer still
+        counts on. Its last change stays as it was: retention counts from it."""
+        self.deleting = True
 
     def edit(self, now: datetime, **changes: Any) -> None:
         self.require(JobAction.EDIT)

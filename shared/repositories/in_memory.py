@@ -107,6 +107,7 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
         self._rows: dict[str, dict[str, JobDevice]] = {}
         self._progress: dict[str, Progress] = {}
         self._incarnations: dict[str, str] = {}
+        self._positions: dict[str, str] = {}
         self._lock = threading.RLock()
         self._versions = _Versions()
 
@@ -114,13 +115,15 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
         with self._lock:
             if self._incarnations.setdefault(job_id, incarnation) != incarnation:
                 raise JobNotFound(job_id)  # the partition is another incarnation's
-            rows = self._rows.setdefault(job_id, {})
-            new_ids = set(device_ids) - set(rows)
+            rows, listed = self._rows.setdefault(job_id, {}), set(device_ids)
+            new_ids = listed - set(rows)
             for device_id in new_ids:
                 device_row_key(device_id)  # refuses what Table Storage would refuse
             for device_id in new_ids:
                 rows[device_id] = JobDevice(job_id, device_id, updated_at=now, etag=self._versions.next())
             self._progress[job_id] = self.get_progress(job_id).with_planned(len(new_ids))
+            if listed:
+                self._positions[job_id] = max(listed)
             return len(new_ids)
 
     def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
@@ -134,6 +137,10 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
     def get_progress(self, job_id: str) -> Progress:
         with self._lock:
             return self._progress.get(job_id, Progress())
+
+    def planning_position(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._positions.get(job_id) if job_id in self._progress else None
 
     def incarnation_of(self, job_id: str) -> str | None:
         with self._lock:
@@ -152,6 +159,7 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
     def delete_all(self, job_id: str) -> int:
         with self._lock:
             self._incarnations.pop(job_id, None)
+            self._positions.pop(job_id, None)
             deleted = len(self._rows.pop(job_id, {})) + (1 if self._progress.pop(job_id, None) else 0)
             return deleted
 

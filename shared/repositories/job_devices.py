@@ -82,6 +82,16 @@ class AbstractJobDeviceRepository(abc.ABC):
         """
 
     @abc.abstractmethod
+    def planning_position(self, job_id: str) -> str | None:
+        """The last device id planning wrote (or found written, on a replayed page): planning's
+        heartbeat, which moves even when it walks devices planned before."""
+
+    def planning_state(self, job_id: str) -> dict:
+        """What the watchdog of a pending job compares between two looks: the counters and
+        planning's position."""
+        return {**self.get_progress(job_id).as_dict(), "plannedThrough": self.planning_position(job_id)}
+
+    @abc.abstractmethod
     def incarnation_of(self, job_id: str) -> str | None:
         """The incarnation the partition's rows belong to; None when there are none."""
 
@@ -206,6 +216,12 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         _, etag, incarnation = self._read_progress(job_id)
         return incarnation if etag is not None else None
 
+    def planning_position(self, job_id: str) -> str | None:
+        try:
+            return self._table.get_entity(job_id, PROGRESS_ROW_KEY, select=["plannedThrough"]).get("plannedThrough")
+        except ResourceNotFoundError:
+            return None
+
     def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
                         after: str | None = None) -> Iterator[DeviceBatch]:
         condition, parameters = "status eq @status", {"status": DeviceStatus.PENDING.value}
@@ -279,6 +295,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             new_ids = [device_id for device_id in device_ids if device_id not in existing]
             if not new_ids:
+                self._note_position(job_id, device_ids[-1])
                 return 0
             progress, progress_etag, stored_incarnation = self._read_progress(job_id)
             if progress_etag is not None and stored_incarnation != incarnation:
@@ -286,7 +303,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             rows = [_device_to_entity(JobDevice(job_id, device_id, updated_at=now)) for device_id in new_ids]
             operations = [("create", row) for row in rows]
             operations.append(_progress_operation(job_id, progress.with_planned(len(new_ids)), progress_etag,
-                                                  incarnation))
+                                                  incarnation, planned_through=device_ids[-1]))
             try:
                 self._table.submit_transaction(operations)
                 return len(new_ids)
@@ -296,6 +313,15 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
             existing |= {row.device_id for row in self._read_range(job_id, new_ids[0], new_ids[-1], ["RowKey"])}
             self._pause(attempt)
         raise ConcurrencyConflict("Job progress", job_id)
+
+    def _note_position(self, job_id: str, device_id: str) -> None:
+        """A replayed page: nothing to add, but planning walked this far (a merge of that one field;
+        a conditional change racing it just reads again)."""
+        try:
+            self._table.update_entity({"PartitionKey": job_id, "RowKey": PROGRESS_ROW_KEY, "plannedThrough": device_id},
+                                      mode=UpdateMode.MERGE)
+        except ResourceNotFoundError:
+            pass
 
     def _read_progress(self, job_id: str) -> tuple[Progress, str | None, str | None]:
         """The counters, the row's ETag and its incarnation (None, None when there is no row)."""
@@ -341,8 +367,11 @@ def _change_operations(changes: list[tuple[JobDevice, JobDevice]], progress: Pro
     return operations
 
 
-def _progress_operation(job_id: str, progress: Progress, etag: str | None, incarnation: str = "") -> tuple:
+def _progress_operation(job_id: str, progress: Progress, etag: str | None, incarnation: str = "",
+                        planned_through: str | None = None) -> tuple:
     entity = {"PartitionKey": job_id, "RowKey": PROGRESS_ROW_KEY, **progress.as_dict()}
+    if planned_through is not None:
+        entity["plannedThrough"] = planned_through
     if etag is None:
         return ("create", {**entity, "incarnation": incarnation})
     # MERGE, so fields other stages may add to the progress row survive.

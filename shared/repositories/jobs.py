@@ -81,6 +81,7 @@ class JobStore(abc.ABC):
         decide again. With `if_match` the caller decided on that version, so a job that is no
         longer it is the caller's ConcurrencyConflict, at once. Raises JobNotFound.
         """
+        if_match = None if if_match == "*" else if_match  # any version: no precondition to lose
         for _ in range(1 if if_match else CHANGE_ATTEMPTS):
             before = require_version(self.get(job_id), if_match)
             after = copy.deepcopy(before)
@@ -162,7 +163,7 @@ def job_to_entity(job: Job) -> dict:
         "createdAt": job.created_at, "lastModified": job.last_modified, "startedAt": job.started_at,
         "endedAt": job.ended_at, "reason": job.reason, "retentionAnchor": job.retention_anchor,
         "rerunOf": job.rerun_of, "incarnation": job.incarnation, "planned": job.planned,
-        "purging": job.purging,
+        "deleting": job.deleting,
     }
     entity.update(split_json("operations", [_operation_to_dict(op) for op in job.operations]))
     entity.update(split_json("options", {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}))
@@ -185,7 +186,7 @@ def job_from_entity(entity: dict) -> Job:
         rerun_of=entity.get("rerunOf"), incarnation=entity.get("incarnation", ""),
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
-        purging=entity.get("purging", False), etag=entity.metadata["etag"],
+        deleting=entity.get("deleting", False), etag=entity.metadata["etag"],
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from local.waiting import wait_for
 from tests.e2e.conftest import Api
 from tests.e2e.pipeline.conftest import assert_counts_add_up, devices_of, log_of
@@ -14,8 +16,9 @@ WEST = "SELECT * FROM devices WHERE tags.type = 'vending' AND tags.region = 'wes
 OUTAGE_SECONDS = 35
 
 
-def test_an_outage_shorter_than_the_lease_turns_no_known_outcome_unknown(stack, jobs, proxied_host):
-    host, proxies = proxied_host(("Table", "Queue", "Blob"))
+@pytest.mark.parametrize("down", [("Table", "Queue", "Blob"), ("Table",)], ids=["all storage", "tables only"])
+def test_an_outage_shorter_than_the_lease_turns_no_known_outcome_unknown(stack, jobs, proxied_host, down):
+    host, proxies = proxied_host(down)  # with the queues up, collectors fail until the host would give up
     api = Api(host.base_url)
     stack.hub.control.set_fleet_behaviour(failure_probability=0, latency="fixed:300")
     group = "g-" + uuid.uuid4().hex[:10]
@@ -44,5 +47,5 @@ def test_an_outage_shorter_than_the_lease_turns_no_known_outcome_unknown(stack, 
     for device_id in devices:
         assert len(log_of(stack, device_id, "invoke_device_method")) == 1, device_id
     log = host.log_path.read_text(errors="replace")
-    assert "could not read its status" in log or "outcomes failed" in log  # the outage did hit senders at work
+    assert "could not read its status" in log  # the outage did hit senders at work
 

@@ -195,7 +195,7 @@ class TestStopResume:
         assert ctx.jobs.get("job-1").status is JobStatus.RUNNING
         assert _plan_requests(ctx)[-1] == PlanRequest.resume(ctx.jobs.get("job-1"))
 
-    def test_stop_a_draft_or_pending_job_and_resume_a_running_one_are_refused(self, ctx):
+    def test_stop_a_draft_and_resume_a_running_one_are_refused(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
         with pytest.raises(IllegalTransition):
             use_cases.stop_job(draft.id, None, ctx)

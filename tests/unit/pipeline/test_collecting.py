@@ -101,3 +101,14 @@ def test_failures_within_the_threshold_leave_the_job_to_end_as_usual(pipeline):
     pending_job(pipeline, [command_op()], cancellation_threshold={"type": "percentage", "value": 10})
     run_job(pipeline)
     assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED  # 1 of 10 is not more than 10%
+
+
+def test_a_redelivered_report_still_cancels_a_job_past_its_threshold(pipeline):
+    job = pending_job(pipeline, [property_op()], cancellation_threshold={"type": "number", "value": 0})
+    pipeline.c.job_devices.add_pending("job-1", ["d0", "d1"], START)
+    job.start(START)
+    pipeline.c.jobs.update(job)
+    failure = report(DeviceOutcome.failure("d0", DeviceErrorCode.DEVICE_NOT_ONLINE, "offline"))
+    pipeline.c.job_devices.record_outcomes("job-1", [failure.outcomes[0].to_outcome()], START)  # then it died
+    collect_outcomes(failure, pipeline.c)  # delivered again: nothing new to record
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.CANCELLED

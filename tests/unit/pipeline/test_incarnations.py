@@ -68,3 +68,22 @@ def test_a_planner_of_a_deleted_job_does_not_start_a_new_job_with_its_id(pipelin
     plan_job(PlanRequest.plan(first), pipeline.c)
     assert pipeline.c.jobs.get("job-1").status is JobStatus.PENDING  # still waiting for its own planner
     assert pipeline.c.job_devices.get_progress("job-1").total == 0 and pipeline.dispatch_queue.sent == []
+
+
+def test_a_job_deleted_while_its_planner_pages_leaves_no_rows_and_is_not_started(pipeline):
+    from jobs_api.jobs import delete_job
+
+    add_devices(pipeline.hub, 300)
+    job = made(pipeline, "calibrate", "first")
+    query, queries = pipeline.hub.query_devices, []
+
+    def deleted_during_the_second_page(*args, **kwargs):
+        queries.append(args)
+        if len(queries) == 2:
+            delete_job("job-1", None, pipeline.c)  # the caller's DELETE lands while the planner pages
+        return query(*args, **kwargs)
+
+    pipeline.hub.query_devices = deleted_during_the_second_page
+    plan_job(PlanRequest.plan(job), pipeline.c)
+    assert pipeline.c.job_devices.incarnation_of("job-1") is None  # no row written after the delete
+    assert pipeline.dispatch_queue.sent == [] and pipeline.hub.calls == []

@@ -234,7 +234,7 @@ class TestWatch:
     def test_a_pending_job_whose_planning_never_ran_is_planned_again_then_fails(self, pipeline):
         add_devices(pipeline.hub, 5)
         job = pending_job(pipeline, [property_op()])
-        first_look = PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0})
+        first_look = PlanRequest.watch(job, pipeline.c.job_devices.planning_state("job-1"))  # as the API sends it
         plan_job(first_look, pipeline.c)  # the plan messages failed until the host gave up on them
         queued = pipeline.plan_queue.take(PlanRequest)
         assert [r.kind for r in queued] == [PlanKind.PLAN, PlanKind.WATCH] and queued[1].replanned
@@ -246,17 +246,16 @@ class TestWatch:
     def test_a_pending_job_planned_again_by_its_watchdog_runs(self, pipeline):
         ids = add_devices(pipeline.hub, 5)
         job = pending_job(pipeline, [property_op()])
-        plan_job(PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0}),
-                 pipeline.c)
+        plan_job(PlanRequest.watch(job, pipeline.c.job_devices.planning_state("job-1")), pipeline.c)
         run_until_quiet(pipeline)  # the second plan message runs
         assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
         assert sorted(call[1] for call in pipeline.hub.calls) == ids
 
     def test_a_pending_job_whose_planning_moves_is_left_to_it(self, pipeline):
         job = pending_job(pipeline, [property_op()])
+        first_look = PlanRequest.watch(job, pipeline.c.job_devices.planning_state("job-1"))
         pipeline.c.job_devices.add_pending("job-1", ["dev-00000"], START)  # a page planned since the last look
-        plan_job(PlanRequest.watch(job, {"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0}),
-                 pipeline.c)
+        plan_job(first_look, pipeline.c)
         (watch,) = pipeline.plan_queue.take(PlanRequest)
         assert watch.kind is PlanKind.WATCH and not watch.replanned and watch.progress["total"] == 1
 
@@ -325,3 +324,17 @@ class TestRerun:
         assert len(statuses(slow, "job-2")) == 50 and follow_up[0].continuation == max(statuses(slow, "job-2"))
         plan_job(follow_up[0], slow.c)
         assert set(statuses(slow, "job-2")) == failing
+
+
+def test_a_pending_job_whose_planning_walks_devices_planned_before_is_not_taken_for_stalled(pipeline):
+    ids = add_devices(pipeline.hub, 300)
+    job = pending_job(pipeline, [property_op()])
+    pipeline.c.job_devices.add_pending("job-1", ids, START)  # planned before a stop and a resume
+    first_look = PlanRequest.watch(job, pipeline.c.job_devices.planning_state("job-1"))
+    slow = pipeline.with_changes(settings=pipeline.c.settings.model_copy(update={"plan_seconds_per_invocation": 0}))
+    plan_job(PlanRequest.plan(job), slow.c)  # one page walked again: no new row, the counters stand still
+    slow.plan_queue.sent.clear()
+    plan_job(first_look, slow.c)
+    (watch,) = slow.plan_queue.take(PlanRequest)
+    assert watch.kind is PlanKind.WATCH and not watch.replanned  # moving: neither planned again nor failed
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.PENDING

@@ -47,9 +47,8 @@ def test_the_last_delivery_follows_the_host_s_max_dequeue_count(tmp_path):
 
 @pytest.mark.parametrize("text, why", [
     ('{"kind": "replan", "jobId": "job-1", "incarnation": "a1"}', "kind"),  # a kind the planner does not know
-    ('{"jobId": "job-1", "incarnation": "a1", "resume": true}', "kind"),  # no kind at all
     ('{"kind": "continue", "jobId": "job-1", "incarnation": "a1"}', "needs continuation"),  # without what it needs
-    ('{"kind": "plan", "jobId": "job-1"}', "incarnation"),  # not naming the job's incarnation
+    ('{"kind": "plan", "incarnation": "a1"}', "jobId"),  # no job
     ("not json", "message"),
 ])
 def test_a_plan_message_the_planner_cannot_read_goes_to_poison_at_once_saying_why(caplog, text, why):
@@ -59,6 +58,22 @@ def test_a_plan_message_the_planner_cannot_read_goes_to_poison_at_once_saying_wh
     assert poison.messages == [text]
     (record,) = caplog.records
     assert "moved to jobs-plan-poison" in record.getMessage() and why in record.getMessage()
+
+
+@pytest.mark.parametrize("text, kind, field", [
+    ('{"jobId": "j1", "resume": false, "continuation": null, "watch": false, "progress": null, "since": null}',
+     "plan", None),
+    ('{"jobId": "j1", "resume": true}', "resume", None),
+    ('{"jobId": "j1", "continuation": "294"}', "continue", ("continuation", "294")),
+    ('{"jobId": "j1", "dispatchAfter": "dev-00097"}', "dispatchMore", ("after", "dev-00097")),
+    ('{"jobId": "j1", "watch": true, "since": "2026-11-26T12:00:00Z", "progress": {"total": 3}}', "watch",
+     ("progress", {"total": 3})),
+])
+def test_a_plan_message_queued_by_an_earlier_version_keeps_its_meaning(text, kind, field):
+    request = decode_or_refuse(PlanRequest, text, "jobs-plan", FakeQueue())
+    assert (request.kind.value, request.job_id, request.incarnation) == (kind, "j1", "")
+    if field:
+        assert getattr(request, field[0]) == field[1]
 
 
 def test_a_plan_message_of_a_known_kind_is_decoded_and_nothing_is_poisoned():

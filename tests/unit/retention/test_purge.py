@@ -266,7 +266,7 @@ def test_a_resume_while_the_purge_deletes_the_job_is_refused_not_lost(jobs, job_
     archive = ResumingArchive(store, resume)
     purge(jobs, job_devices, archive)
     assert_purged(jobs, job_devices, "old-stopped")
-    assert "being purged" in str(archive.refusal)  # the API answers 409: the job is not resumed, then lost
+    assert "being deleted" in str(archive.refusal)  # the API answers 409: the job is not resumed, then lost
 
 
 def test_a_job_resumed_after_it_was_archived_is_kept_and_archived_again_next_run(jobs, job_devices, archive):
