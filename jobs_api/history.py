@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from shared.csv_report import report_disposition
 from shared.domain import limits
 from shared.domain.errors import InvalidField, JobNotFound, NotFound
 from shared.job_archive import ArchiveEntry, JobArchive
-from shared.tokens import read_opaque_token
+from shared.tokens import is_service_token, read_opaque_token
 from jobs_api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKIP_TOKEN, next_link
 
 _TOKEN_KEY = "history"  # the storage continuation marker is opaque; the key tells ours from noise
@@ -48,8 +49,7 @@ class ArchivedReport:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Content-Disposition": f'attachment; filename="{self.entry.job_id}.csv"',
-                "Content-MD5": self.entry.md5_base64}
+        return {"Content-Disposition": report_disposition(self.entry.job_id), "Content-MD5": self.entry.md5_base64}
 
 
 def report_path(job_id: str) -> str:
@@ -61,10 +61,16 @@ def history_page(archive: JobArchive, request_url: str, api_base_url: str, page_
     """One page of archived jobs, newest first; `nextLink` is `request_url` with the next $skiptoken."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidField("maxpagesize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+    marker = _decoded_token(skip_token)
     try:
-        page = archive.list(page_size, _decoded_token(skip_token))
+        page = archive.list(page_size, marker)
     except InvalidField:  # a well-formed token that storage refuses
         raise InvalidField(SKIP_TOKEN, "is not valid; use the nextLink of the previous page.") from None
+    if marker and not page.entries and not page.continuation_token:
+        # Storage hands out a marker while entries follow, so one that leads to nothing was made up
+        # (Azurite reads any marker as a blob name to list after) or the history shrank since: 400
+        # either way, as for an offset past the end (jobs_api/paging.py).
+        raise InvalidField(SKIP_TOKEN, "leads past the end of the history; start again from the first page.")
     body: dict = {"value": [history_item(entry, api_base_url) for entry in page.entries]}
     if page.continuation_token:
         body["nextLink"] = next_link(request_url, {_TOKEN_KEY: page.continuation_token})
@@ -104,4 +110,4 @@ def _decoded_token(token: str | None) -> str | None:
 
 
 def _is_history_token(value: object) -> bool:
-    return isinstance(value, dict) and isinstance(value.get(_TOKEN_KEY), str)
+    return isinstance(value, dict) and set(value) == {_TOKEN_KEY} and is_service_token(value[_TOKEN_KEY])

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from shared.bootstrap import services
 from shared.collaborators import Collaborators
+from shared.domain import limits
+from shared.domain.errors import InvalidField
 from jobs_api.errors import ApiError, bad_request, from_exception
 from jobs_api.models import ErrorResponse, ResponseModel
 
@@ -53,11 +55,18 @@ def read_json(req: func.HttpRequest) -> object:
     if not body.strip():
         raise bad_request("The request needs a JSON body.", code="InvalidJson")
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        value = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}", code="InvalidJson") from None
     except RecursionError:
         raise bad_request("The request body is nested too deeply.", code="InvalidJson") from None
+    # Grammatical JSON that no store or service can take: `1e400` (read as infinity) or a lone
+    # surrogate (`"\ud800"`, which UTF-8 cannot encode). Refused here, naming where it is.
+    problem = limits.json_value_problem(value)
+    if problem:
+        path, message = problem
+        raise InvalidField(path, message) if path else bad_request(f"The request body {message}")
+    return value
 
 
 def _refuse_constant(name: str) -> None:

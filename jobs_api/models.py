@@ -25,6 +25,10 @@ OperationTypeName = Literal["property", "cloudProperty", "command",
 Number = StrictInt | StrictFloat
 
 
+# Checked by the domain (shared/domain/limits.py), which names the field; here for the document.
+_TEXT = {"pattern": limits.NO_CONTROL_CHARACTERS}
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", strict=True)
 
@@ -71,8 +75,8 @@ class JobCancellationThreshold(RequestModel):
 class JobDefinition(RequestModel):
     """The body of `PUT /jobs/{id}` (create and run), IoT Central's Job plus `devices`."""
 
-    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
     group: StrictStr = Field(description="The device group's id.")
     data: list[JobData] = Field(min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
     devices: list[StrictStr] | None = Field(None, description="An explicit subset of the group's devices.",
@@ -99,8 +103,8 @@ class DraftRequest(JobDefinition):
 class JobPatch(RequestModel):
     """`PATCH /jobs/{id}` of a draft: fields given replace the stored ones; `devices: null` drops the subset."""
 
-    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
     group: StrictStr | None = None
     data: list[JobData] | None = Field(None, min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
     devices: list[StrictStr] | None = Field(None, max_length=limits.MAX_EXPLICIT_DEVICES)
@@ -125,17 +129,18 @@ class JobPatch(RequestModel):
 class DeviceGroupDefinition(RequestModel):
     """The body of `PUT /deviceGroups/{id}`. `etag` (IoT Central's field) works like If-Match."""
 
-    display_name: StrictStr = Field(max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    display_name: StrictStr = Field(max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
     filter: StrictStr = Field(max_length=limits.MAX_GROUP_FILTER_LENGTH,
-                              description='SELECT * FROM devices WHERE … ($id, $template, twin fields).')
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+                              description='SELECT * FROM devices WHERE … ($id, $template, twin fields); '
+                                          f'parentheses nest at most {limits.MAX_GROUP_FILTER_NESTING} deep.')
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
     etag: StrictStr | None = None
 
 
 class DeviceGroupPatch(RequestModel):
-    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH)
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
     filter: StrictStr | None = Field(None, max_length=limits.MAX_GROUP_FILTER_LENGTH)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
     etag: StrictStr | None = None
 
 

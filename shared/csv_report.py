@@ -4,18 +4,23 @@ Streamed (one chunk per row, flat memory for any job size) and deterministic, so
 `report.csv` and the archive retention writes are byte for byte the same for the same state.
 
 - RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold a comma, quote or
-  line break.
+  line break, and also a semicolon: Excel set to a `;` list separator (many European locales)
+  splits unquoted cells there.
 - UTF-8 with a byte-order mark: spreadsheets (Excel above all) otherwise read the file in the
   local code page and garble non-ASCII names; csv readers take `encoding="utf-8-sig"`.
-- Cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a
-  leading apostrophe (OWASP's CSV injection advice). This changes how such a value reads in the
-  file, e.g. a device id `=x` appears as `'=x`; the JSON API shows the value unchanged.
+- Text a spreadsheet would run as a formula (= + - @, tab or CR) gets an apostrophe before it,
+  at the start of a cell and right after every `,` or `;` inside one, where a reader that splits
+  on that separator (Excel in a `;` locale, a naive split on `,`) starts a new cell (OWASP's CSV
+  injection advice). This changes how such a value reads in the file, e.g. a device id `=x`
+  appears as `'=x` and `a;-1` as `a;'-1`; the JSON API shows the value unchanged.
+- The download's file name is `job-<id>.csv`: the prefix keeps an id that is a reserved device
+  name on Windows (CON, NUL, COM1, …, with any extension) or one starting with `-` from breaking
+  the saved file.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
@@ -25,7 +30,13 @@ from shared.domain.progress import Progress
 
 BOM = "\ufeff"
 DEVICE_COLUMNS = ("Device ID", "Status", "Error code", "Error message", "Time", "Deleted")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = "=+-@\t\r"
+SEPARATORS = ",;"
+# A formula start at the start of the cell, or right after a separator inside it.
+_FORMULA_AFTER_SEPARATOR = re.compile(f"(^|[{re.escape(SEPARATORS)}])(?=[{re.escape(FORMULA_STARTS)}])")
+_NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+_UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+MAX_FILE_NAME_LENGTH = 255  # most file systems
 
 
 def write_job_report(job: Job, progress: Progress, devices: Iterable[JobDevice]) -> Iterator[str]:
@@ -40,7 +51,19 @@ def write_job_report(job: Job, progress: Progress, devices: Iterable[JobDevice])
 
 
 def neutralised(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+    return _FORMULA_AFTER_SEPARATOR.sub(r"\1'", cell)
+
+
+def report_file_name(job_id: str) -> str:
+    """`job-<id>.csv`, within the length file systems allow. Ids are [a-zA-Z0-9_-] already
+    (shared/domain/limits.py); anything else would become `_`."""
+    stem = "job-" + _UNSAFE_IN_FILE_NAME.sub("_", job_id)
+    return stem[:MAX_FILE_NAME_LENGTH - len(".csv")] + ".csv"
+
+
+def report_disposition(job_id: str) -> str:
+    """The Content-Disposition of a report download."""
+    return f'attachment; filename="{report_file_name(job_id)}"'
 
 
 def _detail_rows(job: Job, progress: Progress) -> Iterator[list[str]]:
@@ -65,9 +88,11 @@ def _device_row(device: JobDevice) -> list[str]:
 
 
 def _line(cells: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([neutralised(cell) for cell in cells])
-    return buffer.getvalue()
+    return ",".join(_field(neutralised(cell)) for cell in cells) + "\r\n"
+
+
+def _field(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
 
 
 def _time(moment: datetime | None) -> str:

@@ -1,9 +1,14 @@
 """The IoT Hub query language subset: tokenizer, recursive-descent parser, and compiled evaluator.
 
-`parse_query(text)` returns a `Query`; a malformed query raises `ArgumentInvalid`. Conditions are
-compiled to closures over a `lookup(path) -> value | UNDEFINED` function, so the backend decides
-how a dotted path maps onto its twin objects and nothing is rendered for rows that do not match.
-Three-valued logic: comparing a missing value yields UNDEFINED, and only TRUE rows match.
+`parse_query(text)` returns a `Query`; a malformed query raises `ArgumentInvalid`, and so does one
+that nests parentheses more than MAX_NESTING deep (IoT Hub's answer to a query it will not run is
+the same 400). Conditions are compiled to closures over a `lookup(path) -> value | UNDEFINED`
+function, so the backend decides how a dotted path maps onto its twin objects and nothing is
+rendered for rows that do not match. Three-valued logic: comparing a missing value yields
+UNDEFINED, and only TRUE rows match.
+
+Recursion stays shallow for any query text: only parentheses recurse (bounded), a chain of AND
+or OR is one flat condition, and a run of NOTs is parsed in a loop.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ UNDEFINED = object()
 KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "NIN", "TOP", "AS", "GROUP", "BY",
             "TRUE", "FALSE", "NULL", "IS_DEFINED", "COUNT"}
 SOURCES = ("devices",)
+# IoT Hub documents no limit; 64 is far beyond any real filter and far below Python's recursion limit.
+MAX_NESTING = 64
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -135,6 +142,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0  # parentheses open around the current position
 
     @property
     def current(self) -> Token:
@@ -220,21 +228,24 @@ class _Parser:
         return tuple(parts)
 
     def _or(self) -> Condition:
-        left = self._and()
+        terms = [self._and()]
         while self.accept("keyword", "OR"):
-            left = _or(left, self._and())
-        return left
+            terms.append(self._and())
+        return terms[0] if len(terms) == 1 else _any(terms)
 
     def _and(self) -> Condition:
-        left = self._not()
+        terms = [self._not()]
         while self.accept("keyword", "AND"):
-            left = _and(left, self._not())
-        return left
+            terms.append(self._not())
+        return terms[0] if len(terms) == 1 else _all(terms)
 
     def _not(self) -> Condition:
-        if self.accept("keyword", "NOT"):
-            return _not(self._not())
-        return self._comparison()
+        negations = 0
+        while self.accept("keyword", "NOT"):
+            negations += 1
+        condition = self._comparison()
+        # Every condition is TRUE, FALSE or UNDEFINED, so NOT NOT is the condition itself.
+        return _not(condition) if negations % 2 else condition
 
     def _comparison(self) -> Condition:
         left = self._operand()
@@ -250,8 +261,13 @@ class _Parser:
     def _operand(self) -> Condition:
         token = self.current
         if self.accept("punct", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise ArgumentInvalid(f"Query is too complex: parentheses nest more than {MAX_NESTING} deep "
+                                      f"(position {token.position})")
             inner = self._or()
             self.expect("punct", ")")
+            self.depth -= 1
             return inner
         if self.accept("keyword", "IS_DEFINED"):
             self.expect("punct", "(")
@@ -335,19 +351,27 @@ def _not(operand: Condition) -> Condition:
     return condition
 
 
-def _and(left: Condition, right: Condition) -> Condition:
+def _all(terms: list[Condition]) -> Condition:
     def condition(lookup: Lookup):
-        a, b = left(lookup), right(lookup)
-        if a is False or b is False:
-            return False
-        return True if a is True and b is True else UNDEFINED
+        result = True
+        for term in terms:
+            value = term(lookup)
+            if value is False:
+                return False
+            if value is not True:
+                result = UNDEFINED
+        return result
     return condition
 
 
-def _or(left: Condition, right: Condition) -> Condition:
+def _any(terms: list[Condition]) -> Condition:
     def condition(lookup: Lookup):
-        a, b = left(lookup), right(lookup)
-        if a is True or b is True:
-            return True
-        return False if a is False and b is False else UNDEFINED
+        result = False
+        for term in terms:
+            value = term(lookup)
+            if value is True:
+                return True
+            if value is not False:
+                result = UNDEFINED
+        return result
     return condition

@@ -16,6 +16,7 @@ _FILTER_SHAPE = re.compile(r"\s*SELECT\s+\*\s+FROM\s+devices\b", re.IGNORECASE)
 # A string literal in single or double quotes (a doubled or backslashed quote stays inside), or
 # a bare `$name` that is not a member (`properties.desired.$version` is left alone).
 _TOKEN = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|(?<![\w.$])\$[A-Za-z_]\w*""")
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'" + r'|"(?:[^"\\]|\\.|"")*"')
 
 
 @dataclass
@@ -76,6 +77,8 @@ def to_hub_query(central_filter: object) -> str:
         raise InvalidGroupFilter("must start with `SELECT * FROM devices`.")
     if central_filter.count('"') % 2 or _unbalanced_single_quotes(central_filter):
         raise InvalidGroupFilter("has an unterminated string.")
+    if _nesting_depth(central_filter) > limits.MAX_GROUP_FILTER_NESTING:
+        raise InvalidGroupFilter(f"must not nest parentheses more than {limits.MAX_GROUP_FILTER_NESTING} deep.")
     return _TOKEN.sub(_translate_token, central_filter.strip())
 
 
@@ -95,6 +98,18 @@ def _translate_token(match: re.Match) -> str:
 def _single_quoted(text: str) -> str:
     # IoT Hub's query language escapes a quote inside a string with a backslash.
     return "'" + text.replace("\\\"", "\"").replace("'", "\\'") + "'"
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep parentheses nest outside string literals (unbalanced ones are IoT Hub's to refuse)."""
+    deepest = depth = 0
+    for char in _STRING_LITERAL.sub("", text):
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _unbalanced_single_quotes(text: str) -> bool:

@@ -8,6 +8,7 @@ UUIDs, which fit.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -27,6 +28,9 @@ MAX_MODEL_ID_LENGTH = 2048
 MAX_DISPLAY_NAME_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 2048
 MAX_GROUP_FILTER_LENGTH = 2048  # IoT Central's UI stops at 350; IoT Hub accepts more, so do we
+# IoT Hub documents no nesting limit; IoT Central's filters are a flat list of conditions, and a
+# hand-written query rarely nests 5 deep. 20 leaves room and keeps a parser's recursion shallow.
+MAX_GROUP_FILTER_NESTING = 20
 
 MAX_OPERATIONS_PER_JOB = 20
 MAX_PROPERTY_VALUE_BYTES = 4 * 1024  # IoT Hub: a desired/tag value, serialized
@@ -72,6 +76,14 @@ def validate_group_id(value: Any, field: str = "id") -> str:
     return require_match(GROUP_ID_PATTERN, value, field, "1-255 characters of a-z A-Z 0-9 _ -")
 
 
+# C0, DEL and C1 (Unicode's Cc): in a name or description they only hide text, break a line or
+# a log entry, or start a formula in a spreadsheet. Tab too: both fields are one line of text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"  # the same rule, as a JSON Schema pattern
+# A lone UTF-16 surrogate is not a character: UTF-8 (storage, IoT Hub) cannot encode it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def validate_text(value: Any, field: str, max_length: int, required: bool = False) -> str | None:
     if value is None and not required:
         return None
@@ -79,6 +91,61 @@ def validate_text(value: Any, field: str, max_length: int, required: bool = Fals
         raise InvalidField(field, "must be a non-empty string." if required else "must be a string.")
     if len(value) > max_length:
         raise InvalidField(field, f"must be at most {max_length} characters.")
+    control = _CONTROL.search(value)
+    if control:
+        raise InvalidField(field, f"must not hold control characters (U+{ord(control.group()):04X} "
+                                  f"at position {control.start()}).")
+    if _SURROGATE.search(value):
+        raise InvalidField(field, _LONE_SURROGATE)
+    return value
+
+
+_LONE_SURROGATE = "holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a character."
+_NOT_FINITE = "must be a finite number; JSON has no infinity or NaN."
+
+
+def json_value_problem(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first place in a parsed JSON value that cannot travel as JSON, as (JSON path, why):
+    a number out of range (Python reads `1e400` as infinity) or a lone surrogate (`"\\ud800"`)
+    in a string or a member name. None when there is none. Iterative, and a path is spelled out
+    only for the problem found, so any depth and any length of member names is cheap."""
+    pending: list[tuple[Any, tuple | None]] = [(value, None)]  # a node and its link: (parent's link, step)
+    while pending:
+        node, link = pending.pop()
+        problem = _problem_of(node)
+        if problem:
+            return _path_of(path, link), problem
+        if isinstance(node, dict):
+            pending.extend((item, (link, f".{key}")) for key, item in reversed(node.items()))
+        elif isinstance(node, list):
+            pending.extend((node[index], (link, f"[{index}]")) for index in reversed(range(len(node))))
+    return None
+
+
+def _problem_of(node: Any) -> str | None:
+    if isinstance(node, float) and not math.isfinite(node):
+        return _NOT_FINITE
+    if isinstance(node, str) and _SURROGATE.search(node):
+        return _LONE_SURROGATE
+    if isinstance(node, dict) and any(_SURROGATE.search(key) for key in node):
+        return "has a member name that " + _LONE_SURROGATE
+    return None
+
+
+def _path_of(root: str, link: tuple | None, limit: int = 256) -> str:
+    steps = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    path = (root + "".join(reversed(steps))).removeprefix(".")
+    return path if len(path) <= limit else path[:limit - 1] + "…"  # member names may be long
+
+
+def validate_json_value(value: Any, field: str) -> Any:
+    """InvalidField naming the JSON path under `field` of the first part of `value` that is not JSON."""
+    problem = json_value_problem(value, field)
+    if problem:
+        raise InvalidField(*problem)
     return value
 
 MAX_ERROR_MESSAGE_LENGTH = 1024  # per device; keeps a 98-row transaction far below 4 MiB

@@ -107,6 +107,7 @@ def _validate_path(path: Any, field: str) -> None:
 
 
 def _validate_value(operation: Operation, field: str) -> None:
+    limits.validate_json_value(operation.value, field)  # else IoT Hub would get `Infinity`, which is not JSON
     size = limits.serialized_size(operation.value)
     if operation.type is OperationType.COMMAND:
         if size > limits.MAX_COMMAND_PAYLOAD_BYTES:

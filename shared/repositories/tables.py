@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from shared.tokens import opaque_token, read_opaque_token
+from shared.tokens import is_service_token, opaque_token, read_opaque_token
 from shared.storage_names import TABLES
 
 # A string property holds at most 64 KiB, counted in UTF-16; 16,000 characters fit even when
@@ -48,10 +48,17 @@ def encode_continuation(token: dict | None) -> str | None:
 
 
 def decode_continuation(token: str | None) -> dict | None:
+    """The SDK's continuation back from `encode_continuation`; InvalidField for anything else."""
     if not token:
         return None
     return read_opaque_token(token, "continuationToken", _is_continuation)
 
 
+_CONTINUATION_KEYS = {"PartitionKey", "RowKey"}  # what the SDK puts in an entity query's continuation
+
+
 def _is_continuation(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(part, str) for part in value.values())
+    # Only the SDK's keys, each the service's next key or None: anything else is not one we issued.
+    return (isinstance(value, dict) and bool(value) and set(value) <= _CONTINUATION_KEYS
+            and any(part is not None for part in value.values())
+            and all(part is None or is_service_token(part) for part in value.values()))

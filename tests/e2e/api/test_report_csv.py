@@ -41,7 +41,7 @@ def test_the_report_parses_back_with_details_and_one_row_per_device(api, azurite
     response = api.get(f"jobs/{job_id}/report.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert f'filename="{job_id}.csv"' in response.headers["Content-Disposition"]
+    assert response.headers["Content-Disposition"] == f'attachment; filename="job-{job_id}.csv"'
     assert response.content.startswith(b"\xef\xbb\xbf") and b"\r\n" in response.content
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
@@ -75,7 +75,25 @@ def test_the_report_of_a_draft_has_details_and_no_device_rows(api, make_group):
     assert rows[-1] == ["Device ID", "Status", "Error code", "Error message", "Time", "Deleted"]
 
 
-def _record_outcomes(azurite, job_id: str, device_ids: list[str]) -> None:
+def test_no_cell_starts_a_formula_when_a_semicolon_locale_splits_the_lines(api, azurite, make_group):
+    """Excel with `;` as its list separator splits every line at each `;`, quoted or not."""
+    body = {"displayName": "safe;=1+2", "group": make_group(), "description": "x;@SUM(A1:A9)",
+            "data": [{"type": "cloudProperty", "path": "note", "value": "a;-1"}]}
+    job_id = api.post("jobs", body).json()["id"]
+    _record_outcomes(azurite, job_id, ["vending-0001", "vending-0002"], message="gone;+1;=2")
+
+    text = api.get(f"jobs/{job_id}/report.csv").content.decode("utf-8-sig")
+    lines = text.split("\r\n")
+    assert 'Name,"safe;\'=1+2"' in lines and 'Description,"x;\'@SUM(A1:A9)"' in lines
+    assert any(line.startswith('vending-0002,failed,DeviceNotFound,"gone;\'+1;\'=2",') for line in lines)
+    for line in lines:
+        for separator in ";,":
+            assert not any(piece.startswith(("=", "+", "-", "@", "\t")) for piece in line.split(separator)), line
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[1] == ["Name", "safe;'=1+2"]  # one cell for a comma-separated reader
+
+
+def _record_outcomes(azurite, job_id: str, device_ids: list[str], message: str = "=the device is gone") -> None:
     """Device rows as the pipeline leaves them, written into a draft the pipeline never touches,
     so the report's rows are known exactly whether or not the pipeline is deployed."""
     now = datetime.now(timezone.utc)
@@ -83,4 +101,4 @@ def _record_outcomes(azurite, job_id: str, device_ids: list[str]) -> None:
     rows.add_pending(job_id, device_ids, now)
     rows.record_outcomes(job_id, [DeviceOutcome.success(device_ids[0]),
                                   DeviceOutcome.failure(device_ids[1], DeviceErrorCode.DEVICE_NOT_FOUND,
-                                                        "=the device is gone")], now)
+                                                        message)], now)

@@ -1,5 +1,8 @@
-"""`query_iot_hub`: paging with continuation tokens, every operator, literals, paths, malformed queries."""
+"""`query_iot_hub`: paging with continuation tokens, every operator, literals, paths, malformed queries, and
+queries too complex to run."""
 from __future__ import annotations
+
+import time
 
 import pytest
 from azure.iot.hub.models import QuerySpecification, Twin, TwinProperties
@@ -107,3 +110,28 @@ def test_malformed_query_is_400_with_the_hub_error_body(registry, query):
     with hub_error(400, 400004) as error:
         registry.query_iot_hub(QuerySpecification(query=query))
     assert error.body["Message"].startswith("ErrorCode:ArgumentInvalid;")
+
+
+@pytest.mark.parametrize("condition", [
+    "(" * 600 + "tags.a = 1" + ")" * 600,
+    "(" * 65 + "tags.a = 1" + ")" * 65,
+    "NOT (" * 100 + "tags.a = 1" + ")" * 100,
+])
+def test_a_query_nested_too_deeply_is_refused_at_once_as_a_bad_query(registry, condition):
+    started = time.monotonic()
+    with hub_error(400, 400004) as error:
+        registry.query_iot_hub(QuerySpecification(query=f"SELECT * FROM devices WHERE {condition}"))
+    assert error.body["Message"].startswith("ErrorCode:ArgumentInvalid;") and "too complex" in error.body["Message"]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("condition, count", [
+    ("(" * 64 + "deviceId = 'vending-0001'" + ")" * 64, 1),
+    # Longer than Python's recursion limit, which a condition nested per operator would hit.
+    (" OR ".join(f"deviceId = 'absent-{n}'" for n in range(1100)) + " OR deviceId = 'vending-0001'", 1),
+    ("deviceId = 'vending-0001' AND " + " AND ".join(["tags.type = 'vending'"] * 1100), 1),
+    ("NOT " * 1101 + "deviceId != 'vending-0001'", 1),
+])
+def test_long_flat_queries_and_nesting_up_to_the_limit_run(registry, condition, count):
+    found = ids(registry, condition)
+    assert "vending-0001" in found and len(found) == count

@@ -74,7 +74,7 @@ def test_page_size_is_bounded(archive, size):
 def test_an_archived_report_downloads_as_archived(archive, purged):
     report = open_archived_report(archive, "middle")
     assert b"".join(report.chunks) == purged["middle"]
-    assert report.headers["Content-Disposition"] == 'attachment; filename="middle.csv"'
+    assert report.headers["Content-Disposition"] == 'attachment; filename="job-middle.csv"'
     assert report.headers["Content-MD5"] == report.entry.md5_base64
 
 
