@@ -138,7 +138,10 @@ def list_job_devices(job_id: str, status: str | None, page_size: int, token: str
                      ctx: Collaborators) -> DevicePage[JobDevice]:
     wanted = _device_status(status)
     ctx.jobs.get(job_id)  # 404 for an unknown job rather than an empty page
-    return ctx.job_devices.list_devices(job_id, wanted, page_size, token)
+    try:
+        return ctx.job_devices.list_devices(job_id, wanted, page_size, token)
+    except InvalidField:  # the storage position in the token is not one this list gave
+        raise InvalidField("$skiptoken", "is not valid; use the nextLink of the previous page.") from None
 
 
 def require_runnable(job: Job, ctx: Collaborators) -> None:
