@@ -80,10 +80,35 @@ param hubMethodUnitsPerSecond int = 40
 @minValue(0)
 param hubQueriesPerMinute int = 20
 
-@description('HUB_MAX_ATTEMPTS: attempts per IoT Hub call, retrying throttling (429) and server errors.')
+@description('HUB_MAX_ATTEMPTS: attempts per IoT Hub call, retrying server and connection errors.')
 @minValue(1)
 @maxValue(20)
 param hubMaxAttempts int = 8
+
+@description('HUB_THROTTLED_WAIT_SECONDS: a call the hub throttles (429) waits its turn this long before it fails Throttled.')
+@minValue(1)
+@maxValue(540)
+param hubThrottledWaitSeconds int = 300
+
+@description('HUB_INTERACTIVE_QUERY_PERCENT: part of the query budget that group reads and listings for HTTP callers may use; the rest is kept for planning.')
+@minValue(1)
+@maxValue(100)
+param hubInteractiveQueryPercent int = 25
+
+@description('HUB_INTERACTIVE_DEADLINE_SECONDS: the longest a hub call for an HTTP caller may take, retries included.')
+@minValue(1)
+@maxValue(120)
+param hubInteractiveDeadlineSeconds int = 10
+
+@description('GROUP_CHECK_CACHE_SECONDS: how long IoT Hub\'s verdict on a group filter is reused.')
+@minValue(0)
+@maxValue(3600)
+param groupCheckCacheSeconds int = 60
+
+@description('HEALTH_CACHE_SECONDS: GET /api/health answers from a check at most this old (0: every call).')
+@minValue(0)
+@maxValue(3600)
+param healthCacheSeconds int = 30
 
 // The pipeline (dispatcher): see the Configuration table of the project README.
 @description('DISPATCH_CONCURRENCY: devices sent to at once per instance.')
@@ -492,6 +517,26 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'HUB_MAX_ATTEMPTS'
           value: string(hubMaxAttempts)
+        }
+        {
+          name: 'HUB_THROTTLED_WAIT_SECONDS'
+          value: string(hubThrottledWaitSeconds)
+        }
+        {
+          name: 'HUB_INTERACTIVE_QUERY_PERCENT'
+          value: string(hubInteractiveQueryPercent)
+        }
+        {
+          name: 'HUB_INTERACTIVE_DEADLINE_SECONDS'
+          value: string(hubInteractiveDeadlineSeconds)
+        }
+        {
+          name: 'GROUP_CHECK_CACHE_SECONDS'
+          value: string(groupCheckCacheSeconds)
+        }
+        {
+          name: 'HEALTH_CACHE_SECONDS'
+          value: string(healthCacheSeconds)
         }
         {
           name: 'DISPATCH_CONCURRENCY'

@@ -6,10 +6,9 @@ import json
 import azure.functions as func
 
 from shared.bootstrap import services
-from shared.csv_report import write_job_report
+from shared.csv_report import report_disposition, write_job_report
 from shared.domain import limits
 from shared.domain.errors import JobNotFound
-from shared.health import check_health, default_probes
 from jobs_api import groups as group_cases
 from jobs_api import jobs as job_cases
 from jobs_api import paging
@@ -26,7 +25,7 @@ bp = func.Blueprint()
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = HealthReport.model_validate(check_health(default_probes(services())))
+    report = HealthReport.model_validate(services().health.report())  # cached: anonymous calls cost nothing
     return json_response(report, status=200 if report.status == "healthy" else 503)
 
 
@@ -200,7 +199,7 @@ def jobs_report(req: func.HttpRequest) -> func.HttpResponse:
         chunks = write_job_report(job, ctx.job_devices.get_progress(job_id), ctx.job_devices.iter_devices(job_id))
         # The Python worker cannot stream a body, so the chunks are joined here; the writer streams.
         body = "".join(chunks).encode("utf-8")
-        headers = {"Content-Disposition": f'attachment; filename="{job_id}.csv"'}
+        headers = {"Content-Disposition": report_disposition(job_id)}
         return func.HttpResponse(body, mimetype="text/csv", charset="utf-8", headers=headers)
     return respond(req, action)
 

@@ -9,12 +9,13 @@ import logging
 import uuid
 from email.utils import formatdate
 
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from pydantic import ValidationError
 
 from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField,
-                                  NotFound)
+                                  LimitReached, NotFound)
 from jobs_api.jobs import PlanningUnavailable
-from jobs_api.targets import HubUnavailable
+from jobs_api.targets import HubBusy, HubUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ def from_exception(error: Exception) -> ApiError:
     for kinds, build in _MAPPING:
         if isinstance(error, kinds):
             return build(error)
+    if _storage_unavailable(error):
+        logger.warning("storage did not answer: %s: %s", type(error).__name__, error)
+        return _unavailable("The service's storage did not answer; try again.")
     logger.exception("unexpected failure", exc_info=error)
     return ApiError(500, "InternalServerError", "The request failed unexpectedly; it was logged.")
 
@@ -98,14 +102,28 @@ def _unavailable(message: str) -> ApiError:
     return ApiError(503, "ServiceUnavailable", message, headers={"Retry-After": "5"})
 
 
+def _storage_unavailable(error: Exception) -> bool:
+    """Storage (the Azure SDK) could not be reached, or answered with a server error."""
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return True
+    return isinstance(error, HttpResponseError) and (error.status_code or 0) >= 500
+
+
+def _too_many_requests(error: HubBusy) -> ApiError:
+    return ApiError(429, "TooManyRequests", f"{error} Nothing was changed; try again in {error.retry_after} s.",
+                    headers={"Retry-After": str(error.retry_after)})
+
+
 _MAPPING = [
     (InvalidField, _invalid_field),
     (NotFound, lambda error: ApiError(404, "NotFound", str(error), target=error.identifier)),
     (IllegalTransition, lambda error: ApiError(409, "InvalidJobState", str(error))),
     (AlreadyExists, lambda error: ApiError(409, "AlreadyExists", str(error), target=error.identifier)),
+    (LimitReached, lambda error: ApiError(409, "QuotaExceeded", str(error), target=error.setting)),
     (ConcurrencyConflict, lambda error: ApiError(412, "PreconditionFailed",
                                                  f"{error} The If-Match value is not the resource's current ETag.",
                                                  target="If-Match")),
     (PlanningUnavailable, lambda error: _unavailable(f"{error} Try again.")),
+    (HubBusy, _too_many_requests),
     (HubUnavailable, lambda error: _unavailable(f"{error} Nothing was changed; try again.")),
 ]

@@ -6,7 +6,7 @@ a valid filter) is *corrupted*: it is still listed and readable, says so, and ha
 from __future__ import annotations
 
 from shared.domain import limits
-from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidField
+from shared.domain.errors import ConcurrencyConflict, DeviceGroupNotFound, InvalidField, LimitReached
 from shared.domain.groups import DeviceGroup
 from shared.domain.devices import DevicePage
 from shared.collaborators import Collaborators
@@ -22,8 +22,22 @@ def put_group(group_id: str, definition: DeviceGroupDefinition, if_match: str | 
     expected = if_match or definition.etag
     if expected:
         _require_version(group_id, expected, ctx)
+    else:
+        _require_room_for(group_id, ctx)
     _require_hub_accepts(group, ctx)
     return DeviceGroupView.of(ctx.groups.save(group, if_match=expected if expected != "*" else None))
+
+
+def _require_room_for(group_id: str, ctx: Collaborators) -> None:
+    """A new group must fit within MAX_DEVICE_GROUPS (a replaced one takes no more room)."""
+    limit = ctx.settings.max_device_groups
+    if not limit:
+        return
+    try:
+        ctx.groups.get(group_id)
+    except DeviceGroupNotFound:
+        if ctx.groups.count() >= limit:
+            raise LimitReached("device groups", limit, "MAX_DEVICE_GROUPS") from None
 
 
 def patch_group(group_id: str, patch: DeviceGroupPatch, if_match: str | None,

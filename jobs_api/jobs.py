@@ -16,7 +16,7 @@ from shared.collaborators import Collaborators
 from shared.domain import limits
 from shared.domain.devices import DevicePage, DeviceStatus, JobDevice
 from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
-                                  InvalidField, JobNotFound)
+                                  InvalidField, JobNotFound, LimitReached)
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
@@ -44,7 +44,10 @@ def create_job(job_id: str, definition: JobDefinition, ctx: Collaborators) -> Jo
 def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
     """`POST /jobs`: a draft with a server-made id; with `run`, it is run at once."""
     job = request.to_job(str(uuid.uuid4()), ctx.clock())
-    return _run_new(job, ctx) if request.run else ctx.jobs.add(job)
+    if request.run:
+        return _run_new(job, ctx)
+    _require_room(ctx, (JobStatus.DRAFT,), ctx.settings.max_draft_jobs, "drafts", "MAX_DRAFT_JOBS")
+    return ctx.jobs.add(job)
 
 
 def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
@@ -56,6 +59,7 @@ def run_draft(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
     for _ in range(1 if if_match else CHANGE_ATTEMPTS):
         draft = load(job_id, if_match, ctx)
         draft.require(JobAction.RUN)
+        _require_room_to_run(ctx)
         require_runnable(draft, ctx)  # asks the hub: before the change, which must not wait on it
         try:
             change = ctx.jobs.change(job_id, lambda job: job.run(ctx.clock()), if_match=draft.etag)
@@ -87,7 +91,9 @@ def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
 def copy_job(job_id: str, ctx: Collaborators) -> Job:
     """`POST /jobs/{id}/copy`: a new draft named "<name> Copy"; the source is not changed."""
-    return ctx.jobs.add(ctx.jobs.get(job_id).copy(str(uuid.uuid4()), ctx.clock()))
+    copied = ctx.jobs.get(job_id).copy(str(uuid.uuid4()), ctx.clock())
+    _require_room(ctx, (JobStatus.DRAFT,), ctx.settings.max_draft_jobs, "drafts", "MAX_DRAFT_JOBS")
+    return ctx.jobs.add(copied)
 
 
 def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
@@ -101,6 +107,7 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
         raise IllegalTransition(f"job {job_id}", source.status.value, "rerun (no device failed in)")
     if _exists(rerun_id, ctx):
         raise AlreadyExists("Job", rerun_id)
+    _require_room_to_run(ctx)
     rerun = source.rerun(rerun_id, ctx.clock())
     rerun.run(ctx.clock())
     ctx.jobs.add(rerun)
@@ -163,11 +170,27 @@ def load(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
 
 def _run_new(job: Job, ctx: Collaborators) -> Job:
+    _require_room_to_run(ctx)
     require_runnable(job, ctx)
     job.run(ctx.clock())
     ctx.jobs.add(job)
     _request_planning(job, PlanRequest.plan(job), ctx, undo=lambda: ctx.jobs.delete(job.id, job.etag))
     return job
+
+
+_ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
+
+
+def _require_room_to_run(ctx: Collaborators) -> None:
+    _require_room(ctx, _ACTIVE, ctx.settings.max_active_jobs, "active jobs (pending, running or stopped)",
+                  "MAX_ACTIVE_JOBS")
+
+
+def _require_room(ctx: Collaborators, statuses: tuple[JobStatus, ...], limit: int, kind: str, setting: str) -> None:
+    """One client must not fill the app: a count per state, checked before anything is written
+    (concurrent requests may pass it together by a few)."""
+    if limit and ctx.jobs.count(statuses) >= limit:
+        raise LimitReached(kind, limit, setting)
 
 
 def _exists(job_id: str, ctx: Collaborators) -> bool:

@@ -1,14 +1,24 @@
 """What a job may target, asked of IoT Hub: is the group's query accepted, and is each device of
 an explicit subset in the group and not an IoT Edge device.
+
+These are hub calls made for an HTTP caller, so they go through the gateway's interactive views:
+group reads, device listings and filter checks through `for_reads` (their share of the query
+budget; IoT Hub's verdict on a filter is kept a while), the checks before a job starts through
+`for_job_checks` (the pipeline's budget, since they start a job). A hub without those views (a
+test's stand-in) is asked directly.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import math
+from collections.abc import Iterable, Iterator
 
 from shared.domain.errors import InvalidField, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
 from shared.domain.devices import DevicePage
-from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
+from shared.hub_gateway import INVALID_QUERY, CallerThrottled, DeviceSummary, HubFailure
+
+logger = logging.getLogger(__name__)
 
 
 class TargetRefused(InvalidField):
@@ -23,15 +33,22 @@ class HubUnavailable(Exception):
     """IoT Hub did not answer a question the request depends on; nothing was changed."""
 
 
-def corruption_of(group: DeviceGroup, hub) -> str | None:
+class HubBusy(HubUnavailable):
+    """The hub's budget for such requests is spent for now; try again after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def corruption_of(group: DeviceGroup, hub, for_job: bool = False) -> str | None:
     """Why the group cannot be resolved (its filter is refused), or None when it can."""
     try:
-        first_page(group, hub, page_size=1)
+        query = group.hub_query
     except InvalidGroupFilter as error:
         return f"The group's filter is no longer valid: {error.message}"
-    except TargetRefused as error:
-        return error.message
-    return None
+    refusal = _asked(lambda: _view(hub, for_job).refusal_of(query))
+    return f"IoT Hub refused the group's filter: {refusal}" if refusal else None
 
 
 def local_corruption_of(group: DeviceGroup) -> str | None:
@@ -45,11 +62,12 @@ def local_corruption_of(group: DeviceGroup) -> str | None:
 
 def first_page(group: DeviceGroup, hub, page_size: int = 100, continuation: str | None = None) -> DevicePage:
     """One page of the group's devices; raises TargetRefused when IoT Hub refuses the query."""
-    return _query(hub, group.hub_query, continuation, page_size)
+    query = group.hub_query
+    return _asked(lambda: _view(hub, False).query_devices(query, continuation, page_size))
 
 
 def require_usable_group(group: DeviceGroup, hub) -> None:
-    reason = corruption_of(group, hub)
+    reason = corruption_of(group, hub, for_job=True)
     if reason:
         raise TargetRefused("group", f"Device group '{group.id}' is corrupted: {reason}", "DeviceGroupCorrupted")
 
@@ -66,24 +84,56 @@ def require_subset_in_group(group: DeviceGroup, device_ids: tuple[str, ...], hub
                                 "support IoT Edge devices.", "EdgeDeviceNotSupported")
 
 
-def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> Iterator[DeviceSummary]:
-    for start in range(0, len(device_ids), SUBSET_CHUNK):
-        query = subset_query(list(device_ids[start:start + SUBSET_CHUNK]), hub_query=group.hub_query)
-        continuation = None
-        while True:
-            page = _query(hub, query, continuation, 100)
-            yield from page.devices
-            continuation = page.continuation
-            if not continuation:
-                break
+def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> list[DeviceSummary]:
+    queries = [subset_query(list(device_ids[start:start + SUBSET_CHUNK]), hub_query=group.hub_query)
+               for start in range(0, len(device_ids), SUBSET_CHUNK)]
+    return _asked(lambda: list(_view(hub, True).query_each(queries)))
 
 
-def _query(hub, query: str, continuation: str | None, page_size: int) -> DevicePage:
+def _view(hub, for_job: bool):
+    view = getattr(hub, "for_job_checks" if for_job else "for_reads", None)
+    return view if view is not None else _Direct(hub)
+
+
+class _Direct:
+    """The interactive view's questions, asked of a hub that has none."""
+
+    def __init__(self, hub):
+        self._hub = hub
+
+    def query_devices(self, query: str, continuation: str | None = None, page_size: int = 100) -> DevicePage:
+        return self._hub.query_devices(query, continuation, page_size)
+
+    def query_each(self, queries: Iterable[str], page_size: int = 100) -> Iterator[DeviceSummary]:
+        for query in queries:
+            continuation = None
+            while True:
+                page = self._hub.query_devices(query, continuation, page_size)
+                yield from page.devices
+                continuation = page.continuation
+                if not continuation:
+                    break
+
+    def refusal_of(self, query: str) -> str | None:
+        try:
+            self._hub.query_devices(query, None, 1)
+        except HubFailure as failure:
+            if failure.code == INVALID_QUERY:
+                return failure.message
+            raise
+        return None
+
+
+def _asked(question):
+    """The answer, or the API's view of why the hub gave none."""
     try:
-        return hub.query_devices(query, continuation, page_size)
+        return question()
+    except CallerThrottled as throttled:
+        raise HubBusy("IoT Hub's budget for such requests is spent for now.", throttled.retry_after) from None
     except HubFailure as failure:
         if failure.code == INVALID_QUERY:
             raise TargetRefused("filter", f"IoT Hub refused the group's filter: {failure.message}",
                                 "DeviceGroupCorrupted") from None
-        raise HubUnavailable(f"IoT Hub did not answer ({failure.code}): {failure.message}") from None
-
+        logger.warning("IoT Hub did not answer a caller's query: %s (%s)", failure.code, failure.message)
+        said = f"IoT Hub answered {failure.status}." if failure.status else "IoT Hub could not be reached."
+        raise HubUnavailable(said) from None

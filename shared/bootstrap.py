@@ -4,18 +4,27 @@ at import; the tables and the history container are made sure of once, on first 
 is reached with a connection string locally, or with the managed identity in Azure; IoT Hub
 likewise.
 
-Triggers take `services().collaborators` (what the stages work with); the health check takes
-the clients themselves. Tests build their own `Collaborators` instead of patching this.
+Triggers take `services().collaborators` (what the stages work with); the health check
+(`services().health`) takes the clients themselves. Tests build their own `Collaborators`
+instead of patching this.
+
+Storage calls give up after about 1.5 s of failures (three retries, 0, 0.5 and 1 s apart, and a
+5 s connect timeout) instead of the Tables SDK's ~5 s: an HTTP caller gets its 503 quickly, and
+a stage whose call fails is delivered again by the host (its queue's visibility timeout), which
+covers longer outages. Queue and blob clients keep their SDK's longer retries (the pipeline's
+messages, the archive); the health check uses quick clients of its own.
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
 
+from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 from azure.iot.hub import IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import LinearRetry, QueueClient, TextBase64EncodePolicy
 
 from shared.collaborators import Collaborators
 from shared.host_config import HostConfig
@@ -26,11 +35,16 @@ from shared.queues import MessageQueue
 from shared.repositories import (DeviceGroupRepository, HubSenderRepository, JobDeviceRepository, JobRepository,
                                  ensure_tables)
 from shared.settings import Settings
-from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE
+from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE, QUEUES
 
 # Longer than IoT Hub's longest direct-method wait (300 s connect + 300 s response), so the
 # SDK's own read timeout (100 s by default) never cuts a legitimate call short.
 HUB_READ_TIMEOUT_SECONDS = 620
+# About 1.5 s of retries (see above), for the API and the pipeline alike.
+TABLE_CLIENT_OPTIONS = dict(retry_total=3, retry_connect=3, retry_read=3, retry_status=3, retry_backoff_factor=0.25,
+                            retry_backoff_max=2, connection_timeout=5)
+# The health check's queue clients: one retry at once, so an outage is reported at once.
+PROBE_CLIENT_OPTIONS = dict(connection_timeout=3, read_timeout=10)
 
 
 class ConfigurationError(RuntimeError):
@@ -48,6 +62,7 @@ class Services:
         self.settings = settings
         self.host = host or HostConfig.read()
         self._queues: dict[str, MessageQueue] = {}
+        self._queues_made, self._queues_lock = False, threading.Lock()
 
     @cached_property
     def collaborators(self) -> Collaborators:
@@ -65,9 +80,10 @@ class Services:
     def tables(self) -> TableServiceClient:
         """The Table service client, with the app's tables made sure of (once per process)."""
         if self.settings.storage_connection_string:
-            service = TableServiceClient.from_connection_string(self.settings.storage_connection_string)
+            service = TableServiceClient.from_connection_string(self.settings.storage_connection_string,
+                                                                **TABLE_CLIENT_OPTIONS)
         else:
-            service = TableServiceClient(self._storage_uri("table"), credential=self.credential)
+            service = TableServiceClient(self._storage_uri("table"), credential=self.credential, **TABLE_CLIENT_OPTIONS)
         ensure_tables(service)
         return service
 
@@ -90,19 +106,59 @@ class Services:
         return self._queues[name]
 
     def _queue(self, name: str) -> MessageQueue:
+        return MessageQueue(self._queue_client(name))
+
+    def _queue_client(self, name: str, **options) -> QueueClient:
         encoding = TextBase64EncodePolicy()  # the queue trigger expects base64 text
         if self.settings.storage_connection_string:
-            client = QueueClient.from_connection_string(self.settings.storage_connection_string, name,
-                                                        message_encode_policy=encoding)
-        else:
-            client = QueueClient(self._storage_uri("queue"), name, credential=self.credential,
-                                 message_encode_policy=encoding)
-        return MessageQueue(client)
+            return QueueClient.from_connection_string(self.settings.storage_connection_string, name,
+                                                      message_encode_policy=encoding, **options)
+        return QueueClient(self._storage_uri("queue"), name, credential=self.credential,
+                           message_encode_policy=encoding, **options)
+
+    @cached_property
+    def queue_probes(self) -> dict[str, QueueClient]:
+        """Quick clients of the app's queues, for the health check."""
+        return {name: self._queue_client(name, retry_policy=LinearRetry(backoff=0, retry_total=1,
+                                                                         random_jitter_range=0),
+                                         **PROBE_CLIENT_OPTIONS) for name in QUEUES}
+
+    def make_queues_once(self) -> None:
+        """Create the app's queues that are missing, once per process (as the tables are; a
+        sender also makes its queue on first use). Later, a missing queue is news."""
+        with self._queues_lock:
+            if self._queues_made:
+                return
+            for client in self.queue_probes.values():
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass  # the usual case: the deployment made it
+            self._queues_made = True
+
+    @cached_property
+    def health(self):
+        from shared.health import Health, default_probes  # the health check knows this module
+
+        return Health(default_probes(self), cache_seconds=self.settings.health_cache_seconds)
+
+    @cached_property
+    def hub_senders(self) -> HubSenderRepository:
+        return HubSenderRepository(self.tables)
 
     # IoT Hub
 
     @cached_property
     def registry_manager(self) -> IoTHubRegistryManager:
+        return self._registry_manager(HUB_READ_TIMEOUT_SECONDS)
+
+    @cached_property
+    def interactive_registry_manager(self) -> IoTHubRegistryManager:
+        """For calls made for an HTTP caller (queries, the health probe): a hub that does not
+        answer within the deadline is as good as down to the caller."""
+        return self._registry_manager(self.settings.hub_interactive_deadline_seconds)
+
+    def _registry_manager(self, timeout: float) -> IoTHubRegistryManager:
         if self.settings.iothub_connection_string:
             manager = IoTHubRegistryManager.from_connection_string(self.settings.iothub_connection_string)
         elif self.settings.iothub_host_name:
@@ -111,7 +167,7 @@ class Services:
             raise ConfigurationError("Set IOTHUB_CONNECTION_STRING or IOTHUB_HOST_NAME to reach IoT Hub.")
         # The SDK opens a new TLS connection per call unless told to keep it.
         manager.protocol.config.keep_alive = True
-        manager.protocol.config.connection.timeout = HUB_READ_TIMEOUT_SECONDS
+        manager.protocol.config.connection.timeout = timeout
         manager.protocol.config.retry_policy.retries = 0  # the gateway owns retries, for every verb alike
         return manager
 
@@ -121,10 +177,16 @@ class Services:
         limits = HubLimits(twin_reads_per_second=settings.hub_twin_reads_per_second,
                            twin_updates_per_second=settings.hub_twin_updates_per_second,
                            method_units_per_second=settings.hub_method_units_per_second,
-                           queries_per_second=settings.hub_queries_per_minute / 60)
-        senders = SenderCount(HubSenderRepository(self.tables))
-        return HubGateway(self.registry_manager, limits, RetryPolicy(max_attempts=settings.hub_max_attempts),
-                          senders=senders)
+                           queries_per_second=settings.hub_queries_per_minute / 60,
+                           interactive_query_share=settings.hub_interactive_query_percent / 100)
+        retry = RetryPolicy(max_attempts=settings.hub_max_attempts, throttled_wait=settings.hub_throttled_wait_seconds)
+        interactive = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=2.0,
+                                  deadline=settings.hub_interactive_deadline_seconds)
+        # Built on first count, so a gateway can be had while storage is down (the count then stays 1).
+        senders = SenderCount(_BuiltOnFirstUse(lambda: self.hub_senders))
+        return HubGateway(self.registry_manager, limits, retry, senders=senders,
+                          interactive_manager=_BuiltOnFirstUse(lambda: self.interactive_registry_manager),
+                          interactive_retry=interactive, verdict_seconds=settings.group_check_cache_seconds)
 
     # Identity
 

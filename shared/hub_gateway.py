@@ -1,9 +1,23 @@
 """The one gateway to IoT Hub, over the azure-iot-hub SDK's IoTHubRegistryManager.
 
 The SDK does not retry POST/PATCH and hides IoT Hub's error codes, so this gateway reads the
-status and `iothub-errorcode` itself, retries 429 and 5xx with backoff and jitter (honouring
+status and `iothub-errorcode` itself, retries 5xx with backoff and jitter (honouring
 `Retry-After`), paces each operation class under its per-second limit, and turns every
 failure into one of a small vocabulary of error codes (`HubFailure.code`).
+
+A 429 is the hub asking to slow down, not a failure of the device: every caller of the class
+slows down (the limiter's hold-off and lower pace) and the call waits its turn, failing
+`Throttled` only after `RetryPolicy.throttled_wait` seconds of throttling.
+
+Calls made for an HTTP caller go through `for_reads` (group reads and checks, device listings)
+or `for_job_checks` (the checks before a job starts): they never wait out throttling, retry
+within a short deadline, and the pipeline keeps priority. Reads may use only their share of the
+query budget (`HubLimits.interactive_query_share`; over it they are refused with
+`CallerThrottled` and a retry time) and never queue behind the pipeline; the pipeline may use
+what reads leave idle. Job checks start a job, so they take the pipeline's budget, waiting
+their turn up to the deadline. Both shares are of this process's share of the hub, so they hold
+across instances as the pacing does. The hub's verdict on a query (accepted or refused) is
+kept for `verdict_seconds`.
 """
 from __future__ import annotations
 
@@ -14,7 +28,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import requests
@@ -39,13 +54,18 @@ INVALID_QUERY = "InvalidQuery"
 
 METHOD_METER_BYTES = 4096  # IoT Hub meters direct methods in 4 KB units
 _SIX_DIGIT_CODE = re.compile(r"\b(\d{6})\b")
+_STATUS_IN_RETRY_ERROR = re.compile(r"too many (\d{3}) error responses")
 # Transport errors that prove the request never reached the hub, so even a command may be repeated.
 _NOT_SENT = ("Connection refused", "NewConnectionError", "NameResolutionError", "ConnectTimeout")
 
 
+HEALTH_PROBE_DEVICE_ID = "health-probe"  # never registered: its 404 proves the hub answers
+
+
 class HubFailure(Exception):
     """An operation on one device (or a query) failed for good; `code` says how: a
-    DeviceErrorCode, or INVALID_QUERY for a query IoT Hub refused."""
+    DeviceErrorCode, or INVALID_QUERY for a query IoT Hub refused. `status` is the hub's HTTP
+    status, None when no answer came."""
 
     def __init__(self, code: DeviceErrorCode | str, message: str, status: int | None = None):
         super().__init__(message)
@@ -54,25 +74,43 @@ class HubFailure(Exception):
         self.status = status
 
 
+class CallerThrottled(HubFailure):
+    """A call for an HTTP caller was not made (its share of the hub's budget is spent) or the
+    hub throttled it; the caller may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(THROTTLED, message, 429)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class HubLimits:
-    """Per-second budgets per operation class; 0 switches pacing off for that class."""
+    """Per-second budgets per operation class; 0 switches pacing off for that class.
+    `interactive_query_share`: the part of the query budget group reads and listings may use."""
     twin_reads_per_second: float = 100
     twin_updates_per_second: float = 50
     method_units_per_second: float = 40
     queries_per_second: float = 20 / 60
+    interactive_query_share: float = 0.25
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """`max_attempts` on 5xx and transport errors; a 429 is retried until the call has been
+    throttled for `throttled_wait` seconds, each hold-off at most `throttled_max_delay` (the
+    limiter's lower pace does the rest); `deadline` bounds a whole call, retries included."""
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
+    throttled_wait: float = 300.0
+    throttled_max_delay: float = 2.0
+    deadline: float | None = None
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
+    def delay(self, attempt: int, retry_after: float | None, max_delay: float | None = None) -> float:
+        ceiling = self.max_delay if max_delay is None else max_delay
         if retry_after is not None:
-            return min(retry_after, self.max_delay)
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))  # full jitter
+            return min(retry_after, ceiling)
+        return random.uniform(0, min(ceiling, self.base_delay * 2 ** attempt))  # full jitter
 
 
 @dataclass(frozen=True)
@@ -98,12 +136,18 @@ class _Retryable(Exception):
 @dataclass
 class HubGateway:
     """`limits` are the hub's; `senders` says how many processes send to it now (this one
-    included), and each paces at its share."""
+    included), and each paces at its share. `interactive_manager` serves calls for HTTP callers
+    (a client with a short read timeout), `interactive_retry` bounds them."""
     registry_manager: object
     limits: HubLimits = field(default_factory=HubLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     senders: Callable[[], int] = lambda: 1
+    monotonic: Callable[[], float] = time.monotonic
+    interactive_manager: object | None = None
+    interactive_retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=2.0, deadline=10.0))
+    verdict_seconds: float = 60.0
 
     def __post_init__(self):
         limits = self.limits
@@ -114,14 +158,31 @@ class HubGateway:
                          "method": (limits.method_units_per_second, 1),
                          "query": (limits.queries_per_second, 60)}
         self._share, self._share_lock = 1, threading.Lock()
-        self._limiters = {name: RateLimiter(*_budget(rate, burst_seconds, 1), sleep=self.sleep) if rate > 0
-                          else Unlimited() for name, (rate, burst_seconds) in self._classes.items()}
+        self._limiters = {name: self._limiter(rate, *_budget(rate, burst_seconds, 1, self._pipeline_part(name)))
+                          for name, (rate, burst_seconds) in self._classes.items()}
+        self._reads_limiter = self._limiter(limits.queries_per_second, *self._reads_budget(1))
+        self._verdicts = _Verdicts(self.verdict_seconds, self.monotonic)
+        self.for_reads = InteractiveHub(self, self._admit_read)
+        self.for_job_checks = InteractiveHub(self, self._admit_job_check)
+
+    def _limiter(self, hub_rate: float, rate: float, burst: float | None):
+        if hub_rate > 0:
+            return RateLimiter(rate, burst, clock=self.monotonic, sleep=self.sleep)
+        return Unlimited(clock=self.monotonic, sleep=self.sleep)
+
+    def _reads_budget(self, share: int) -> tuple[float, float | None]:
+        part = self.limits.interactive_query_share
+        return _budget(self.limits.queries_per_second, 60, share, burst_part=part, rate_part=part)
+
+    def _pipeline_part(self, operation: str) -> float:
+        """Of a class's burst, the part the pipeline may spend at once: for queries, all but the
+        reads' share, so that reads admitted on their own never take the hub over its limit."""
+        return 1 - self.limits.interactive_query_share if operation == "query" else 1
 
     def query_devices(self, query: str, continuation: str | None = None,
                       page_size: int = 100) -> DevicePage[DeviceSummary]:
-        spec = QuerySpecification(query=query)
-        result = self._call("query", lambda: self.registry_manager.query_iot_hub(spec, continuation, page_size))
-        return DevicePage([_summary(twin) for twin in result.items or []], result.continuation_token or None)
+        result = self._call("query", self._query_sender(self.registry_manager, query, continuation, page_size))
+        return _page(result)
 
     def patch_desired(self, device_id: str, desired: dict) -> None:
         twin = Twin(properties=TwinProperties(desired=desired))
@@ -144,23 +205,92 @@ class HubGateway:
                              f"{json.dumps(result.payload)[:300]}", status=result.status)
         return MethodResult(result.status, result.payload)
 
+    def check_reachable(self) -> None:
+        """Raises HubFailure unless IoT Hub answers. A twin read of a device that does not exist
+        is the cheapest call (reads have the loosest limit); its 404, or a 429, is an answer."""
+        manager = self._interactive_manager()
+        try:  # counted in the read budget, but not as a sender: it would shrink the others' share
+            self._interactive_call("read", lambda: manager.get_twin(HEALTH_PROBE_DEVICE_ID),
+                                   self._limiters["read"].charge, follow_share=False)
+        except CallerThrottled:
+            return
+        except HubFailure as failure:
+            if failure.code != DEVICE_NOT_FOUND:
+                raise
+
     def _call(self, operation: str, send: Callable[[], object], tokens: float = 1, idempotent: bool = True):
         self._follow_share()
         limiter = self._limiters[operation]
-        for attempt in range(self.retry.max_attempts):
+        failures, throttles, throttled_since = 0, 0, None
+        while True:
             limiter.acquire(tokens)
             try:
                 return _classified(send, operation, idempotent)
             except _Retryable as retryable:
-                if attempt + 1 == self.retry.max_attempts:
-                    raise retryable.failure from None
-                wait = self.retry.delay(attempt, retryable.retry_after)
-                if retryable.failure.code == THROTTLED:
+                failure = retryable.failure
+                if failure.code == THROTTLED:
+                    now = self.monotonic()
+                    throttled_since = now if throttled_since is None else throttled_since
+                    wait = self.retry.delay(throttles, retryable.retry_after, self.retry.throttled_max_delay)
+                    throttles += 1
+                    if now - throttled_since + wait > self.retry.throttled_wait:
+                        raise HubFailure(THROTTLED, f"IoT Hub kept throttling for {now - throttled_since:.0f} s: "
+                                         f"{failure.message}", failure.status) from None
                     limiter.hold_off(wait)  # every caller of this class slows down, not just this one
                 else:
+                    failures += 1
+                    if failures == self.retry.max_attempts:
+                        raise failure from None
+                    wait = self.retry.delay(failures - 1, retryable.retry_after)
                     self.sleep(wait)
-                logger.debug("retrying %s after %s (%.2f s)", operation, retryable.failure.code, wait)
-        raise AssertionError("unreachable")
+                logger.debug("retrying %s after %s (%.2f s)", operation, failure.code, wait)
+
+    def _interactive_call(self, operation: str, send: Callable[[], object], admit: Callable[[float], None],
+                          tokens: float = 1, follow_share: bool = True):
+        """One call for an HTTP caller: admitted by `admit` (which raises CallerThrottled), never
+        waiting out throttling, retried on 5xx within the deadline."""
+        if follow_share:
+            self._follow_share()
+        policy, started = self.interactive_retry, self.monotonic()
+        admit(tokens)
+        failures = 0
+        while True:
+            try:
+                return _classified(send, operation, idempotent=True)
+            except _Retryable as retryable:
+                failure = retryable.failure
+                wait = policy.delay(failures, retryable.retry_after)
+                if failure.code == THROTTLED:
+                    self._limiters[operation].hold_off(wait)  # the hub is over its limit: the pipeline slows too
+                    raise CallerThrottled(failure.message, max(wait, 1.0)) from None
+                failures += 1
+                spent = self.monotonic() - started
+                if failures >= policy.max_attempts or (policy.deadline is not None and spent + wait > policy.deadline):
+                    raise failure from None
+                self.sleep(wait)
+
+    def _admit_read(self, tokens: float) -> None:
+        """Reads take their own share and never queue: refused while it is spent, or while the
+        hub's throttling holds the pipeline back."""
+        total = self._limiters["query"]
+        wait = total.paused_for() or self._reads_limiter.try_acquire(tokens)
+        if wait > 0:
+            raise CallerThrottled("this app's share of IoT Hub's query budget for reads is spent for now", wait)
+        total.charge(tokens)  # the pipeline's next queries wait for these
+
+    def _admit_job_check(self, tokens: float) -> None:
+        deadline = self.interactive_retry.deadline
+        wait = self._limiters["query"].try_acquire(tokens, max_wait=deadline if deadline is not None else 0)
+        if wait > 0:
+            raise CallerThrottled("IoT Hub's query budget is taken by running jobs for now", wait)
+
+    def _interactive_manager(self):
+        return self.interactive_manager if self.interactive_manager is not None else self.registry_manager
+
+    @staticmethod
+    def _query_sender(manager, query: str, continuation: str | None, page_size: int) -> Callable[[], object]:
+        spec = QuerySpecification(query=query)
+        return lambda: manager.query_iot_hub(spec, continuation, page_size)
 
     def _follow_share(self) -> None:
         share = self.senders()
@@ -172,15 +302,104 @@ class HubGateway:
                 return
             for name, (rate, burst_seconds) in self._classes.items():
                 if rate > 0:
-                    self._limiters[name].set_rate(*_budget(rate, burst_seconds, share))
+                    self._limiters[name].set_rate(*_budget(rate, burst_seconds, share, self._pipeline_part(name)))
+            if self.limits.queries_per_second > 0:
+                self._reads_limiter.set_rate(*self._reads_budget(share))
             self._share = share
         logger.info("pacing at 1/%d of the hub's limits: %d processes send to it", share, share)
 
 
-def _budget(rate: float, burst_seconds: float, share: int) -> tuple[float, float | None]:
-    """This process's rate, and its burst (None: the limiter's default, one second's worth)."""
+class InteractiveHub:
+    """IoT Hub's queries for an HTTP caller (see the module's docstring): `admit` decides whether
+    a call may go now."""
+
+    def __init__(self, gateway: HubGateway, admit: Callable[[float], None]):
+        self._gateway, self._admit = gateway, admit
+
+    def query_devices(self, query: str, continuation: str | None = None,
+                      page_size: int = 100) -> DevicePage[DeviceSummary]:
+        return self._query(query, continuation, page_size, self._admit)
+
+    def query_each(self, queries: Iterable[str], page_size: int = 100) -> Iterator[DeviceSummary]:
+        """Every device of every query; the queries are admitted together, so a check needing
+        several never stops half way for want of budget (continuation pages cost extra)."""
+        queries = list(queries)
+        if not queries:
+            return
+        self._gateway._follow_share()
+        self._admit(len(queries))
+        for query in queries:
+            continuation, admit = None, _admitted
+            while True:
+                page = self._query(query, continuation, page_size, admit)
+                yield from page.devices
+                continuation, admit = page.continuation, self._gateway._limiters["query"].charge
+                if not continuation:
+                    break
+
+    def refusal_of(self, query: str) -> str | None:
+        """Why IoT Hub refuses the query (its message), or None when it accepts it; the verdict
+        is kept a while, so a group read again soon costs no query."""
+        known, verdict = self._gateway._verdicts.get(query)
+        if known:
+            return verdict
+        try:
+            self.query_devices(query, None, 1)
+            verdict = None
+        except HubFailure as failure:
+            if failure.code != INVALID_QUERY:
+                raise
+            verdict = failure.message
+        self._gateway._verdicts.put(query, verdict)
+        return verdict
+
+    def _query(self, query: str, continuation: str | None, page_size: int, admit) -> DevicePage[DeviceSummary]:
+        gateway = self._gateway
+        send = gateway._query_sender(gateway._interactive_manager(), query, continuation, page_size)
+        return _page(gateway._interactive_call("query", send, admit))
+
+
+def _admitted(tokens: float) -> None:
+    """Admission already given (for the whole of a multi-query check)."""
+
+
+class _Verdicts:
+    """IoT Hub's verdicts on queries, each kept `seconds`; the oldest go past MAX entries."""
+    MAX = 2048
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float]):
+        self._seconds, self._monotonic = seconds, monotonic
+        self._entries: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: str) -> tuple[bool, str | None]:
+        with self._lock:
+            entry = self._entries.get(query)
+            if entry is None or entry[0] <= self._monotonic():
+                return False, None
+            return True, entry[1]
+
+    def put(self, query: str, verdict: str | None) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            self._entries[query] = (self._monotonic() + self._seconds, verdict)
+            self._entries.move_to_end(query)
+            while len(self._entries) > self.MAX:
+                self._entries.popitem(last=False)
+
+
+def _budget(rate: float, burst_seconds: float, share: int, burst_part: float = 1,
+            rate_part: float = 1) -> tuple[float, float | None]:
+    """This process's rate, and its burst (None: the limiter's default, one second's worth), or
+    the given parts of them (a burst of at least one call)."""
     mine = rate / share
-    return mine, mine * burst_seconds if burst_seconds > 1 else None
+    burst = max(1.0, mine * burst_seconds * burst_part) if burst_seconds > 1 else None
+    return mine * rate_part, burst
+
+
+def _page(result) -> DevicePage[DeviceSummary]:
+    return DevicePage([_summary(twin) for twin in result.items or []], result.continuation_token or None)
 
 
 def _classified(send: Callable[[], object], operation: str, idempotent: bool):
@@ -216,6 +435,10 @@ def _failure_from_response(response, operation: str):
 
 def _failure_from_transport(error: Exception, idempotent: bool):
     text = f"{error} {getattr(error, 'inner_exception', '') or ''}"
+    answered = _STATUS_IN_RETRY_ERROR.search(text)
+    if answered:  # urllib3 turns a 5xx to a GET into this error, even with retries off
+        status = int(answered.group(1))
+        return _Retryable(HubFailure(HUB_ERROR, f"IoT Hub answered {status}", status))
     unsent = any(sign in text for sign in _NOT_SENT)
     read_timeout = "timed out" in text.lower() and not unsent  # sent, but no answer came in time
     failure = HubFailure(TIMEOUT if read_timeout else HUB_ERROR, f"IoT Hub could not be reached: {text[:300]}")

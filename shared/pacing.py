@@ -2,7 +2,9 @@
 
 A token bucket shared by every thread of a process. Callers reserve tokens and sleep off
 any debt outside the lock, so waiting callers are served in arrival order. A 429 from the
-hub puts the bucket into debt (`hold_off`), slowing every caller of that class at once.
+hub puts the bucket into debt (`hold_off`), slowing every caller of that class at once, and
+lowers its pace, which climbs back while the hub stays quiet (so a hub whose real limit is
+below the configured one is met at its own pace, in every process that meets it).
 
 IoT Hub's limits are per hub, and every Function instance may send: each process paces at its
 share of the limits, divided by the processes sending now (SenderCount, over a registry that
@@ -24,11 +26,21 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 
+# After a 429 the pace drops to this fraction of itself (never below MIN_PACE of the target),
+# then climbs back linearly, reaching the target again RECOVERY_SECONDS after a full slowdown.
+SLOWDOWN = 0.5
+MIN_PACE = 0.25
+RECOVERY_SECONDS = 30.0
+# One slowdown per overshoot: the 429s of calls already in flight belong to the same one.
+_SLOWDOWN_SPACING_SECONDS = 1.0
+
+
 class RateLimiter:
     def __init__(self, rate_per_second: float, burst: float | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
+        self.target = rate_per_second  # the pace asked for; `rate` is below it for a while after a 429
         self.rate = rate_per_second
         self.capacity = burst if burst is not None else max(1.0, rate_per_second)
         self._clock = clock
@@ -36,6 +48,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._available = self.capacity
         self._updated = clock()
+        self._slowed_until = float("-inf")
 
     def acquire(self, tokens: float = 1.0) -> float:
         """Take `tokens`, sleeping as long as needed; returns the time slept."""
@@ -47,37 +60,93 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
-    def hold_off(self, seconds: float) -> None:
-        """Make the next callers wait at least `seconds` (the hub said we went too fast)."""
+    def try_acquire(self, tokens: float = 1.0, max_wait: float = 0.0) -> float:
+        """Take `tokens` if they come within `max_wait` seconds (sleeping until then) and return 0;
+        otherwise take nothing and return how long they would take. A cost above the burst is
+        let through once the bucket is full, leaving the rest as debt."""
         with self._lock:
             self._refill()
+            wait = max(0.0, (min(tokens, self.capacity) - self._available) / self.rate)
+            if wait > max_wait:
+                return wait
+            self._available -= tokens
+        if wait > 0:
+            self._sleep(wait)
+        return 0.0
+
+    def charge(self, tokens: float = 1.0) -> None:
+        """Count `tokens` spent without waiting for them (calls admitted by a limiter of their
+        own): the next callers wait for them instead."""
+        with self._lock:
+            self._refill()
+            self._available -= tokens
+
+    def hold_off(self, seconds: float) -> None:
+        """The hub said we went too fast (429): the next callers wait at least `seconds`, and the
+        pace drops (once per overshoot), then climbs back while the hub stays quiet."""
+        with self._lock:
+            self._refill()
+            now = self._clock()
+            if now >= self._slowed_until:
+                self.rate = max(self.target * MIN_PACE, self.rate * SLOWDOWN)
+            self._slowed_until = max(self._slowed_until, now + max(seconds, _SLOWDOWN_SPACING_SECONDS))
             self._available = min(self._available, -seconds * self.rate)
+
+    def paused_for(self) -> float:
+        """Seconds until a hold-off's debt is paid (0 when none is pending)."""
+        return max(0.0, -self._available / self.rate) if self._clock() < self._slowed_until else 0.0
 
     def set_rate(self, rate_per_second: float, burst: float | None = None) -> None:
         """Go on at another rate (and burst, as in the constructor); tokens in hand are kept up
-        to the new burst, debt is kept as it is."""
+        to the new burst, debt is kept as it is, and so is a slowdown, in proportion."""
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
         with self._lock:
             self._refill()
-            self.rate = rate_per_second
+            self.rate = rate_per_second * self.rate / self.target
+            self.target = rate_per_second
             self.capacity = burst if burst is not None else max(1.0, rate_per_second)
             self._available = min(self._available, self.capacity)
 
     def _refill(self) -> None:
         now = self._clock()
-        self._available = min(self.capacity, self._available + (now - self._updated) * self.rate)
+        elapsed = now - self._updated
+        self._available = min(self.capacity, self._available + elapsed * self.rate)
+        if self.rate < self.target and now >= self._slowed_until:
+            self.rate = min(self.target, self.rate + self.target * elapsed / RECOVERY_SECONDS)
         self._updated = now
 
 
 class Unlimited:
-    """Stands in for a RateLimiter where a limit is switched off (0 in settings)."""
+    """Stands in for a RateLimiter where a limit is switched off (0 in settings): no pace, but a
+    429 still makes every caller of the class wait the hold-off."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._clock, self._sleep = clock, sleep
+        self._resume_at = float("-inf")
 
     def acquire(self, tokens: float = 1.0) -> float:
+        wait = self.paused_for()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def try_acquire(self, tokens: float = 1.0, max_wait: float = 0.0) -> float:
+        wait = self.paused_for()
+        if wait > max_wait:
+            return wait
+        if wait > 0:
+            self._sleep(wait)
         return 0.0
 
-    def hold_off(self, seconds: float) -> None:
+    def charge(self, tokens: float = 1.0) -> None:
         pass
+
+    def hold_off(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._resume_at - self._clock())
 
     def set_rate(self, rate_per_second: float, burst: float | None = None) -> None:
         pass

@@ -35,6 +35,22 @@ class Settings(BaseModel):
     hub_method_units_per_second: float = Field(40, ge=0, alias="HUB_METHOD_UNITS_PER_SECOND")
     hub_queries_per_minute: float = Field(20, ge=0, alias="HUB_QUERIES_PER_MINUTE")
     hub_max_attempts: int = Field(8, ge=1, le=20, alias="HUB_MAX_ATTEMPTS")
+    # A 429 is the hub asking to slow down: a call keeps waiting its turn this long before it fails
+    # `Throttled` (below the host's 10-minute functionTimeout, which bounds a sender).
+    hub_throttled_wait_seconds: int = Field(300, ge=1, le=540, alias="HUB_THROTTLED_WAIT_SECONDS")
+
+    # Hub calls made for an HTTP caller (group reads and checks, device listings, job checks).
+    # Group reads and listings may use this percentage of the query budget; the rest is the
+    # pipeline's (planning), which may also use whatever callers leave idle.
+    hub_interactive_query_percent: int = Field(25, ge=1, le=100, alias="HUB_INTERACTIVE_QUERY_PERCENT")
+    # The most a caller's hub call may take, retries included, before the caller gets a 503.
+    hub_interactive_deadline_seconds: int = Field(10, ge=1, le=120, alias="HUB_INTERACTIVE_DEADLINE_SECONDS")
+    # How long IoT Hub's verdict on a group filter (accepted or refused) is reused.
+    group_check_cache_seconds: int = Field(60, ge=0, le=3600, alias="GROUP_CHECK_CACHE_SECONDS")
+
+    # GET /api/health answers from a result at most this old (it is anonymous: each check costs
+    # storage calls and a hub call). 0: check on every call.
+    health_cache_seconds: int = Field(30, ge=0, le=3600, alias="HEALTH_CACHE_SECONDS")
 
     # The pipeline (planner, sender, watchdog).
     dispatch_concurrency: int = Field(32, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
@@ -44,6 +60,11 @@ class Settings(BaseModel):
 
     # Job history: ended jobs older than this are archived to Blob Storage as CSV, then purged.
     job_history_retention_days: int = Field(30, ge=0, le=3650, alias="JOB_HISTORY_RETENTION_DAYS")
+
+    # What one app holds at most, so that one client cannot fill it (0: no limit).
+    max_active_jobs: int = Field(100, ge=0, alias="MAX_ACTIVE_JOBS")  # pending, running or stopped
+    max_draft_jobs: int = Field(1000, ge=0, alias="MAX_DRAFT_JOBS")
+    max_device_groups: int = Field(1000, ge=0, alias="MAX_DEVICE_GROUPS")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":

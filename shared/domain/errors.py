@@ -1,7 +1,7 @@
 """Domain errors. The API maps each class to one status code; the domain knows nothing of HTTP.
 
-InvalidField → 400, JobNotFound / DeviceGroupNotFound → 404, IllegalTransition and
-AlreadyExists → 409, ConcurrencyConflict → 412.
+InvalidField → 400, JobNotFound / DeviceGroupNotFound → 404, IllegalTransition, AlreadyExists
+and LimitReached → 409, ConcurrencyConflict → 412.
 """
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ class AlreadyExists(DomainError):
     def __init__(self, kind: str, identifier: str):
         super().__init__(f"{kind} '{identifier}' already exists.")
         self.identifier = identifier
+
+
+class LimitReached(DomainError):
+    """The app holds as many of these as its settings allow; nothing was changed."""
+
+    def __init__(self, kind: str, limit: int, setting: str):
+        super().__init__(f"The app holds {limit} {kind} already, as many as {setting} allows; delete some, or raise "
+                         f"the setting.")
+        self.kind, self.limit, self.setting = kind, limit, setting
 
 
 class ConcurrencyConflict(DomainError):

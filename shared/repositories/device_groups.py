@@ -42,6 +42,11 @@ class DeviceGroupRepository:
         self.get(group_id)  # unknown ids are a 404, as in IoT Central
         self._table.delete_entity(GROUP_PARTITION, group_id)
 
+    def count(self) -> int:
+        entities = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": GROUP_PARTITION},
+                                              select=["RowKey"], results_per_page=1000)
+        return sum(1 for _ in entities)
+
     def list(self) -> list[DeviceGroup]:
         """Every group, by id. Groups are few (hundreds), so one partition read is enough."""
         entities = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": GROUP_PARTITION},

@@ -67,6 +67,10 @@ class InMemoryJobRepository(JobStore):
         jobs.sort(key=lambda job: job.status is not JobStatus.RUNNING)
         return jobs
 
+    def count(self, statuses: Iterable[JobStatus]) -> int:
+        wanted = set(statuses)
+        return sum(1 for job in self._jobs.values() if job.status in wanted)
+
     def list_for_retention(self, cutoff: datetime) -> Iterator[Job]:
         expired = [job for job in self._jobs.values() if job.retention_anchor and job.retention_anchor < cutoff]
         return iter(copy.deepcopy(expired))
@@ -100,6 +104,9 @@ class InMemoryDeviceGroupRepository:
 
     def list(self) -> list[DeviceGroup]:
         return [copy.deepcopy(self._groups[group_id]) for group_id in sorted(self._groups)]
+
+    def count(self) -> int:
+        return len(self._groups)
 
 
 class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):

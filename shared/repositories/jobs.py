@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,6 +71,10 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def list_for_retention(self, cutoff: datetime) -> Iterator[Job]: ...
+
+    @abc.abstractmethod
+    def count(self, statuses: Iterable[JobStatus]) -> int:
+        """How many jobs are in one of these states (for the app's limits)."""
 
     def change(self, job_id: str, decide: Decision, if_match: str | None = None) -> JobChange:
         """Read the job, let `decide` change it, save it with the read's ETag.
@@ -147,6 +151,14 @@ class JobRepository(JobStore):
         jobs.sort(key=lambda job: job.created_at, reverse=True)
         jobs.sort(key=lambda job: job.status is not JobStatus.RUNNING)  # stable: keeps newest first
         return jobs
+
+    def count(self, statuses: Iterable[JobStatus]) -> int:
+        wanted = list(statuses)
+        condition = " or ".join(f"status eq @status{index}" for index in range(len(wanted)))
+        parameters = {"pk": JOB_PARTITION, **{f"status{index}": status.value for index, status in enumerate(wanted)}}
+        entities = self._table.query_entities(f"PartitionKey eq @pk and ( {condition} )", parameters=parameters,
+                                              select=["RowKey"], results_per_page=1000)
+        return sum(1 for _ in entities)
 
     def list_for_retention(self, cutoff: datetime) -> Iterator[Job]:
         """Jobs whose retention anchor is before `cutoff`; pending and running jobs never appear."""

@@ -1,5 +1,7 @@
+import pytest
+
 from shared.hub_gateway import RetryPolicy
-from shared.pacing import RateLimiter, SenderCount
+from shared.pacing import MIN_PACE, RECOVERY_SECONDS, RateLimiter, SenderCount, Unlimited
 from tests.fakes import FakeClock
 
 
@@ -21,11 +23,65 @@ def test_tokens_refill_with_time_but_never_beyond_the_burst():
     assert limiter.acquire() > 0
 
 
-def test_hold_off_makes_the_next_caller_wait():
+def test_hold_off_makes_the_next_caller_wait_and_lowers_the_pace_for_a_while():
     clock = FakeClock()
     limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
     limiter.hold_off(2.0)
-    assert limiter.acquire() == 2.1
+    assert limiter.rate == 5  # halved
+    limiter.hold_off(0.1)  # the 429s of calls already in flight: the same overshoot
+    assert limiter.rate == 5
+    assert limiter.acquire() == pytest.approx(2.2)  # the hold-off, then one token at 5/s
+
+
+def test_the_pace_climbs_back_while_the_hub_stays_quiet():
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
+    limiter.hold_off(1.0)
+    clock.seconds += 1 + RECOVERY_SECONDS / 2
+    limiter.acquire()
+    assert limiter.rate == pytest.approx(10)
+
+
+def test_repeated_throttling_lowers_the_pace_to_a_floor():
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
+    for _ in range(10):
+        limiter.hold_off(1.0)
+        clock.seconds += 1.0
+    assert limiter.rate == pytest.approx(10 * MIN_PACE)
+
+
+def test_try_acquire_takes_tokens_only_when_they_come_in_time():
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=2, clock=clock.monotonic, sleep=clock.sleep)
+    assert limiter.try_acquire() == 0.0 and limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == pytest.approx(1.0)  # refused: the caller may come back in 1 s
+    assert limiter.try_acquire(max_wait=2) == 0.0  # admitted after waiting for the token
+    assert clock.seconds == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_cost_above_the_burst_goes_when_the_bucket_is_full_and_leaves_debt():
+    clock = FakeClock()
+    limiter = RateLimiter(1, burst=5, clock=clock.monotonic, sleep=clock.sleep)
+    assert limiter.try_acquire(8) == 0.0
+    assert limiter.acquire() == pytest.approx(4.0)  # 3 tokens of debt, then its own
+
+
+def test_a_charge_is_waited_for_by_the_next_callers():
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock.monotonic, sleep=clock.sleep)
+    limiter.charge(12)
+    assert limiter.acquire() == pytest.approx(0.3)
+
+
+def test_unlimited_still_holds_every_caller_off_after_a_429():
+    clock = FakeClock()
+    unlimited = Unlimited(clock=clock.monotonic, sleep=clock.sleep)
+    assert unlimited.acquire() == 0.0
+    unlimited.hold_off(2.0)
+    assert unlimited.try_acquire() == pytest.approx(2.0)
+    assert unlimited.acquire() == pytest.approx(2.0)
+    assert unlimited.acquire() == 0.0
 
 
 def test_a_large_call_costs_several_tokens():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import uuid
 
-import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from local.waiting import wait_for

@@ -5,7 +5,7 @@ import pytest
 
 from local.iothub_sim import start_simulator
 from shared.domain.devices import DeviceErrorCode
-from shared.hub_gateway import INVALID_QUERY, HubFailure, HubGateway, HubLimits, RetryPolicy
+from shared.hub_gateway import INVALID_QUERY, CallerThrottled, HubFailure, HubGateway, HubLimits, RetryPolicy
 
 UNPACED = HubLimits(0, 0, 0, 0)
 
@@ -57,11 +57,47 @@ def test_a_burst_of_503_is_retried_for_patches_and_commands(gateway, hub):
     assert len([e for e in hub.control.device_log("vending-0002") if e["operation"] == "invoke_device_method"]) == 1
 
 
-def test_throttling_that_outlasts_the_attempts_is_throttled(hub):
+def test_throttling_is_waited_out_whatever_the_number_of_attempts(hub):
     hub.control.reset()
-    gateway = HubGateway(hub.registry_manager(), UNPACED, RetryPolicy(max_attempts=2, base_delay=0.01))
-    hub.control.inject_fault("twinUpdate", count=5, status=429)
+    gateway = HubGateway(hub.registry_manager(), UNPACED,
+                         RetryPolicy(max_attempts=2, base_delay=0.01, throttled_max_delay=0.05))
+    hub.control.inject_fault("twinUpdate", count=20, status=429)
+    gateway.patch_desired("vending-0001", {"fanSpeed": 1})
+    statuses = hub.control.counters()["update_twin"]["byStatus"]
+    assert (statuses["429"], statuses["200"]) == (20, 1)
+
+
+def test_throttling_that_outlasts_the_wait_is_throttled(hub):
+    hub.control.reset()
+    gateway = HubGateway(hub.registry_manager(), UNPACED,
+                         RetryPolicy(base_delay=0.01, throttled_max_delay=0.05, throttled_wait=0.5))
+    hub.control.inject_fault("twinUpdate", count=10_000, status=429)
     assert failure_of(lambda: gateway.patch_desired("vending-0001", {"fanSpeed": 1})).code is DeviceErrorCode.THROTTLED
+
+
+def test_the_hub_is_reachable_while_it_throttles_and_not_while_it_fails(hub):
+    hub.control.reset()
+    gateway = HubGateway(hub.registry_manager(), UNPACED,
+                         interactive_retry=RetryPolicy(max_attempts=2, base_delay=0.01, deadline=5))
+    gateway.check_reachable()  # the probe device is unknown: 404 is an answer
+    hub.control.inject_fault("twinRead", count=1, status=429)
+    gateway.check_reachable()
+    hub.control.inject_fault("twinRead", count=10, status=500)
+    failure = failure_of(gateway.check_reachable)
+    assert failure.status == 500 and hub.control.counters()["get_twin"]["calls"] == 4
+
+
+def test_reads_over_their_share_of_the_query_budget_are_not_sent(hub):
+    hub.control.reset()
+    at_s1 = HubLimits(0, 0, 0, queries_per_second=20 / 60, interactive_query_share=0.25)
+    gateway = HubGateway(hub.registry_manager(), at_s1)
+    for _ in range(5):
+        gateway.for_reads.query_devices("SELECT * FROM devices WHERE tags.site = 'site-01'", page_size=1)
+    with pytest.raises(CallerThrottled) as caught:
+        gateway.for_reads.query_devices("SELECT * FROM devices WHERE tags.site = 'site-01'", page_size=1)
+    assert caught.value.retry_after > 0 and hub.control.counters()["query_iot_hub"]["calls"] == 5
+    gateway.query_devices("SELECT * FROM devices WHERE tags.site = 'site-01'", page_size=1)  # the pipeline's go on
+    assert hub.control.counters()["query_iot_hub"]["calls"] == 6
 
 
 def test_an_offline_device_is_not_online_and_not_retried(gateway, hub):

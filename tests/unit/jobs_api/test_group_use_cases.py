@@ -86,3 +86,19 @@ def test_delete_needs_a_known_group(ctx):
     use_cases.delete_group("west", None, ctx)
     with pytest.raises(DeviceGroupNotFound):
         use_cases.delete_group("west", None, ctx)
+
+
+def test_a_new_group_beyond_the_limit_is_refused_but_a_replace_is_not(ctx):
+    from dataclasses import replace
+
+    from shared.domain.errors import LimitReached
+    from shared.settings import Settings
+
+    ctx = replace(ctx, settings=Settings(max_device_groups=2))  # the fixture holds one group already
+    use_cases.put_group("east", _definition(), None, ctx)
+    with pytest.raises(LimitReached) as reached:
+        use_cases.put_group("north", _definition(), None, ctx)
+    assert reached.value.setting == "MAX_DEVICE_GROUPS"
+    with pytest.raises(DeviceGroupNotFound):
+        ctx.groups.get("north")
+    assert use_cases.put_group("east", _definition(displayName="East again"), None, ctx).display_name == "East again"

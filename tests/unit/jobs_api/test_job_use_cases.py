@@ -1,6 +1,8 @@
 """Job use cases: every transition the API drives, refusals that change nothing, the plan request."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from jobs_api import jobs as use_cases
@@ -8,11 +10,12 @@ from jobs_api.jobs import PlanningUnavailable
 from jobs_api.models import DraftRequest, JobPatch
 from jobs_api.targets import HubUnavailable, TargetRefused
 from shared.domain.devices import DeviceOutcome
-from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField,
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField, LimitReached,
                                   JobNotFound)
 from shared.domain.jobs import JobStatus
 from shared.hub_gateway import HubFailure
 from shared.messages import PlanKind, PlanRequest
+from shared.settings import Settings
 
 from .conftest import definition
 
@@ -310,3 +313,31 @@ class TestReads:
             use_cases.list_job_devices("job-1", "exploded", 10, None, ctx)
         with pytest.raises(JobNotFound):
             use_cases.list_job_devices("nope", None, 10, None, ctx)
+
+
+class TestLimits:
+    """One client cannot fill the app: drafts, active jobs and groups are bounded by settings."""
+
+    def test_drafts_beyond_the_limit_are_refused_and_nothing_is_written(self, ctx):
+        ctx = replace(ctx, settings=Settings(max_draft_jobs=2))
+        body = DraftRequest.model_validate(definition().model_dump(by_alias=True))
+        first = use_cases.save_draft(body, ctx)
+        use_cases.copy_job(first.id, ctx)
+        for refused in (lambda: use_cases.save_draft(body, ctx), lambda: use_cases.copy_job(first.id, ctx)):
+            with pytest.raises(LimitReached) as reached:
+                refused()
+            assert reached.value.setting == "MAX_DRAFT_JOBS"
+        assert ctx.jobs.count([JobStatus.DRAFT]) == 2
+
+    def test_active_jobs_beyond_the_limit_are_refused_until_one_ends(self, ctx):
+        ctx = replace(ctx, settings=Settings(max_active_jobs=1))
+        use_cases.create_job("job-1", definition(), ctx)
+        draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
+        for refused in (lambda: use_cases.create_job("job-2", definition(), ctx),
+                        lambda: use_cases.run_draft(draft.id, None, ctx)):
+            with pytest.raises(LimitReached) as reached:
+                refused()
+            assert reached.value.setting == "MAX_ACTIVE_JOBS"
+        assert ctx.jobs.get(draft.id).status is JobStatus.DRAFT and len(_plan_requests(ctx)) == 1
+        use_cases.delete_job("job-1", None, ctx)  # a pending job may be deleted: room again
+        assert use_cases.run_draft(draft.id, None, ctx).status is JobStatus.PENDING

@@ -3,7 +3,7 @@ from dataclasses import replace
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
 from shared.domain.jobs import Job, JobStatus
 from shared.hub_gateway import HubFailure
-from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest, ReportedOutcome
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest, ReportedOutcome
 
 from dispatcher.planning import plan_job
 from dispatcher.sending import send_batch

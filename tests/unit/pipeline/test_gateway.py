@@ -9,7 +9,7 @@ import pytest
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared.domain.devices import DeviceErrorCode
-from shared.hub_gateway import HubFailure, HubGateway, HubLimits, RetryPolicy
+from shared.hub_gateway import CallerThrottled, HubFailure, HubGateway, HubLimits, RetryPolicy
 from shared.pacing import OneWriterPerJob
 
 
@@ -42,6 +42,33 @@ class ScriptedManager:
 
     def query_iot_hub(self, spec, continuation, size):
         return self._next(SimpleNamespace(items=[], continuation_token=None))
+
+    def get_twin(self, device_id):
+        return self._next()
+
+
+class Ticks:
+    """A monotonic clock that moves only when the code under test sleeps."""
+
+    def __init__(self):
+        self.seconds, self.slept = 0.0, []
+
+    def monotonic(self):
+        return self.seconds
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.seconds += seconds
+
+
+S1_QUERIES = HubLimits(0, 0, 0, queries_per_second=20 / 60, interactive_query_share=0.25)
+
+
+def ticking(manager, limits=S1_QUERIES, **retry):
+    ticks = Ticks()
+    hub = HubGateway(manager, limits, RetryPolicy(max_attempts=4, base_delay=0.01, **retry), sleep=ticks.sleep,
+                     monotonic=ticks.monotonic)
+    return hub, ticks
 
 
 def gateway(manager, limits=HubLimits(0, 0, 0, 0), sleeps=None):
@@ -92,10 +119,11 @@ def test_a_patch_is_repeated_after_a_transport_error():
     assert manager.calls == 2
 
 
-def test_a_minute_s_worth_of_queries_goes_at_once_then_they_are_paced():
+def test_a_minute_s_worth_of_queries_less_the_reads_share_goes_at_once_then_they_are_paced():
     sleeps = []
-    hub = gateway(ScriptedManager(), HubLimits(0, 0, 0, queries_per_second=20 / 60), sleeps)
-    for _ in range(21):
+    hub = gateway(ScriptedManager(), HubLimits(0, 0, 0, queries_per_second=20 / 60, interactive_query_share=0.25),
+                  sleeps)
+    for _ in range(16):
         hub.query_devices("SELECT * FROM devices")
     assert len(sleeps) == 1 and sleeps[0] == pytest.approx(3, abs=0.1)
 
@@ -114,6 +142,116 @@ def test_each_process_paces_at_its_share_of_the_hub_s_limits():
         hub.patch_desired("d", {"x": 1})
     # no time passes here, so the debt grows: by 1/10 s a call again, not 1/5 s
     assert sleeps == pytest.approx([0.2, 0.3, 0.4], abs=0.03)
+
+
+def test_a_429_storm_is_waited_out_whatever_the_number_of_attempts():
+    manager = ScriptedManager(*[http_error(429) for _ in range(40)])
+    hub, ticks = ticking(manager, HubLimits(0, 0, 0, 0))
+    hub.patch_tags("d", {"a": 1})  # max_attempts is 4; throttling is not counted in it
+    assert manager.calls == 41 and sum(ticks.slept) > 0  # every 429 held the class off
+
+
+def test_throttling_that_outlasts_the_wait_fails_throttled():
+    manager = ScriptedManager(*[http_error(429) for _ in range(10_000)])
+    hub, ticks = ticking(manager, HubLimits(0, 0, 0, 0), throttled_wait=20, max_delay=4)
+    with pytest.raises(HubFailure) as caught:
+        hub.patch_desired("d", {"a": 1})
+    assert caught.value.code is DeviceErrorCode.THROTTLED and "kept throttling" in caught.value.message
+    assert 16 <= ticks.seconds <= 20 and manager.calls < 10_000
+
+
+def test_a_429_lowers_the_pace_of_the_whole_class():
+    manager = ScriptedManager(http_error(429))
+    hub, ticks = ticking(manager, HubLimits(0, twin_updates_per_second=10, method_units_per_second=0,
+                                            queries_per_second=0))
+    hub.patch_desired("d", {"a": 1})
+    assert hub._limiters["update"].rate == 5
+
+
+def test_reads_use_only_their_share_never_wait_and_the_pipeline_waits_for_what_they_spent():
+    manager = ScriptedManager()
+    hub, ticks = ticking(manager)
+    for _ in range(5):  # a quarter of S1's 20 a minute
+        hub.for_reads.query_devices("SELECT * FROM devices")
+    with pytest.raises(CallerThrottled) as caught:
+        hub.for_reads.query_devices("SELECT * FROM devices")
+    assert caught.value.retry_after == pytest.approx(12, abs=0.1) and ticks.slept == []
+    for _ in range(10):  # the pipeline's 15, less the 5 reads
+        hub.query_devices("SELECT * FROM devices")
+    assert ticks.slept == []
+    hub.query_devices("SELECT * FROM devices")
+    assert ticks.slept == [pytest.approx(3, abs=0.1)]
+    assert manager.calls == 16
+
+
+def test_job_checks_take_the_pipeline_s_budget_waiting_their_turn_up_to_the_deadline():
+    manager = ScriptedManager()
+    hub, ticks = ticking(manager)
+    for _ in range(15):
+        hub.query_devices("SELECT * FROM devices")
+    hub.for_job_checks.query_devices("SELECT * FROM devices")  # 3 s for the next token: within 10 s
+    assert ticks.slept == [pytest.approx(3, abs=0.1)]
+    hub._limiters["query"].charge(4)  # pipeline calls queued 12 s ahead
+    with pytest.raises(CallerThrottled) as caught:
+        hub.for_job_checks.query_devices("SELECT * FROM devices")
+    assert caught.value.retry_after == pytest.approx(15, abs=0.1) and manager.calls == 16
+
+
+def test_a_multi_query_check_is_admitted_at_once_or_not_at_all():
+    manager = ScriptedManager()
+    hub, ticks = ticking(manager)
+    queries = [f"SELECT * FROM devices WHERE deviceId IN ['d{n}']" for n in range(20)]
+    assert list(hub.for_job_checks.query_each(queries)) == []  # 20 queries: more than the burst, bucket full
+    assert manager.calls == 20 and ticks.slept == []
+
+
+def test_the_hub_s_verdict_on_a_query_is_kept_a_while():
+    manager = ScriptedManager(http_error(400, "ArgumentInvalid", '{"Message":"ErrorCode:ArgumentInvalid;bad"}'))
+    hub, ticks = ticking(manager)  # verdicts kept 60 s
+    assert "bad" in hub.for_reads.refusal_of("SELECT * FROM devices WHERE ((")
+    assert hub.for_reads.refusal_of("SELECT * FROM devices") is None
+    for _ in range(10):
+        assert hub.for_job_checks.refusal_of("SELECT * FROM devices") is None
+        assert "bad" in hub.for_reads.refusal_of("SELECT * FROM devices WHERE ((")
+    assert manager.calls == 2
+    ticks.seconds += 60
+    hub.for_reads.refusal_of("SELECT * FROM devices")
+    assert manager.calls == 3
+
+
+def test_a_caller_s_call_gives_up_after_few_attempts_when_the_hub_answers_503():
+    manager = ScriptedManager(*[http_error(503) for _ in range(20)])
+    hub, ticks = ticking(manager)
+    with pytest.raises(HubFailure) as caught:
+        hub.for_job_checks.query_devices("SELECT * FROM devices")
+    assert caught.value.status == 503 and manager.calls == 3 and sum(ticks.slept) < 10
+
+
+def test_a_caller_s_call_stops_at_its_deadline():
+    manager = ScriptedManager(*[http_error(503, retry_after="4") for _ in range(20)])
+    hub, ticks = ticking(manager)
+    hub.interactive_retry = RetryPolicy(max_attempts=10, max_delay=30, deadline=10)
+    with pytest.raises(HubFailure):
+        hub.for_reads.query_devices("SELECT * FROM devices")
+    assert manager.calls == 3 and ticks.seconds == 8  # a third wait would pass the deadline
+
+
+def test_a_429_to_a_caller_is_answered_at_once_and_holds_the_pipeline_off():
+    manager = ScriptedManager(http_error(429))
+    hub, ticks = ticking(manager)
+    with pytest.raises(CallerThrottled):
+        hub.for_reads.query_devices("SELECT * FROM devices")
+    assert manager.calls == 1 and ticks.slept == []
+    hub.query_devices("SELECT * FROM devices")
+    assert ticks.slept  # the hub said slow down: the pipeline's next query waits
+
+
+def test_the_hub_is_reachable_when_it_answers_even_404_or_429():
+    assert gateway(ScriptedManager(http_error(404, "DeviceNotFound"))).check_reachable() is None
+    assert gateway(ScriptedManager(http_error(429))).check_reachable() is None
+    with pytest.raises(HubFailure) as caught:
+        gateway(ScriptedManager(*[http_error(500)] * 5)).check_reachable()
+    assert caught.value.status == 500
 
 
 def test_one_writer_per_job_queues_writes_to_one_job_and_lets_reads_through():

@@ -7,7 +7,7 @@ from shared.domain.devices import DeviceErrorCode, DeviceStatus
 from shared.domain.jobs import JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.hub_gateway import HubFailure
-from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
 from dispatcher.planning import plan_job
 from dispatcher.sending import InvokeCommand, PatchDesired, PatchTags, device_steps, send_batch
