@@ -131,6 +131,19 @@ param planSecondsPerInvocation int = 120
 @maxValue(86400)
 param dispatchStallSeconds int = 900
 
+// What one app holds at most: see the Configuration table of the project README.
+@description('MAX_ACTIVE_JOBS: jobs pending, running or stopped at once; one more is refused (0: no limit).')
+@minValue(0)
+param maxActiveJobs int = 100
+
+@description('MAX_DRAFT_JOBS: drafts the app keeps; one more is refused (0: no limit).')
+@minValue(0)
+param maxDraftJobs int = 1000
+
+@description('MAX_DEVICE_GROUPS: device groups; a new one past it is refused (0: no limit).')
+@minValue(0)
+param maxDeviceGroups int = 1000
+
 // Job history retention: see the Configuration table of the project README.
 @description('JOB_HISTORY_RETENTION_DAYS: ended jobs older than this are archived as CSV to job-history, then purged.')
 @minValue(0)
@@ -557,6 +570,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'JOB_HISTORY_RETENTION_DAYS'
           value: string(jobHistoryRetentionDays)
+        }
+        {
+          name: 'MAX_ACTIVE_JOBS'
+          value: string(maxActiveJobs)
+        }
+        {
+          name: 'MAX_DRAFT_JOBS'
+          value: string(maxDraftJobs)
+        }
+        {
+          name: 'MAX_DEVICE_GROUPS'
+          value: string(maxDeviceGroups)
         }
         {
           name: 'JOB_HISTORY_PURGE_SCHEDULE'

@@ -4,20 +4,22 @@ at import; the tables and the history container are made sure of once, on first 
 is reached with a connection string locally, or with the managed identity in Azure; IoT Hub
 likewise.
 
-Triggers take `services().collaborators` (what the stages work with); the health check
-(`services().health`) takes the clients themselves. Tests build their own `Collaborators`
-instead of patching this.
+Triggers take `services().collaborators` (what the stages work with); HTTP triggers take
+`services().api_collaborators`; the health check (`services().health`) takes the clients
+themselves. Tests build their own `Collaborators` instead of patching this.
 
-Storage calls give up after about 1.5 s of failures (three retries, 0, 0.5 and 1 s apart, and a
-5 s connect timeout) instead of the Tables SDK's ~5 s: an HTTP caller gets its 503 quickly, and
-a stage whose call fails is delivered again by the host (its queue's visibility timeout), which
-covers longer outages. Queue and blob clients keep their SDK's longer retries (the pipeline's
-messages, the archive); the health check uses quick clients of its own.
+Storage clients come in two kinds. The pipeline's keep the SDKs' retries (about 5 s of them for
+a table call, about a minute for a queue send): a stage whose call fails is delivered again by
+the host only a few times, so retries inside a call are what carry a stage through a short
+outage. The API's (and the health check's) give up after about a second and a half (three
+quick retries, a 5 s connect timeout), so an HTTP caller gets its 503 at once. Both kinds reach
+the same tables and queues, and the process's one writer per job holds across them.
 """
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import cached_property, lru_cache
 
 from azure.core.exceptions import ResourceExistsError
@@ -40,11 +42,13 @@ from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE, QUE
 # Longer than IoT Hub's longest direct-method wait (300 s connect + 300 s response), so the
 # SDK's own read timeout (100 s by default) never cuts a legitimate call short.
 HUB_READ_TIMEOUT_SECONDS = 620
-# About 1.5 s of retries (see above), for the API and the pipeline alike.
-TABLE_CLIENT_OPTIONS = dict(retry_total=3, retry_connect=3, retry_read=3, retry_status=3, retry_backoff_factor=0.25,
-                            retry_backoff_max=2, connection_timeout=5)
-# The health check's queue clients: one retry at once, so an outage is reported at once.
-PROBE_CLIENT_OPTIONS = dict(connection_timeout=3, read_timeout=10)
+# The API's storage clients: about 1.5 s of retries (0, 0.5 and 1 s apart), see above.
+QUICK_TABLE_OPTIONS = dict(retry_total=3, retry_connect=3, retry_read=3, retry_status=3, retry_backoff_factor=0.25,
+                           retry_backoff_max=2, connection_timeout=5)
+
+
+def _quick_storage_options() -> dict:
+    return dict(retry_policy=LinearRetry(backoff=0.5, retry_total=3, random_jitter_range=0), connection_timeout=5)
 
 
 class ConfigurationError(RuntimeError):
@@ -74,30 +78,56 @@ class Services:
             devices_pool=ThreadPoolExecutor(self.settings.dispatch_concurrency, thread_name_prefix="device"),
             settings=self.settings, host=self.host)
 
+    @cached_property
+    def api_collaborators(self) -> Collaborators:
+        """The same stores, queues and hub for HTTP callers, over storage clients that give up
+        quickly (see the module's docstring)."""
+        tables = self.api_tables
+        return replace(self.collaborators, jobs=JobRepository(tables),
+                       job_devices=OneWriterPerJob(JobDeviceRepository(tables)), groups=DeviceGroupRepository(tables),
+                       plan_queue=MessageQueue(self._queue_client(PLAN_QUEUE, **_quick_storage_options())),
+                       dispatch_queue=MessageQueue(self._queue_client(DISPATCH_QUEUE, **_quick_storage_options())),
+                       outcomes_queue=MessageQueue(self._queue_client(OUTCOMES_QUEUE, **_quick_storage_options())),
+                       archive=_BuiltOnFirstUse(lambda: self.api_archive))
+
     # Storage
 
     @cached_property
     def tables(self) -> TableServiceClient:
         """The Table service client, with the app's tables made sure of (once per process)."""
-        if self.settings.storage_connection_string:
-            service = TableServiceClient.from_connection_string(self.settings.storage_connection_string,
-                                                                **TABLE_CLIENT_OPTIONS)
-        else:
-            service = TableServiceClient(self._storage_uri("table"), credential=self.credential, **TABLE_CLIENT_OPTIONS)
+        service = self._table_service()
         ensure_tables(service)
         return service
 
     @cached_property
-    def blobs(self) -> BlobServiceClient:
+    def api_tables(self) -> TableServiceClient:
+        self.tables  # the tables are made sure of once, whoever comes first
+        return self._table_service(**QUICK_TABLE_OPTIONS)
+
+    def _table_service(self, **options) -> TableServiceClient:
         if self.settings.storage_connection_string:
-            return BlobServiceClient.from_connection_string(self.settings.storage_connection_string)
-        return BlobServiceClient(self._storage_uri("blob"), credential=self.credential)
+            return TableServiceClient.from_connection_string(self.settings.storage_connection_string, **options)
+        return TableServiceClient(self._storage_uri("table"), credential=self.credential, **options)
+
+    @cached_property
+    def blobs(self) -> BlobServiceClient:
+        return self._blob_service()
+
+    def _blob_service(self, **options) -> BlobServiceClient:
+        if self.settings.storage_connection_string:
+            return BlobServiceClient.from_connection_string(self.settings.storage_connection_string, **options)
+        return BlobServiceClient(self._storage_uri("blob"), credential=self.credential, **options)
 
     @cached_property
     def archive(self) -> JobArchive:
         archive = JobArchive.in_blob_storage(self.blobs)
         archive.ensure_container()
         return archive
+
+    @cached_property
+    def api_archive(self) -> JobArchive:
+        self.archive  # the container is made sure of once
+        return JobArchive.in_blob_storage(self._blob_service(**_quick_storage_options()))
 
     def queue(self, name: str) -> MessageQueue:
         """A sender to one of the app's queues (or its poison queue); one client per queue."""
@@ -119,9 +149,7 @@ class Services:
     @cached_property
     def queue_probes(self) -> dict[str, QueueClient]:
         """Quick clients of the app's queues, for the health check."""
-        return {name: self._queue_client(name, retry_policy=LinearRetry(backoff=0, retry_total=1,
-                                                                         random_jitter_range=0),
-                                         **PROBE_CLIENT_OPTIONS) for name in QUEUES}
+        return {name: self._queue_client(name, **_quick_storage_options()) for name in QUEUES}
 
     def make_queues_once(self) -> None:
         """Create the app's queues that are missing, once per process (as the tables are; a

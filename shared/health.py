@@ -100,7 +100,7 @@ def default_probes(services: "Services") -> dict[str, Probe]:
 
 
 def probe_tables(services: "Services") -> None:
-    present = {table.name for table in services.tables.list_tables()}  # made sure of once, on first use
+    present = {table.name for table in services.api_tables.list_tables()}  # made sure of once, on first use
     missing = [name for name in TABLES if name not in present]
     if missing:
         raise PartDown(f"missing tables: {', '.join(missing)}")

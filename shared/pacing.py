@@ -94,7 +94,10 @@ class RateLimiter:
 
     def paused_for(self) -> float:
         """Seconds until a hold-off's debt is paid (0 when none is pending)."""
-        return max(0.0, -self._available / self.rate) if self._clock() < self._slowed_until else 0.0
+        with self._lock:
+            self._refill()
+            held = self._clock() < self._slowed_until
+            return max(0.0, -self._available / self.rate) if held else 0.0
 
     def set_rate(self, rate_per_second: float, burst: float | None = None) -> None:
         """Go on at another rate (and burst, as in the constructor); tokens in hand are kept up

@@ -60,7 +60,8 @@ def test_the_stack_answers_health_and_stops_on_ctrl_c(stack):
     assert any(f"curl -s {base_url}/health" in line for line in output)
     status, body = get_json(f"{base_url}/health")
     assert status == 200
-    assert body == {"status": "healthy", "checks": {"storage": {"status": "up"}, "iotHub": {"status": "up"}}}
+    assert body == {"status": "healthy", "checks": {"tables": {"status": "up"}, "queues": {"status": "up"},
+                                                    "iotHub": {"status": "up"}}}
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
