@@ -31,7 +31,7 @@ def respond(req: func.HttpRequest, action: Callable[[Collaborators], func.HttpRe
     """Check the common parts of the request, run `action`, and map any failure to an error."""
     try:
         require_api_version(req)
-        return action(services().collaborators)
+        return action(services().api_collaborators)  # storage clients that give up quickly: a 503 at once
     except Exception as error:  # every failure becomes an error response; unexpected ones are logged
         return error_response(from_exception(error))
 
