@@ -54,7 +54,7 @@ class ApiOperation:
 
 
 OPERATIONS = [
-    ApiOperation("get", "/health", "Health_Get", "Reachability of storage and IoT Hub (503 when one is down)", 200,
+    ApiOperation("get", "/health", "Health_Get", "Reachability of the tables, the queues and IoT Hub (503 naming the part that is down)", 200,
                  HealthReport, also=(503,)),
     ApiOperation("get", "/openapi.json", "OpenApi_Get", "This document", 200, "application/json"),
     ApiOperation("get", "/deviceGroups", "DeviceGroups_List", "List device groups", 200, DeviceGroupCollection,
