@@ -352,26 +352,23 @@ def _not(operand: Condition) -> Condition:
 
 
 def _all(terms: list[Condition]) -> Condition:
-    def condition(lookup: Lookup):
-        result = True
-        for term in terms:
-            value = term(lookup)
-            if value is False:
-                return False
-            if value is not True:
-                result = UNDEFINED
-        return result
-    return condition
+    return _decided_by(terms, False)
 
 
 def _any(terms: list[Condition]) -> Condition:
+    return _decided_by(terms, True)
+
+
+def _decided_by(terms: list[Condition], decisive: bool) -> Condition:
+    """Three-valued AND (False decides) or OR (True decides): one decisive term settles it; else
+    any term that is neither true nor false leaves the whole undefined."""
     def condition(lookup: Lookup):
-        result = False
+        result = not decisive
         for term in terms:
             value = term(lookup)
-            if value is True:
-                return True
-            if value is not False:
+            if value is decisive:
+                return decisive
+            if value is not (not decisive):
                 result = UNDEFINED
         return result
     return condition
