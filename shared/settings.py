@@ -61,6 +61,14 @@ class Settings(BaseModel):
     # Job history: ended jobs older than this are archived to Blob Storage as CSV, then purged.
     job_history_retention_days: int = Field(30, ge=0, le=3650, alias="JOB_HISTORY_RETENTION_DAYS")
 
+    # Links the API writes (nextLink, Location, archive pointers) are absolute. PUBLIC_BASE_URL
+    # (for example https://jobs.contoso.com) wins when set; otherwise, with TRUST_FORWARDED_HEADERS,
+    # the X-Forwarded-Proto/-Host or Forwarded headers of the reverse proxy in front of the app;
+    # otherwise the URL the host saw. Trust forwarded headers only when every request passes
+    # through that proxy: anyone reaching the app directly could set them.
+    public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
+    trust_forwarded_headers: bool = Field(False, alias="TRUST_FORWARDED_HEADERS")
+
     # What one app holds at most, so that one client cannot fill it (0: no limit).
     max_active_jobs: int = Field(100, ge=0, alias="MAX_ACTIVE_JOBS")  # pending, running or stopped
     max_draft_jobs: int = Field(1000, ge=0, alias="MAX_DRAFT_JOBS")
