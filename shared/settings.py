@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 
@@ -73,6 +74,17 @@ class Settings(BaseModel):
     max_active_jobs: int = Field(100, ge=0, alias="MAX_ACTIVE_JOBS")  # pending, running or stopped
     max_draft_jobs: int = Field(1000, ge=0, alias="MAX_DRAFT_JOBS")
     max_device_groups: int = Field(1000, ge=0, alias="MAX_DEVICE_GROUPS")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("PUBLIC_BASE_URL must be an absolute http(s) URL without query, such as "
+                             "https://jobs.contoso.com")
+        return value.rstrip("/")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
