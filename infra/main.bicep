@@ -144,6 +144,12 @@ param maxDraftJobs int = 1000
 @minValue(0)
 param maxDeviceGroups int = 1000
 
+@description('PUBLIC_BASE_URL: the URL callers use (a gateway or custom domain in front of the app), for the links the API writes; empty: the URL the host sees.')
+param publicBaseUrl string = ''
+
+@description('TRUST_FORWARDED_HEADERS: take the links\' scheme and host from the reverse proxy\'s Forwarded / X-Forwarded-* headers; only when every request passes through it.')
+param trustForwardedHeaders bool = false
+
 // Job history retention: see the Configuration table of the project README.
 @description('JOB_HISTORY_RETENTION_DAYS: ended jobs older than this are archived as CSV to job-history, then purged.')
 @minValue(0)
@@ -582,6 +588,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MAX_DEVICE_GROUPS'
           value: string(maxDeviceGroups)
+        }
+        {
+          name: 'PUBLIC_BASE_URL'
+          value: publicBaseUrl
+        }
+        {
+          name: 'TRUST_FORWARDED_HEADERS'
+          value: string(trustForwardedHeaders)
         }
         {
           name: 'JOB_HISTORY_PURGE_SCHEDULE'

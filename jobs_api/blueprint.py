@@ -14,11 +14,12 @@ from jobs_api import jobs as job_cases
 from jobs_api import paging
 from jobs_api.errors import ApiError
 from jobs_api.history import JobPurged, history_page, job_not_found, open_archived_report
-from jobs_api.http import (JSON, if_match, json_response, no_content, read_body, resource_url, respond)
+from jobs_api.http import (JSON, if_match, json_response, no_content, public_url, query, read_body, resource_url,
+                           respond)
 from jobs_api.models import (Device, DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition,
                              DeviceGroupPatch, DraftRequest, HealthReport, HistoryCollection, JobCollection,
                              JobDefinition, JobDeviceCollection, JobDeviceStatus, JobPatch)
-from jobs_api.openapi import openapi_document
+from jobs_api.openapi import allowed_methods, openapi_document
 
 bp = func.Blueprint()
 
@@ -40,7 +41,7 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="deviceGroups", methods=["GET"])
 def device_groups_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        offset, size = _offset(req), paging.page_size(req.params)
+        offset, size = _offset(req), paging.page_size(query(req))
         groups = group_cases.list_groups(ctx)
         return _offset_page(DeviceGroupCollection, groups, offset, size, req)
     return respond(req, action)
@@ -83,9 +84,9 @@ def device_groups_delete(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="deviceGroups/{deviceGroupId}/devices", methods=["GET"])
 def device_groups_devices(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        token, size = _continuation(req), paging.page_size(req.params)
+        token, size = _continuation(req), paging.page_size(query(req))
         devices, corruption = group_cases.group_devices(_group_id(req), size, token, ctx)
-        body = paging.page([Device.of(device).to_json() for device in devices.devices], devices.continuation, req.url)
+        body = paging.page([Device.of(device).to_json() for device in devices.devices], devices.continuation, public_url(req))
         if corruption:
             body.update(corrupted=True, corruptionReason=corruption)
         return json_response(DeviceCollection.model_validate(body))
@@ -98,7 +99,7 @@ def device_groups_devices(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs", methods=["GET"])
 def jobs_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        offset, size = _offset(req), paging.page_size(req.params)
+        offset, size = _offset(req), paging.page_size(query(req))
         return _offset_page(JobCollection, job_cases.list_jobs(ctx), offset, size, req,
                             view=lambda job: job_cases.view_of(job, ctx))
     return respond(req, action)
@@ -180,10 +181,10 @@ def jobs_copy(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs/{jobId}/devices", methods=["GET"])
 def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        token, size = _continuation(req), paging.page_size(req.params)
-        devices = job_cases.list_job_devices(_job_id(req), req.params.get("status"), size, token, ctx)
+        token, size = _continuation(req), paging.page_size(query(req))
+        devices = job_cases.list_job_devices(_job_id(req), query(req).get("status"), size, token, ctx)
         body = paging.page([JobDeviceStatus.of(device).to_json() for device in devices.devices],
-                           devices.continuation, req.url)
+                           devices.continuation, public_url(req))
         return json_response(JobDeviceCollection.model_validate(body))
     return respond(req, action)
 
@@ -218,8 +219,8 @@ def jobs_rerun(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="history", methods=["GET"])
 def history_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        body = history_page(ctx.archive, req.url, resource_url(req, ""), paging.page_size(req.params),
-                            req.params.get(paging.SKIP_TOKEN))
+        body = history_page(ctx.archive, public_url(req), resource_url(req, ""), paging.page_size(query(req)),
+                            query(req).get(paging.SKIP_TOKEN))
         return json_response(HistoryCollection.model_validate(body))
     return respond(req, action)
 
@@ -231,6 +232,22 @@ def history_report(req: func.HttpRequest) -> func.HttpResponse:
         # The Python worker cannot stream a body; the archive is read in blocks all the same.
         return func.HttpResponse(b"".join(report.chunks), mimetype="text/csv", charset="utf-8",
                                  headers=report.headers)
+    return respond(req, action)
+
+
+# Anything else under /api: IoT Central's error shape, never the host's empty 404. Registered
+# last and the least specific route, so the host tries every other route first.
+
+
+@bp.route(route="{*path}", methods=None, auth_level=func.AuthLevel.ANONYMOUS)
+def unknown_route(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        path = (req.route_params.get("path") or "")[:300]
+        allowed = allowed_methods(path)
+        if allowed:
+            raise ApiError(405, "MethodNotAllowed", f"{req.method.upper()} is not allowed on /api/{path}; "
+                           f"use {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)})
+        raise ApiError(404, "NotFound", f"/api/{path} is not a resource of this API; see /api/openapi.json.")
     return respond(req, action)
 
 
@@ -256,11 +273,11 @@ def _group_id(req: func.HttpRequest) -> str:
 
 
 def _offset(req: func.HttpRequest) -> int:
-    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), paging.is_offset) or 0
+    return paging.decode_token(query(req).get(paging.SKIP_TOKEN), paging.is_offset) or 0
 
 
 def _continuation(req: func.HttpRequest) -> str | None:
-    return paging.decode_token(req.params.get(paging.SKIP_TOKEN), paging.is_text)
+    return paging.decode_token(query(req).get(paging.SKIP_TOKEN), paging.is_text)
 
 
 def _offset_page(collection, items: list, offset: int, size: int, req: func.HttpRequest,
@@ -268,5 +285,5 @@ def _offset_page(collection, items: list, offset: int, size: int, req: func.Http
     """Lists held in memory (groups, the job history window) are paged by position; only the page
     is turned into views (a job's view reads its progress)."""
     following = offset + size if offset + size < len(items) else None
-    body = paging.page([view(item).to_json() for item in items[offset:offset + size]], following, req.url)
+    body = paging.page([view(item).to_json() for item in items[offset:offset + size]], following, public_url(req))
     return json_response(collection.model_validate(body))

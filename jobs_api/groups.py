@@ -18,7 +18,8 @@ def put_group(group_id: str, definition: DeviceGroupDefinition, if_match: str | 
               ctx: Collaborators) -> DeviceGroupView:
     """Create or replace. The filter must translate and IoT Hub must accept it."""
     limits.validate_group_id(group_id, "deviceGroupId")
-    group = DeviceGroup(group_id, definition.display_name, definition.filter, definition.description).validated()
+    group = DeviceGroup(group_id, definition.display_name, definition.filter, definition.description,
+                        definition.organizations).validated()
     expected = if_match or definition.etag
     if expected:
         _require_version(group_id, expected, ctx)
@@ -49,7 +50,8 @@ def patch_group(group_id: str, patch: DeviceGroupPatch, if_match: str | None,
     given = patch.model_fields_set
     group = DeviceGroup(group_id, patch.display_name if "display_name" in given else stored.display_name,
                         patch.filter if "filter" in given else stored.filter,
-                        patch.description if "description" in given else stored.description).validated()
+                        patch.description if "description" in given else stored.description,
+                        patch.organizations if "organizations" in given else stored.organizations).validated()
     _require_hub_accepts(group, ctx)
     return DeviceGroupView.of(ctx.groups.save(group, if_match=stored.etag))
 

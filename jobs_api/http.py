@@ -4,11 +4,21 @@ the one place where any failure becomes an IoT Central error response.
 api-version: optional; when given it must be 2022-07-31, the version whose shapes we follow
 (IoT Central refuses versions it does not serve, and a client asking for another version's
 shapes should learn that at once). Bodies over MAX_BODY_BYTES are 413.
+
+Query parameters are read from the request URL, not from the host's `params`: the Functions host
+joins a repeated parameter's values with a comma, and IoT Central's clients repeat `api-version`
+(they append it to a nextLink that already carries it). The same value twice is one value;
+different values are refused, naming the parameter.
+
+Links are built from the public URL (`public_url`): behind a reverse proxy the host sees the
+proxy's request to it, not the caller's (see `PUBLIC_BASE_URL` and `TRUST_FORWARDED_HEADERS`).
 """
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import azure.functions as func
 from pydantic import BaseModel
@@ -36,8 +46,60 @@ def respond(req: func.HttpRequest, action: Callable[[Collaborators], func.HttpRe
         return error_response(from_exception(error))
 
 
+def query(req: func.HttpRequest) -> dict[str, str]:
+    """The query parameters as the caller wrote them; a parameter repeated with different values is 400."""
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(urlsplit(req.url).query, keep_blank_values=True):
+        if values.setdefault(name, value) != value:
+            raise bad_request(f"The query parameter {name} is given more than once with different values; "
+                              "give it once.", name)
+    return values
+
+
+def public_url(req: func.HttpRequest) -> str:
+    """The request's URL as the caller addressed it, for links back into this API."""
+    return caller_url(req.url, req.headers, services().settings)
+
+
+def caller_url(url: str, headers, settings) -> str:
+    parts = urlsplit(url)
+    if settings.public_base_url:
+        base = urlsplit(settings.public_base_url)
+        return urlunsplit(parts._replace(scheme=base.scheme, netloc=base.netloc,
+                                         path=base.path.rstrip("/") + parts.path))
+    if settings.trust_forwarded_headers:
+        proto, host = _forwarded(headers)
+        if proto or host:
+            return urlunsplit(parts._replace(scheme=proto or parts.scheme, netloc=host or parts.netloc))
+    return url
+
+
+# What a forwarded scheme and host may be; anything else (a path, spaces, CR/LF) is ignored.
+_PROTO = re.compile(r"https?", re.IGNORECASE)
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _forwarded(headers) -> tuple[str | None, str | None]:
+    """Scheme and host the caller used, from RFC 7239 `Forwarded` or else `X-Forwarded-Proto/-Host`.
+    The first (leftmost) entry is the one the outermost proxy saw from the caller."""
+    proto = host = None
+    forwarded = headers.get("forwarded")
+    if forwarded:
+        for pair in forwarded.split(",")[0].split(";"):
+            key, _, value = pair.strip().partition("=")
+            value = value.strip().strip('"')
+            if key.lower() == "proto":
+                proto = value
+            elif key.lower() == "host":
+                host = value
+    proto = proto or (headers.get("x-forwarded-proto") or "").split(",")[0].strip() or None
+    host = host or (headers.get("x-forwarded-host") or "").split(",")[0].strip() or None
+    return (proto.lower() if proto and _PROTO.fullmatch(proto) else None,
+            host if host and _HOST.fullmatch(host) else None)
+
+
 def require_api_version(req: func.HttpRequest) -> None:
-    version = req.params.get(API_VERSION_PARAM)
+    version = query(req).get(API_VERSION_PARAM)
     if version is not None and version != API_VERSION:
         raise ApiError(400, "InvalidApiVersion", f"api-version '{version}' is not supported; use {API_VERSION} "
                        "or leave it out.", target=API_VERSION_PARAM)
@@ -100,5 +162,5 @@ def error_response(error: ApiError) -> func.HttpResponse:
 
 def resource_url(req: func.HttpRequest, path: str) -> str:
     """The absolute URL of another resource of this API (`path` relative to /api/)."""
-    base = req.url.split("?", 1)[0]
+    base = public_url(req).split("?", 1)[0]
     return base[: base.index("/api/") + len("/api/")] + path

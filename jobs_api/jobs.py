@@ -33,12 +33,25 @@ class PlanningUnavailable(Exception):
 
 
 def create_job(job_id: str, definition: JobDefinition, ctx: Collaborators) -> Job:
-    """IoT Central's `PUT /jobs/{id}`: create the job and start it."""
+    """IoT Central's `PUT /jobs/{id}`: create the job and start it.
+
+    Safe to retry: a caller whose request timed out sends it again and gets the job it created
+    (started once); a different job under that id is AlreadyExists."""
     limits.validate_job_id(job_id, "jobId")
     job = definition.to_job(job_id, ctx.clock())
-    if _exists(job_id, ctx):
-        raise AlreadyExists("Job", job_id)  # before any hub call
-    return _run_new(job, ctx)
+    existing = _existing(job_id, ctx)  # before any hub call
+    if existing is not None:
+        return _same_job_or_refuse(existing, job)
+    try:
+        return _run_new(job, ctx)
+    except AlreadyExists:  # the same create, sent twice at once: the other one won
+        return _same_job_or_refuse(ctx.jobs.get(job_id), job)
+
+
+def _same_job_or_refuse(existing: Job, requested: Job) -> Job:
+    if existing.status is not JobStatus.DRAFT and existing.rerun_of is None and existing.is_defined_as(requested):
+        return existing
+    raise AlreadyExists("Job", existing.id)
 
 
 def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
@@ -84,6 +97,8 @@ def stop_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
 def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
     change = ctx.jobs.change(job_id, lambda job: job.resume(ctx.clock()), if_match)
+    if not change.changed:
+        return change.after  # it runs already: its planning was asked for then
     _request_planning(change.after, PlanRequest.resume(change.after), ctx,
                       undo=lambda: _restore(change.before, change.after, ctx))
     return change.after
@@ -105,7 +120,7 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
     source.require(JobAction.RERUN)
     if ctx.job_devices.get_progress(job_id).failed == 0:
         raise IllegalTransition(f"job {job_id}", source.status.value, "rerun (no device failed in)")
-    if _exists(rerun_id, ctx):
+    if _existing(rerun_id, ctx) is not None:
         raise AlreadyExists("Job", rerun_id)
     _require_room_to_run(ctx)
     rerun = source.rerun(rerun_id, ctx.clock())
@@ -193,12 +208,11 @@ def _require_room(ctx: Collaborators, statuses: tuple[JobStatus, ...], limit: in
         raise LimitReached(kind, limit, setting)
 
 
-def _exists(job_id: str, ctx: Collaborators) -> bool:
+def _existing(job_id: str, ctx: Collaborators) -> Job | None:
     try:
-        ctx.jobs.get(job_id)
+        return ctx.jobs.get(job_id)
     except JobNotFound:
-        return False
-    return True
+        return None
 
 
 def _group_of(job: Job, ctx: Collaborators) -> DeviceGroup:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator,
+                      model_validator)
 from pydantic.alias_generators import to_camel
 
 from shared.domain import limits
@@ -27,6 +28,10 @@ Number = StrictInt | StrictFloat
 
 # Checked by the domain (shared/domain/limits.py), which names the field; here for the document.
 _TEXT = {"pattern": limits.NO_CONTROL_CHARACTERS}
+_FREE_TEXT = {"pattern": limits.NO_CONTROL_CHARACTERS_BUT_TAB}
+_ORGANIZATIONS = {"maxItems": limits.MAX_ORGANIZATIONS}
+_ORGANIZATIONS_TEXT = ("IoT Central's organization of the resource (at most one). Recorded, returned and copied; "
+                       "it does not narrow the devices (IoT Hub devices have no organization).")
 
 
 class RequestModel(BaseModel):
@@ -44,7 +49,8 @@ class JobData(RequestModel):
     type: OperationTypeName
     path: StrictStr = Field(description="`name`, or `component.name` for a component's property or command.")
     value: Any = Field(None, description="The property value or the command payload.")
-    target: StrictStr | None = Field(None, description="A device model id (dtmi:…); devices of another model fail.")
+    target: StrictStr | None = Field(None, description="A device template id (dtmi:… or IoT Central's urn:…); "
+                                                    "devices of another model fail.")
     response_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 5-300 (default 30).")
     connect_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 0-300 (default 0).")
 
@@ -65,6 +71,12 @@ class JobCancellationThreshold(RequestModel):
     value: Number
     batch: StrictBool = False
 
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _client_string(cls, value: object) -> object:
+        # The Azure CLI (`az iot central job create --cancellation-threshold`) sends "true"/"false".
+        return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _in_range(self) -> "JobCancellationThreshold":
         if self.value < 0 or (self.type == "percentage" and self.value > 100):
@@ -76,13 +88,15 @@ class JobDefinition(RequestModel):
     """The body of `PUT /jobs/{id}` (create and run), IoT Central's Job plus `devices`."""
 
     display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_FREE_TEXT)
     group: StrictStr = Field(description="The device group's id.")
     data: list[JobData] = Field(min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
     devices: list[StrictStr] | None = Field(None, description="An explicit subset of the group's devices.",
                                             max_length=limits.MAX_EXPLICIT_DEVICES)
     batch: JobBatch | None = None
     cancellation_threshold: JobCancellationThreshold | None = None
+    organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
+                                                  json_schema_extra=_ORGANIZATIONS)
 
     def to_job(self, job_id: str, now: datetime) -> Job:
         return Job.draft(job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
@@ -91,7 +105,8 @@ class JobDefinition(RequestModel):
     def optional_fields(self) -> dict:
         return {"description": self.description,
                 "devices": tuple(self.devices) if self.devices is not None else None,
-                "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold)}
+                "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold),
+                "organizations": tuple(self.organizations) if self.organizations is not None else None}
 
 
 class DraftRequest(JobDefinition):
@@ -104,18 +119,20 @@ class JobPatch(RequestModel):
     """`PATCH /jobs/{id}` of a draft: fields given replace the stored ones; `devices: null` drops the subset."""
 
     display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_FREE_TEXT)
     group: StrictStr | None = None
     data: list[JobData] | None = Field(None, min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
     devices: list[StrictStr] | None = Field(None, max_length=limits.MAX_EXPLICIT_DEVICES)
     batch: JobBatch | None = None
     cancellation_threshold: JobCancellationThreshold | None = None
+    organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
+                                                  json_schema_extra=_ORGANIZATIONS)
 
     def changes(self) -> dict:
         """The domain's field names and values of what the patch sets."""
         given = self.model_fields_set
-        changes = {name: getattr(self, name) for name in ("display_name", "description", "group", "devices")
-                   if name in given}
+        changes = {name: getattr(self, name)
+                   for name in ("display_name", "description", "group", "devices", "organizations") if name in given}
         if "group" in changes:
             changes["group_id"] = changes.pop("group")
         if "data" in given:
@@ -131,16 +148,20 @@ class DeviceGroupDefinition(RequestModel):
 
     display_name: StrictStr = Field(max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
     filter: StrictStr = Field(max_length=limits.MAX_GROUP_FILTER_LENGTH,
-                              description='SELECT * FROM devices WHERE … ($id, $template, twin fields); '
+                              description='SELECT * FROM devices WHERE … ($id, $template, $provisioned, $simulated, twin fields); '
                                           f'parentheses nest at most {limits.MAX_GROUP_FILTER_NESTING} deep.')
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_FREE_TEXT)
+    organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
+                                                  json_schema_extra=_ORGANIZATIONS)
     etag: StrictStr | None = None
 
 
 class DeviceGroupPatch(RequestModel):
     display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
     filter: StrictStr | None = Field(None, max_length=limits.MAX_GROUP_FILTER_LENGTH)
-    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_FREE_TEXT)
+    organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
+                                                  json_schema_extra=_ORGANIZATIONS)
     etag: StrictStr | None = None
 
 
@@ -181,6 +202,7 @@ class JobView(ResponseModel):
     batch: dict[str, Any] | None = None
     cancellation_threshold: dict[str, Any] | None = None
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
+    organizations: list[str] | None = None
     etag: str | None = None
 
     @classmethod
@@ -190,7 +212,8 @@ class JobView(ResponseModel):
                    data=[_operation_view(operation) for operation in job.operations], status=job.status.value,
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
-                   cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of, etag=job.etag)
+                   cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of,
+                   organizations=list(job.organizations) if job.organizations is not None else None, etag=job.etag)
 
 
 class JobCollection(ResponseModel):
@@ -223,6 +246,7 @@ class DeviceGroupView(ResponseModel):
     display_name: str
     filter: str
     description: str | None = None
+    organizations: list[str] | None = None
     etag: str | None = None
     corrupted: bool = Field(False, description="The filter is no longer accepted; the group has no devices.")
     corruption_reason: str | None = None
@@ -230,6 +254,7 @@ class DeviceGroupView(ResponseModel):
     @classmethod
     def of(cls, group: DeviceGroup, corruption: str | None = None) -> "DeviceGroupView":
         return cls(id=group.id, display_name=group.display_name, filter=group.filter, description=group.description,
+                   organizations=list(group.organizations) if group.organizations is not None else None,
                    etag=group.etag, corrupted=corruption is not None, corruption_reason=corruption)
 
 

@@ -99,6 +99,19 @@ OPERATIONS = [
 ]
 
 
+def allowed_methods(path: str) -> list[str]:
+    """The methods this API serves at `path` (relative to /api, matched as the host matches routes:
+    any case, one segment per path parameter); none for a path it does not serve."""
+    segments = path.strip("/").lower().split("/")
+    return sorted({operation.method.upper() for operation in OPERATIONS
+                   if _matches(operation.path.strip("/").lower().split("/"), segments)})
+
+
+def _matches(template: list[str], segments: list[str]) -> bool:
+    return len(template) == len(segments) and all(
+        (part.startswith("{") and segment) or part == segment for part, segment in zip(template, segments))
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
     schemas = _component_schemas()

@@ -70,8 +70,10 @@ def page(items: list, continuation: object, request_url: str) -> dict:
 def next_link(request_url: str, continuation: object) -> str:
     """The request's own URL with its `$skiptoken` (if any) replaced by the next page's."""
     parts = urlsplit(request_url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != SKIP_TOKEN]
-    return urlunsplit(parts._replace(query=urlencode(query + [(SKIP_TOKEN, opaque_token(continuation))])))
+    # Each parameter once (a client may have repeated api-version), the token last.
+    query = {key: value for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != SKIP_TOKEN}
+    query[SKIP_TOKEN] = opaque_token(continuation)
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _requested_offset(request_url: str) -> bool:

@@ -9,13 +9,21 @@ from shared.domain.errors import InvalidGroupFilter
 
 # IoT Central system fields with an IoT Hub twin equivalent.
 SYSTEM_FIELDS = {"$id": "deviceId", "$template": "modelId"}
+# IoT Central's boolean system fields, with the value every device of an IoT Hub has: a device in
+# the hub's registry is provisioned (IoT Central counts a device provisioned once it is in the
+# hub), and none is simulated (IoT Central's simulated devices never reach a hub of one's own).
+# `$provisioned = true` therefore selects every device and `$simulated = true` none.
+CONSTANT_SYSTEM_FIELDS = {"$provisioned": True, "$simulated": False}
+_ALWAYS, _NEVER = "IS_DEFINED(deviceId)", "NOT IS_DEFINED(deviceId)"
 # IoT Central system fields IoT Hub has no equivalent for.
-UNSUPPORTED_SYSTEM_FIELDS = ("$displayName", "$provisioned", "$simulated", "$organizations", "$ts")
+UNSUPPORTED_SYSTEM_FIELDS = ("$displayName", "$organizations", "$ts")
 
 _FILTER_SHAPE = re.compile(r"\s*SELECT\s+\*\s+FROM\s+devices\b", re.IGNORECASE)
 # A string literal in single or double quotes (a doubled or backslashed quote stays inside), or
 # a bare `$name` that is not a member (`properties.desired.$version` is left alone).
-_TOKEN = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|(?<![\w.$])\$[A-Za-z_]\w*""")
+_TOKEN = re.compile(r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|"""
+                    r"""(?<![\w.$])(?P<constant>\$(?:provisioned|simulated))\s*(?P<op>=|!=|<>)\s*"""
+                    r"""(?P<literal>true|false)\b|(?<![\w.$])\$[A-Za-z_]\w*""", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'" + r'|"(?:[^"\\]|\\.|"")*"')
 
 
@@ -25,12 +33,14 @@ class DeviceGroup:
     display_name: str
     filter: str
     description: str | None = None
+    organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
     etag: str | None = field(default=None, compare=False)
 
     def validated(self) -> "DeviceGroup":
         limits.validate_group_id(self.id)
         limits.validate_text(self.display_name, "displayName", limits.MAX_DISPLAY_NAME_LENGTH, required=True)
         limits.validate_text(self.description, "description", limits.MAX_DESCRIPTION_LENGTH)
+        self.organizations = limits.validate_organizations(self.organizations)
         to_hub_query(self.filter)
         return self
 
@@ -88,8 +98,14 @@ def _translate_token(match: re.Match) -> str:
         return _single_quoted(token[1:-1].replace('""', '"'))
     if token.startswith("'"):
         return token
+    if match.group("constant"):
+        value = CONSTANT_SYSTEM_FIELDS[match.group("constant").lower()]
+        equal = value == (match.group("literal").lower() == "true")
+        return _ALWAYS if equal == (match.group("op") == "=") else _NEVER
     if token in SYSTEM_FIELDS:
         return SYSTEM_FIELDS[token]
+    if token in CONSTANT_SYSTEM_FIELDS:
+        raise InvalidGroupFilter(f"{token} is understood only as `{token} = true` or `{token} = false`.")
     if token in UNSUPPORTED_SYSTEM_FIELDS:
         raise InvalidGroupFilter(f"{token} has no IoT Hub equivalent; use $id, $template or twin fields.")
     raise InvalidGroupFilter(f"unknown system field {token}.")

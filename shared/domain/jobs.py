@@ -82,6 +82,7 @@ class Job:
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
+    organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
     planned: bool = False  # planning finished: every target has its row
     deleting: bool = False  # being deleted (by a caller, or by retention after archiving it): frozen
     # Minted when the job is made: a job deleted and made again under the same id is another
@@ -103,7 +104,16 @@ class Job:
         limits.validate_group_id(self.group_id, "group")
         self.operations = validate_operations(list(self.operations))
         self.devices = _validated_devices(self.devices)
+        self.organizations = limits.validate_organizations(self.organizations)
         return self
+
+    # What a caller asks for when it creates a job; the rest is the job's life.
+    DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "devices", "batch",
+                       "cancellation_threshold", "organizations")
+
+    def is_defined_as(self, requested: "Job") -> bool:
+        """Whether this job is what `requested` asks for (a create sent again is this job)."""
+        return all(getattr(self, name) == getattr(requested, name) for name in self.DEFINING_FIELDS)
 
     def allows(self, action: JobAction) -> bool:
         if self.deleting:
@@ -124,12 +134,13 @@ class Job:
     def edit(self, now: datetime, **changes: Any) -> None:
         self.require(JobAction.EDIT)
         editable = {"display_name", "description", "group_id", "operations", "devices", "batch",
-                    "cancellation_threshold"}
+                    "cancellation_threshold", "organizations"}
         unknown = set(changes) - editable
         if unknown:
             raise InvalidField(sorted(unknown)[0], "cannot be edited.")
         for name, value in changes.items():
-            setattr(self, name, tuple(value) if name in ("operations", "devices") and value is not None else value)
+            setattr(self, name, tuple(value) if name in ("operations", "devices", "organizations") and value is not None
+                    else value)
         self.validated()
         self.last_modified = now
 
@@ -142,9 +153,13 @@ class Job:
         self.planned = True
 
     def stop(self, now: datetime) -> None:
+        if self.status is JobStatus.STOPPED and not self.deleting:
+            return  # a stop asked again (a client's retry) is done already: unchanged, not refused
         self._move(JobAction.STOP, JobStatus.STOPPED, now)
 
     def resume(self, now: datetime) -> None:
+        if self.status in (JobStatus.RUNNING, JobStatus.PENDING) and not self.deleting:
+            return  # likewise for a resume of a job that runs
         self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
 
     def finish(self, progress: Progress, now: datetime) -> None:

@@ -23,6 +23,9 @@ GROUP_ID_PATTERN = JOB_ID_PATTERN
 DTDL_NAME_PATTERN = re.compile(r"[A-Za-z](?:[A-Za-z0-9_]{0,62}[A-Za-z0-9])?")
 # A DTMI (`dtmi:com:example:Thermostat;1`); the version is optional as in DTDL v3.
 MODEL_ID_PATTERN = re.compile(r"dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*(?:;[1-9][0-9]{0,8})?")
+# IoT Central's template ids are DTMIs or, for templates made before DTDL v2, URNs
+# (`urn:1dgygpt7t:modelDefinition:02uwtefvdy`, RFC 8141's shape).
+TEMPLATE_URN_PATTERN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+")
 MAX_MODEL_ID_LENGTH = 2048
 
 MAX_DISPLAY_NAME_LENGTH = 255
@@ -76,10 +79,31 @@ def validate_group_id(value: Any, field: str = "id") -> str:
     return require_match(GROUP_ID_PATTERN, value, field, "1-255 characters of a-z A-Z 0-9 _ -")
 
 
+# IoT Central: a device group or a job belongs to one organization (or to the whole app).
+MAX_ORGANIZATIONS = 1
+ORGANIZATION_ID_PATTERN = JOB_ID_PATTERN
+
+
+def validate_organizations(value: Any, field: str = "organizations") -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise InvalidField(field, "must be a list of organization ids.")
+    if len(value) > MAX_ORGANIZATIONS:
+        raise InvalidField(field, f"may name at most {MAX_ORGANIZATIONS} organization, as in IoT Central.")
+    for index, organization in enumerate(value):
+        require_match(ORGANIZATION_ID_PATTERN, organization, f"{field}[{index}]", "1-255 characters of a-z A-Z 0-9 _ -")
+    return tuple(value)
+
+
 # C0, DEL and C1 (Unicode's Cc): in a name or description they only hide text, break a line or
-# a log entry, or start a formula in a spreadsheet. Tab too: both fields are one line of text.
+# a log entry, or start a formula in a spreadsheet. A display name is one line, so tab too; a
+# description is free text, where a tab lines things up (the CSV neutralises a leading one).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"  # the same rule, as a JSON Schema pattern
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+FREE_TEXT_FIELDS = frozenset({"description"})
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"  # the same rules, as JSON Schema patterns
+NO_CONTROL_CHARACTERS_BUT_TAB = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$"
 # A lone UTF-16 surrogate is not a character: UTF-8 (storage, IoT Hub) cannot encode it.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -91,7 +115,7 @@ def validate_text(value: Any, field: str, max_length: int, required: bool = Fals
         raise InvalidField(field, "must be a non-empty string." if required else "must be a string.")
     if len(value) > max_length:
         raise InvalidField(field, f"must be at most {max_length} characters.")
-    control = _CONTROL.search(value)
+    control = (_CONTROL_BUT_TAB if field in FREE_TEXT_FIELDS else _CONTROL).search(value)
     if control:
         raise InvalidField(field, f"must not hold control characters (U+{ord(control.group()):04X} "
                                   f"at position {control.start()}).")

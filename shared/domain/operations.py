@@ -118,8 +118,9 @@ def _validate_value(operation: Operation, field: str) -> None:
 
 def _validate_model_id(target: Any, field: str) -> None:
     valid = isinstance(target, str) and len(target) <= limits.MAX_MODEL_ID_LENGTH
-    if not valid or limits.MODEL_ID_PATTERN.fullmatch(target) is None:
-        raise InvalidField(field, "must be a device model id (dtmi:…;version).")
+    if not valid or not (limits.MODEL_ID_PATTERN.fullmatch(target) or limits.TEMPLATE_URN_PATTERN.fullmatch(target)):
+        raise InvalidField(field, "must be a device template id: a DTMI (dtmi:…;version) or an IoT Central URN "
+                                  "(urn:…).")
 
 
 def _validate_timeouts(operation: Operation, field: str) -> None:

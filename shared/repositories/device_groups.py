@@ -1,6 +1,8 @@
 """The `devicegroups` table: one entity per group (PartitionKey `group`, RowKey the group id)."""
 from __future__ import annotations
 
+import json
+
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
@@ -56,7 +58,8 @@ class DeviceGroupRepository:
 
 def _group_to_entity(group: DeviceGroup) -> dict:
     entity = {"PartitionKey": GROUP_PARTITION, "RowKey": group.id, "displayName": group.display_name,
-              "filter": group.filter, "description": group.description}
+              "filter": group.filter, "description": group.description,
+              "organizations": json.dumps(list(group.organizations)) if group.organizations is not None else None}
     return {key: value for key, value in entity.items() if value is not None}
 
 
@@ -64,4 +67,8 @@ def _group_from_entity(entity: dict) -> DeviceGroup:
     """Stored as written, even if the filter is no longer accepted: the API reports it corrupted."""
     return DeviceGroup(id=entity["RowKey"], display_name=entity.get("displayName", ""),
                        filter=entity.get("filter", ""), description=entity.get("description"),
-                       etag=entity.metadata["etag"])
+                       organizations=_organizations(entity.get("organizations")), etag=entity.metadata["etag"])
+
+
+def _organizations(stored: str | None) -> tuple[str, ...] | None:
+    return tuple(json.loads(stored)) if stored else None

@@ -178,7 +178,10 @@ def job_to_entity(job: Job) -> dict:
         "deleting": job.deleting,
     }
     entity.update(split_json("operations", [_operation_to_dict(op) for op in job.operations]))
-    entity.update(split_json("options", {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}))
+    options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}
+    if job.organizations is not None:
+        options["organizations"] = list(job.organizations)
+    entity.update(split_json("options", options))
     if job.devices is not None:
         entity.update(split_json("devices", list(job.devices)))
     return {key: value for key, value in entity.items() if value is not None}
@@ -196,6 +199,7 @@ def job_from_entity(entity: dict) -> Job:
         started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
         batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
         rerun_of=entity.get("rerunOf"), incarnation=entity.get("incarnation", ""),
+        organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
         deleting=entity.get("deleting", False), etag=entity.metadata["etag"],

@@ -175,8 +175,9 @@ def test_a_made_up_history_marker_is_400_and_issued_links_page(api, archive):
 
 
 @pytest.mark.parametrize("field, text", [("displayName", "bell\x07"), ("displayName", "two\nlines"),
-                                         ("displayName", "c1\x85"), ("description", "esc\x1b[31m"),
-                                         ("description", "nul\x00"), ("description", "tab\there")])
+                                         ("displayName", "c1\x85"), ("displayName", "tab\there"),
+                                         ("description", "esc\x1b[31m"), ("description", "nul\x00"),
+                                         ("description", "tab\tand\nline")])
 def test_control_characters_in_names_and_descriptions_are_refused_naming_the_field(api, group_id, field, text):
     job_id = unique("job")
     _refused(api.put(f"jobs/{job_id}", job_body(group_id, **{field: text})), field)
@@ -189,6 +190,24 @@ def test_control_characters_in_names_and_descriptions_are_refused_naming_the_fie
     before = api.get(f"deviceGroups/{group_id}").json()
     _refused(api.patch(f"deviceGroups/{group_id}", {field: text}), field)
     assert api.get(f"deviceGroups/{group_id}").json() == before
+
+
+def test_a_tab_is_kept_in_descriptions_and_the_csv_neutralises_it_after_a_separator(api, group_id):
+    text = "Speed\t3;\tfast"
+    draft = api.post("jobs", job_body(group_id, description=text))
+    assert draft.status_code == 201, draft.text
+    job_id = draft.json()["id"]
+    patched = api.patch(f"jobs/{job_id}", {"description": "\t" + text})
+    assert patched.status_code == 200 and patched.json()["description"] == "\t" + text, patched.text
+    assert api.get(f"jobs/{job_id}").json()["description"] == "\t" + text
+    report = api.get(f"jobs/{job_id}/report.csv").content.decode("utf-8-sig")
+    assert "\r\nDescription,\"'\tSpeed\t3;'\tfast\"\r\n" in report, report
+
+    new_group = unique("group")
+    body = {"displayName": "Group", "filter": device_filter("vending-0001"), "description": text}
+    assert api.put(f"deviceGroups/{new_group}", body).json()["description"] == text
+    assert api.patch(f"deviceGroups/{new_group}", {"description": text + "\t"}).json()["description"] == text + "\t"
+    assert api.get(f"deviceGroups/{new_group}").json()["description"] == text + "\t"
 
 
 def test_ordinary_unicode_text_is_kept(api, group_id):

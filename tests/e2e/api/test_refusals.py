@@ -161,7 +161,7 @@ def test_refused_group_requests_change_nothing(api, group_id):
     before = api.get(f"deviceGroups/{group_id}").json()
     for body in ({"displayName": "x"}, {"displayName": "x", "filter": "DELETE FROM devices"},
                  {"displayName": "x", "filter": "SELECT * FROM devices WHERE $displayName = \"a\""},
-                 {"displayName": "x", "filter": device_filter("a"), "organizations": ["o"]}):
+                 {"displayName": "x", "filter": device_filter("a"), "organizations": ["o", "p"]}):
         response = api.put(f"deviceGroups/{group_id}", body)
         assert response.status_code == 400, body
     assert api.get(f"deviceGroups/{group_id}").json() == before

@@ -16,6 +16,15 @@ from shared.domain.groups import DeviceGroup, selecting, to_hub_query
     ('SELECT * FROM devices WHERE tags.owner = "O\'Brien"',
      "SELECT * FROM devices WHERE tags.owner = 'O\\'Brien'"),
     ("SELECT * FROM devices", "SELECT * FROM devices"),
+    # The Azure CLI's own example; every device in a hub's registry is provisioned, none simulated.
+    ('SELECT * FROM devices WHERE $template = "dtmi:modelDefinition:dtdlv2" AND $provisioned = true',
+     "SELECT * FROM devices WHERE modelId = 'dtmi:modelDefinition:dtdlv2' AND IS_DEFINED(deviceId)"),
+    ("SELECT * FROM devices WHERE $provisioned = false", "SELECT * FROM devices WHERE NOT IS_DEFINED(deviceId)"),
+    ("SELECT * FROM devices WHERE $provisioned != false", "SELECT * FROM devices WHERE IS_DEFINED(deviceId)"),
+    ("SELECT * FROM devices WHERE $simulated = true", "SELECT * FROM devices WHERE NOT IS_DEFINED(deviceId)"),
+    ("SELECT * FROM devices WHERE $simulated <> TRUE", "SELECT * FROM devices WHERE IS_DEFINED(deviceId)"),
+    ('SELECT * FROM devices WHERE tags.x = "$simulated = true"',
+     "SELECT * FROM devices WHERE tags.x = '$simulated = true'"),
 ])
 def test_iot_central_filters_become_iot_hub_queries(central, hub):
     assert to_hub_query(central) == hub
@@ -29,7 +38,8 @@ def test_a_query_can_select_fields_instead_of_whole_twins():
 
 @pytest.mark.parametrize(("central", "message"), [
     ("", "non-empty"), ("SELECT * FROM modules", "SELECT"), ("DELETE devices", "SELECT"),
-    ('SELECT * FROM devices WHERE $provisioned = true', "no IoT Hub equivalent"),
+    ('SELECT * FROM devices WHERE $provisioned', "only as `\\$provisioned = true`"),
+    ('SELECT * FROM devices WHERE $simulated = 1', "only as"),
     ('SELECT * FROM devices WHERE $displayName = "x"', "no IoT Hub equivalent"),
     ('SELECT * FROM devices WHERE $nonsense = 1', "unknown system field"),
     ('SELECT * FROM devices WHERE $id = "open', "unterminated"),
@@ -49,3 +59,13 @@ def test_a_group_validates_id_name_and_filter():
         DeviceGroup("we st", "West", "SELECT * FROM devices").validated()
     with pytest.raises(InvalidField, match="displayName"):
         DeviceGroup("west", "", "SELECT * FROM devices").validated()
+
+
+def test_a_group_belongs_to_at_most_one_organization():
+    group = DeviceGroup("west", "West", "SELECT * FROM devices", organizations=["seattle"]).validated()
+    assert group.organizations == ("seattle",)
+    for organizations, field in ((["seattle", "redmond"], "organizations"), (["sea ttle"], "organizations[0]"),
+                                 ("seattle", "organizations")):
+        with pytest.raises(InvalidField) as refused:
+            DeviceGroup("west", "West", "SELECT * FROM devices", organizations=organizations).validated()
+        assert refused.value.field == field

@@ -2,6 +2,8 @@
 out of the domain: control characters, lone surrogates, non-finite numbers, deep nesting."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.domain import limits
@@ -15,8 +17,8 @@ from .conftest import NOW, make_operation
 WHERE = "SELECT * FROM devices WHERE "
 
 
-@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "tab\there", "line\nbreak", "cr\r", "esc\x1b[31m", "del\x7f",
-                                  "next\x85line", "csi\x9b", "\ud800", "x\udfffy"])
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "line\nbreak", "cr\r", "esc\x1b[31m", "del\x7f",
+                                  "next\x85line", "csi\x9b", "tab\tthen\x0bvertical tab", "\ud800", "x\udfffy"])
 def test_control_characters_and_lone_surrogates_are_refused_in_names_and_descriptions(text):
     for field, build in (("displayName", lambda: Job.draft("j", text, "g", [make_operation()], NOW)),
                          ("description", lambda: Job.draft("j", "Fan", "g", [make_operation()], NOW, description=text)),
@@ -25,6 +27,32 @@ def test_control_characters_and_lone_surrogates_are_refused_in_names_and_descrip
         with pytest.raises(InvalidField) as refused:
             build()
         assert refused.value.field == field
+
+
+def test_a_tab_is_kept_in_descriptions_and_refused_in_display_names():
+    text = "Speed\t3\tfast\t"
+    assert Job.draft("j", "Fan", "g", [make_operation()], NOW, description=text).description == text
+    assert DeviceGroup("g", "G", WHERE + "tags.a = 1", text).validated().description == text
+    for build in (lambda: Job.draft("j", text, "g", [make_operation()], NOW),
+                  lambda: DeviceGroup("g", text, WHERE + "tags.a = 1").validated()):
+        with pytest.raises(InvalidField) as refused:
+            build()
+        assert refused.value.field == "displayName" and "U+0009 at position 5" in refused.value.message
+
+
+def test_the_json_schema_patterns_say_what_the_rules_do():
+    for code in range(0x100):
+        text = f"a{chr(code)}b"
+        assert (re.match(limits.NO_CONTROL_CHARACTERS, text) is not None) == _accepted(text, "displayName"), code
+        assert (re.match(limits.NO_CONTROL_CHARACTERS_BUT_TAB, text) is not None) == _accepted(text, "description"), code
+
+
+def _accepted(text: str, field: str) -> bool:
+    try:
+        limits.validate_text(text, field, 10)
+    except InvalidField:
+        return False
+    return True
 
 
 def test_other_text_is_kept_as_given():

@@ -1,3 +1,4 @@
+import copy
 from dataclasses import replace
 from datetime import timedelta
 
@@ -89,10 +90,27 @@ def test_stop_is_refused_unless_pending_or_running(status):
         job_in(status).stop(LATER)
 
 
-@pytest.mark.parametrize("status", [JobStatus.DRAFT, JobStatus.RUNNING, JobStatus.COMPLETED])
-def test_resume_is_refused_unless_stopped(status):
+@pytest.mark.parametrize("status", [JobStatus.DRAFT, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_resume_is_refused_unless_stopped_or_running(status):
     with pytest.raises(IllegalTransition):
         job_in(status).resume(LATER)
+
+
+@pytest.mark.parametrize(("status", "act"), [(JobStatus.STOPPED, Job.stop), (JobStatus.RUNNING, Job.resume),
+                                             (JobStatus.PENDING, Job.resume)])
+def test_a_stop_or_resume_asked_again_changes_nothing(status, act):
+    # Clients retry: a stop of a stopped job, a resume of a running one is done already.
+    job = job_in(status)
+    before = copy.deepcopy(job)
+    act(job, LATER)
+    assert job == before and job.last_modified == before.last_modified
+
+
+def test_a_job_being_deleted_is_not_stopped_or_resumed_quietly():
+    job = job_in(JobStatus.STOPPED)
+    job.mark_deleting()
+    with pytest.raises(IllegalTransition):
+        job.stop(LATER)
 
 
 @pytest.mark.parametrize(("progress", "ended"), [(DONE_OK, JobStatus.COMPLETED),

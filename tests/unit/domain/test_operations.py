@@ -64,8 +64,10 @@ def test_the_operations_of_one_job_have_a_total_budget():
 
 @pytest.mark.parametrize(("target", "valid"), [
     ("dtmi:com:example:Thermostat;1", True), ("dtmi:contoso:vending;12", True), ("dtmi:a:b", True),
-    ("urn:x", False), ("dtmi:1bad;1", False), ("dtmi:a;0", False), ("", False)])
-def test_target_must_be_a_model_id(target, valid):
+    # IoT Central's own "create a job" example uses a URN template id.
+    ("urn:1dgygpt7t:modelDefinition:02uwtefvdy", True), ("urn:x", False), ("urn:a:b c", False),
+    ("urn::x", False), ("dtmi:1bad;1", False), ("dtmi:a;0", False), ("", False)])
+def test_target_must_be_a_template_id(target, valid):
     operation = make_operation(target=target)
     if valid:
         operation.validated()

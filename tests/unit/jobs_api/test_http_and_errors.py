@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import azure.functions as func
 import pytest
 from pydantic import ValidationError
 
 from jobs_api.errors import ApiError, from_exception
-from jobs_api.http import MAX_BODY_BYTES, error_response, read_body, read_json, require_api_version
+from jobs_api.http import (MAX_BODY_BYTES, caller_url, error_response, query, read_body, read_json,
+                           require_api_version)
+from shared.settings import Settings
 from jobs_api.jobs import PlanningUnavailable
 from jobs_api.models import JobDefinition
 from jobs_api.targets import HubUnavailable, TargetRefused
@@ -16,9 +19,12 @@ from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGrou
                                   InvalidField, JobNotFound)
 
 
-def _request(body: bytes = b"", params: dict | None = None, headers: dict | None = None) -> func.HttpRequest:
-    return func.HttpRequest("PUT", "http://localhost/api/jobs/j", body=body, params=params or {},
-                            headers=headers or {})
+def _request(body: bytes = b"", params: dict | None = None, headers: dict | None = None,
+             query_string: str | None = None) -> func.HttpRequest:
+    """As the host builds it: the URL carries the query as sent, `params` the values joined by commas."""
+    query_string = urlencode(params or {}) if query_string is None else query_string
+    url = "http://localhost/api/jobs/j" + (f"?{query_string}" if query_string else "")
+    return func.HttpRequest("PUT", url, body=body, params=params or {}, headers=headers or {})
 
 
 def test_api_version_is_optional_and_only_ours():
@@ -27,6 +33,39 @@ def test_api_version_is_optional_and_only_ours():
     with pytest.raises(ApiError) as refused:
         require_api_version(_request(params={"api-version": "2022-10-31-preview"}))
     assert (refused.value.status, refused.value.target) == (400, "api-version")
+
+
+def test_a_parameter_repeated_with_one_value_is_that_value():
+    # IoT Central's clients append api-version to a nextLink that already has it.
+    request = _request(query_string="api-version=2022-07-31&$top=5&api-version=2022-07-31")
+    require_api_version(request)
+    assert query(request) == {"api-version": "2022-07-31", "$top": "5"}
+
+
+def test_a_parameter_repeated_with_different_values_is_refused_by_name():
+    with pytest.raises(ApiError) as refused:
+        query(_request(query_string="api-version=2022-07-31&status=failed&status=completed"))
+    assert (refused.value.status, refused.value.target) == (400, "status")
+
+
+_URL = "http://10.0.0.4:7071/api/jobs?api-version=2022-07-31"
+
+
+@pytest.mark.parametrize("environ, headers, expected", [
+    ({}, {"x-forwarded-proto": "https", "x-forwarded-host": "jobs.contoso.com"}, _URL),  # untrusted: ignored
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-proto": "https", "x-forwarded-host": "jobs.contoso.com"},
+     "https://jobs.contoso.com/api/jobs?api-version=2022-07-31"),
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-proto": "https, http", "x-forwarded-host": "a.com:8443, b"},
+     "https://a.com:8443/api/jobs?api-version=2022-07-31"),
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"forwarded": 'for=1.2.3.4;proto=https;host="a.com", proto=http'},
+     "https://a.com/api/jobs?api-version=2022-07-31"),
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-host": "evil.com/x?y", "x-forwarded-proto": "javascript"},
+     _URL),  # not a host, not a scheme: ignored
+    ({"TRUST_FORWARDED_HEADERS": "true", "PUBLIC_BASE_URL": "https://iot.contoso.com/fleet/"},
+     {"x-forwarded-host": "a.com"}, "https://iot.contoso.com/fleet/api/jobs?api-version=2022-07-31"),
+])
+def test_links_are_built_from_the_url_the_caller_used(environ, headers, expected):
+    assert caller_url(_URL, headers, Settings.from_environ(environ)) == expected
 
 
 def test_body_size_is_limited_by_header_and_by_length():

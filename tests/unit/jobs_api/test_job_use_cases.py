@@ -53,6 +53,19 @@ class TestCreateJob:
             use_cases.create_job("job-1", definition(displayName="other"), ctx)
         assert ctx.jobs.get("job-1").display_name == "Fan" and len(_plan_requests(ctx)) == 1
 
+    def test_the_same_create_sent_again_answers_the_job_and_starts_nothing(self, ctx):
+        first = use_cases.create_job("job-1", definition(organizations=["seattle"]), ctx)
+        again = use_cases.create_job("job-1", definition(organizations=["seattle"]), ctx)
+        assert again.incarnation == first.incarnation and len(_plan_requests(ctx)) == 1
+        for other in ({"organizations": None}, {"data": [{"type": "property", "path": "fanSpeed", "value": 3}]}):
+            with pytest.raises(AlreadyExists):
+                use_cases.create_job("job-1", definition(**{"organizations": ["seattle"], **other}), ctx)
+
+    def test_a_create_under_the_id_of_a_draft_is_refused_though_it_is_alike(self, ctx):
+        draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
+        with pytest.raises(AlreadyExists):
+            use_cases.create_job(draft.id, definition(), ctx)  # it would not run: "create and run" did not happen
+
     def test_the_name_defaults_to_the_id(self, ctx):
         assert use_cases.create_job("job-1", definition(displayName=None), ctx).display_name == "job-1"
 
@@ -198,16 +211,17 @@ class TestStopResume:
         assert ctx.jobs.get("job-1").status is JobStatus.RUNNING
         assert _plan_requests(ctx)[-1] == PlanRequest.resume(ctx.jobs.get("job-1"))
 
-    def test_stop_a_draft_and_resume_a_running_one_are_refused(self, ctx):
+    def test_stop_a_draft_is_refused_and_retried_stops_and_resumes_succeed(self, ctx):
         draft = use_cases.save_draft(DraftRequest.model_validate(definition().model_dump(by_alias=True)), ctx)
         with pytest.raises(IllegalTransition):
             use_cases.stop_job(draft.id, None, ctx)
         _started(ctx)
-        with pytest.raises(IllegalTransition):
-            use_cases.resume_job("job-1", None, ctx)
-        use_cases.stop_job("job-1", None, ctx)
-        with pytest.raises(IllegalTransition):
-            use_cases.stop_job("job-1", None, ctx)
+        queued = len(ctx.plan_queue.messages)
+        running = use_cases.resume_job("job-1", None, ctx)  # runs already: nothing to do, nothing queued
+        assert running.status is JobStatus.RUNNING and len(ctx.plan_queue.messages) == queued
+        stopped = use_cases.stop_job("job-1", None, ctx)
+        again = use_cases.stop_job("job-1", None, ctx)
+        assert again.status is JobStatus.STOPPED and again.etag == stopped.etag  # not written again
 
     def test_resume_a_completed_job_is_refused(self, ctx):
         job = _started(ctx)

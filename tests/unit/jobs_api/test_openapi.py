@@ -5,7 +5,7 @@ import azure.functions as func
 from openapi_spec_validator import validate
 
 from jobs_api import bp
-from jobs_api.openapi import OPERATIONS, openapi_document
+from jobs_api.openapi import OPERATIONS, allowed_methods, openapi_document
 
 
 def test_the_document_is_valid_openapi_3_1():
@@ -17,9 +17,20 @@ def test_the_document_is_valid_openapi_3_1():
 def test_every_route_of_the_blueprint_is_documented_and_nothing_else():
     app = func.FunctionApp()
     app.register_functions(bp)
-    routes = {(method.value.lower(), "/" + function.get_trigger().route)
-              for function in app.get_functions() for method in function.get_trigger().methods}
+    triggers = [function.get_trigger() for function in app.get_functions()]
+    routes = {(method.value.lower(), "/" + trigger.route) for trigger in triggers for method in trigger.methods or ()}
     assert routes == {(operation.method, operation.path) for operation in OPERATIONS}
+    # The one route for every method is the catch-all that answers 404/405 in the error shape.
+    assert [trigger.route for trigger in triggers if trigger.methods is None] == ["{*path}"]
+
+
+def test_allowed_methods_match_paths_as_the_host_does():
+    assert allowed_methods("jobs/j1/stop") == ["POST"]
+    assert allowed_methods("Jobs/J1") == ["DELETE", "GET", "PATCH", "PUT"]
+    assert allowed_methods("deviceGroups") == ["GET"]
+    assert allowed_methods("jobs/j1/stop/now") == []
+    assert allowed_methods("jobs//stop") == []
+    assert allowed_methods("nothing") == []
 
 
 def test_request_schemas_forbid_unknown_fields_and_responses_use_the_error_shape():
