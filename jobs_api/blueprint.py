@@ -86,7 +86,8 @@ def device_groups_devices(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
         token, size = _continuation(req), paging.page_size(query(req))
         devices, corruption = group_cases.group_devices(_group_id(req), size, token, ctx)
-        body = paging.page([Device.of(device).to_json() for device in devices.devices], devices.continuation, public_url(req))
+        body = paging.page([Device.of(device).to_json() for device in devices.devices], devices.continuation,
+                           public_url(req))
         if corruption:
             body.update(corrupted=True, corruptionReason=corruption)
         return json_response(DeviceCollection.model_validate(body))
@@ -181,8 +182,9 @@ def jobs_copy(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs/{jobId}/devices", methods=["GET"])
 def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        token, size = _continuation(req), paging.page_size(query(req))
-        devices = job_cases.list_job_devices(_job_id(req), query(req).get("status"), size, token, ctx)
+        params = query(req)
+        token, size = _continuation(req), paging.page_size(params)
+        devices = job_cases.list_job_devices(_job_id(req), params.get("status"), size, token, ctx)
         body = paging.page([JobDeviceStatus.of(device).to_json() for device in devices.devices],
                            devices.continuation, public_url(req))
         return json_response(JobDeviceCollection.model_validate(body))
@@ -219,8 +221,9 @@ def jobs_rerun(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="history", methods=["GET"])
 def history_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        body = history_page(ctx.archive, public_url(req), resource_url(req, ""), paging.page_size(query(req)),
-                            query(req).get(paging.SKIP_TOKEN))
+        params = query(req)
+        body = history_page(ctx.archive, public_url(req), resource_url(req, ""), paging.page_size(params),
+                            params.get(paging.SKIP_TOKEN))
         return json_response(HistoryCollection.model_validate(body))
     return respond(req, action)
 

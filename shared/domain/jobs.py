@@ -133,9 +133,7 @@ class Job:
 
     def edit(self, now: datetime, **changes: Any) -> None:
         self.require(JobAction.EDIT)
-        editable = {"display_name", "description", "group_id", "operations", "devices", "batch",
-                    "cancellation_threshold", "organizations"}
-        unknown = set(changes) - editable
+        unknown = set(changes) - set(self.DEFINING_FIELDS)  # a draft's definition is what may be edited
         if unknown:
             raise InvalidField(sorted(unknown)[0], "cannot be edited.")
         for name, value in changes.items():
