@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from azure.data.tables import UpdateMode
 
 from local.azurite import start_azurite
@@ -95,3 +96,21 @@ class Client(Api):
 
 def device_filter(*device_ids: str) -> str:
     return "SELECT * FROM devices WHERE $id IN [" + ", ".join(f'"{d}"' for d in device_ids) + "]"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """The module's own stack, with the app's defaults; a module that needs other settings
+    defines its own `stack`."""
+    stack = start_stack()
+    yield stack
+    stack.close()
+
+
+@pytest.fixture
+def client(stack) -> Client:
+    """The API of a healthy stack whose simulator has forgotten earlier tests' faults and logs."""
+    stack.hub.control.reset()
+    client = Client(stack)
+    client.wait_healthy()
+    return client

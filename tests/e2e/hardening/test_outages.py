@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
-from .conftest import Client, device_filter, start_stack, start_storage, stop_storage
+from .conftest import Client, device_filter, start_storage, stop_storage
 
 FAN_SPEED = [{"type": "property", "path": "fanSpeed", "value": 1}]
-
-
-@pytest.fixture(scope="module")
-def stack():
-    stack = start_stack()
-    yield stack
-    stack.close()
-
-
-@pytest.fixture
-def client(stack) -> Client:
-    stack.hub.control.reset()
-    client = Client(stack)
-    client.wait_healthy()
-    return client
 
 
 def assert_unavailable(response) -> None:
