@@ -41,9 +41,7 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="deviceGroups", methods=["GET"])
 def device_groups_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        offset, size = _offset(req), paging.page_size(query(req))
-        groups = group_cases.list_groups(ctx)
-        return _offset_page(DeviceGroupCollection, groups, offset, size, req)
+        return _page_by_key(DeviceGroupCollection, group_cases.list_groups(ctx), group_cases.LIST_ORDER, req)
     return respond(req, action)
 
 
@@ -100,8 +98,7 @@ def device_groups_devices(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs", methods=["GET"])
 def jobs_list(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
-        offset, size = _offset(req), paging.page_size(query(req))
-        return _offset_page(JobCollection, job_cases.list_jobs(ctx), offset, size, req,
+        return _page_by_key(JobCollection, job_cases.list_jobs(ctx), job_cases.LIST_ORDER, req,
                             view=lambda job: job_cases.view_of(job, ctx))
     return respond(req, action)
 
@@ -275,18 +272,17 @@ def _group_id(req: func.HttpRequest) -> str:
     return limits.validate_group_id(req.route_params.get("deviceGroupId", ""), "deviceGroupId")
 
 
-def _offset(req: func.HttpRequest) -> int:
-    return paging.decode_token(query(req).get(paging.SKIP_TOKEN), paging.is_offset) or 0
 
 
 def _continuation(req: func.HttpRequest) -> str | None:
     return paging.decode_token(query(req).get(paging.SKIP_TOKEN), paging.is_text)
 
 
-def _offset_page(collection, items: list, offset: int, size: int, req: func.HttpRequest,
-                 view=lambda item: item) -> func.HttpResponse:
-    """Lists held in memory (groups, the job history window) are paged by position; only the page
-    is turned into views (a job's view reads its progress)."""
-    following = offset + size if offset + size < len(items) else None
-    body = paging.page([view(item).to_json() for item in items[offset:offset + size]], following, public_url(req))
+def _page_by_key(collection, items: list, order, req: func.HttpRequest, view=lambda item: item) -> func.HttpResponse:
+    """Lists held in memory (groups, the job history window), sorted by `order` and paged by it;
+    only the page is turned into views (a job's view reads its progress)."""
+    params = query(req)
+    position = paging.decode_token(params.get(paging.SKIP_TOKEN), paging.is_position)
+    chunk, following = paging.page_by_key(items, order, paging.page_size(params), position)
+    body = paging.page([view(item).to_json() for item in chunk], following, public_url(req))
     return json_response(collection.model_validate(body))

@@ -11,6 +11,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 from shared.collaborators import Collaborators
 from shared.domain import limits
@@ -151,9 +152,15 @@ def view_of(job: Job, ctx: Collaborators) -> JobView:
     return JobView.of(job, _progress_of(job, ctx))
 
 
+def LIST_ORDER(job: Job) -> tuple[int, str]:
+    """Newest first, then by id: a key that never changes while a job lives, so a walk through a
+    list's pages is not thrown off by jobs that start or end meanwhile."""
+    return -(job.created_at - _EPOCH) // timedelta(microseconds=1), job.id
+
+
 def list_jobs(ctx: Collaborators) -> list[Job]:
-    """Running jobs first, then newest first; created in the history window, or still active."""
-    return ctx.jobs.list_recent(ctx.clock(), ctx.settings.job_history_retention_days)
+    """The jobs created in the history window, or still active, in LIST_ORDER."""
+    return sorted(ctx.jobs.list_recent(ctx.clock(), ctx.settings.job_history_retention_days), key=LIST_ORDER)
 
 
 def list_job_devices(job_id: str, status: str | None, page_size: int, token: str | None,
@@ -193,6 +200,7 @@ def _run_new(job: Job, ctx: Collaborators) -> Job:
     return job
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
 
 

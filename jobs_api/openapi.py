@@ -70,7 +70,7 @@ OPERATIONS = [
     ApiOperation("get", "/deviceGroups/{deviceGroupId}/devices", "DeviceGroups_GetDevices",
                  "The group's devices, as IoT Hub answers its query now", 200, DeviceCollection,
                  parameters=_PAGING),
-    ApiOperation("get", "/jobs", "Jobs_List", "Jobs of the history window: running first, then newest", 200,
+    ApiOperation("get", "/jobs", "Jobs_List", "Jobs of the history window, newest first", 200,
                  JobCollection, parameters=_PAGING),
     ApiOperation("post", "/jobs", "Jobs_SaveDraft", "Save a draft (server-made id); run it at once with run=true",
                  201, JobView, DraftRequest),

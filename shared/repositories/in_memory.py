@@ -63,9 +63,7 @@ class InMemoryJobRepository(JobStore):
     def list_recent(self, now: datetime, days: int = 30) -> list[Job]:
         since = now - timedelta(days=days)
         jobs = [copy.deepcopy(job) for job in self._jobs.values() if job.created_at >= since or job.status in _ACTIVE]
-        jobs.sort(key=lambda job: job.created_at, reverse=True)
-        jobs.sort(key=lambda job: job.status is not JobStatus.RUNNING)
-        return jobs
+        return sorted(jobs, key=lambda job: job.created_at, reverse=True)
 
     def count(self, statuses: Iterable[JobStatus]) -> int:
         wanted = set(statuses)

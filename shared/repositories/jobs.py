@@ -140,17 +140,14 @@ class JobRepository(JobStore):
             raise JobNotFound(job_id) from None
 
     def list_recent(self, now: datetime, days: int = 30) -> list[Job]:
-        """Jobs created in the last `days` plus every active one: running first, then newest first."""
+        """Jobs created in the last `days` plus every active one, newest first."""
         active = " or ".join(f"status eq @active{index}" for index in range(len(_ACTIVE)))
         parameters = {"pk": JOB_PARTITION, "since": now - timedelta(days=days)}
         parameters.update({f"active{index}": status.value for index, status in enumerate(_ACTIVE)})
         # The SDK finds parameters by splitting on spaces, hence the spaced parentheses.
         entities = self._table.query_entities(f"PartitionKey eq @pk and ( createdAt ge @since or {active} )",
                                               parameters=parameters, results_per_page=1000)
-        jobs = [job_from_entity(entity) for entity in entities]
-        jobs.sort(key=lambda job: job.created_at, reverse=True)
-        jobs.sort(key=lambda job: job.status is not JobStatus.RUNNING)  # stable: keeps newest first
-        return jobs
+        return sorted((job_from_entity(entity) for entity in entities), key=lambda job: job.created_at, reverse=True)
 
     def count(self, statuses: Iterable[JobStatus]) -> int:
         wanted = list(statuses)

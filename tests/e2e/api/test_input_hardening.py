@@ -124,9 +124,10 @@ def test_a_made_up_hub_continuation_in_its_shape_is_400_and_real_links_still_pag
 
 
 @pytest.mark.parametrize("path", ["jobs", "deviceGroups"])
-def test_an_offset_we_never_issued_is_400_and_every_issued_link_pages_to_the_end(api, group_id, path):
-    for offset in (10 ** 6, 0):
-        _refused(api.get(path, params={"$skiptoken": opaque_token(offset)}), "$skiptoken")
+def test_a_position_we_never_issued_is_400_and_every_issued_link_pages_to_the_end(api, group_id, path):
+    past_the_end = {"jobs": [-1, "~"], "deviceGroups": ["~~~~"]}[path]  # after every job (group) there is
+    for made_up in (10 ** 6, 0, {"after": past_the_end}, {"after": [True]}, {"after": ["x", 1, 2, 3, 4]}):
+        _refused(api.get(path, params={"$skiptoken": opaque_token(made_up)}), "$skiptoken")
     api.post("jobs", job_body(group_id))  # at least two jobs and, with group_id, two groups
     api.put(f"deviceGroups/{unique('group')}", {"displayName": "Two", "filter": device_filter("vending-0004")})
     response, pages = api.get(path, params={"maxpagesize": "1"}), 1

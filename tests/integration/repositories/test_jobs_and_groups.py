@@ -137,7 +137,7 @@ def stored_job(jobs, job_id: str, status: JobStatus, age_days: float) -> Job:
     return jobs.add(job)
 
 
-def test_list_shows_running_first_then_newest_within_the_window(jobs):
+def test_list_shows_newest_first_within_the_window_and_every_active_job(jobs):
     stored_job(jobs, "old-done", JobStatus.COMPLETED, 40)
     stored_job(jobs, "old-running", JobStatus.RUNNING, 45)
     stored_job(jobs, "old-stopped", JobStatus.STOPPED, 50)
@@ -145,7 +145,7 @@ def test_list_shows_running_first_then_newest_within_the_window(jobs):
     stored_job(jobs, "mid-failed", JobStatus.FAILED, 10)
     stored_job(jobs, "new-running", JobStatus.RUNNING, 2)
     listed = [job.id for job in jobs.list_recent(NOW, days=30)]
-    assert listed == ["new-running", "old-running", "new-draft", "mid-failed", "old-stopped"]
+    assert listed == ["new-draft", "new-running", "mid-failed", "old-running", "old-stopped"]
 
 
 def test_retention_lists_only_jobs_anchored_before_the_cutoff(jobs):

@@ -141,14 +141,14 @@ def _validation_error(body: dict) -> ValidationError:
     raise AssertionError("the body was accepted")
 
 
-@pytest.mark.parametrize("kind, continuation", [("offset", 40), ("text", "opaque")])
+@pytest.mark.parametrize("kind, continuation", [("position", {"after": [-40, "job-1"]}), ("text", "opaque")])
 def test_skip_tokens_round_trip_and_refuse_the_wrong_kind(kind, continuation):
-    from jobs_api.paging import decode_token, is_offset, is_text
+    from jobs_api.paging import decode_token, is_position, is_text
     from shared.tokens import opaque_token
 
-    accepts = is_offset if kind == "offset" else is_text
+    accepts = is_position if kind == "position" else is_text
     assert decode_token(opaque_token(continuation), accepts) == continuation
-    wrong = "opaque" if kind == "offset" else 40
+    wrong = "opaque" if kind == "position" else {"after": ["a"]}
     for token in ("not-base64!", opaque_token(wrong), opaque_token(True), opaque_token(-1)):
         with pytest.raises(ApiError):
             decode_token(token, accepts)

@@ -10,7 +10,7 @@ import pytest
 from jobs_api.errors import ApiError, from_exception
 from jobs_api.history import history_page
 from jobs_api.http import read_json
-from jobs_api.paging import MAX_PAGE_SIZE, decode_token, is_offset, is_text, page, page_size
+from jobs_api.paging import MAX_PAGE_SIZE, decode_token, is_position, is_text, page, page_by_key, page_size
 from shared.domain.errors import InvalidField
 from shared.job_archive import InMemoryArchiveStore, JobArchive
 from shared.repositories.tables import decode_continuation, encode_continuation
@@ -81,20 +81,37 @@ def test_a_continuation_in_a_service_s_shape_is_passed_on():
     assert decode_token(opaque_token(longest), is_text) == longest
 
 
-@pytest.mark.parametrize("token", [opaque_token(0), opaque_token(-3), opaque_token(2.5), opaque_token([40]),
-                                   "QQ" * 10_000, opaque_token(json.loads("[" * 900 + "]" * 900)),
-                                   "a,b", "=="])
-def test_an_offset_token_that_was_never_issued_is_refused(token):
-    error = _refusal(lambda: decode_token(token, is_offset))
+@pytest.mark.parametrize("token", [opaque_token(3), opaque_token([40]), opaque_token({"after": []}),
+                                   opaque_token({"after": [True]}), opaque_token({"after": [2.5]}),
+                                   opaque_token({"after": ["x" * 1025]}), opaque_token({"after": [1, 2, 3, 4, 5]}),
+                                   opaque_token({"after": ["a"], "more": 1}), opaque_token({"after": [["a"]]}),
+                                   "QQ" * 10_000, opaque_token(json.loads("[" * 900 + "]" * 900)), "a,b", "=="])
+def test_a_position_token_that_was_never_issued_is_refused(token):
+    error = _refusal(lambda: decode_token(token, is_position))
     assert (error.status, error.target) == (400, "$skiptoken")
 
 
-def test_an_offset_past_the_end_is_refused_and_a_first_empty_page_is_not():
-    past_end = f"{LIST_URL}?$skiptoken={opaque_token(10 ** 6)}"
+def test_a_position_of_another_shape_than_the_lists_keys_is_refused():
+    error = _refusal(lambda: page_by_key(["a", "b"], lambda item: (item,), 1, {"after": [1]}))
+    assert (error.status, error.target) == (400, "$skiptoken")
+
+
+def test_pages_by_key_see_each_item_once_while_items_come_and_go():
+    items, key = ["b", "d", "f", "h"], lambda item: (item,)
+    first, position = page_by_key(items, key, 2, None)
+    assert (first, position) == (["b", "d"], {"after": ["d"]})
+    changed = ["a", "c", "f", "g", "h"]  # "a" and "c" made since, "b" and "d" deleted, "g" made after the position
+    assert page_by_key(changed, key, 2, position) == (["f", "g"], {"after": ["g"]})
+    assert page_by_key(changed, key, 2, {"after": ["g"]}) == (["h"], None)
+
+
+def test_a_position_past_the_end_is_refused_and_a_first_empty_page_is_not():
+    past_end = f"{LIST_URL}?$skiptoken={opaque_token({'after': ['zzz']})}"
     error = _refusal(lambda: page([], None, past_end))
     assert (error.status, error.target) == (400, "$skiptoken")
     assert page([], None, LIST_URL) == {"value": []}
-    assert page([{"id": "a"}], None, f"{LIST_URL}?$skiptoken={opaque_token(1)}") == {"value": [{"id": "a"}]}
+    last_page = f"{LIST_URL}?$skiptoken={opaque_token({'after': ['a']})}"
+    assert page([{"id": "b"}], None, last_page) == {"value": [{"id": "b"}]}
     device_list = f"{LIST_URL}/j/devices?$skiptoken={opaque_token('storage-marker')}"
     assert page([], None, device_list) == {"value": []}  # a service's continuation may lead to an empty page
 

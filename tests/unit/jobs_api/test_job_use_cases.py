@@ -304,11 +304,11 @@ class TestCopyDelete:
 
 
 class TestReads:
-    def test_list_shows_running_first_then_newest(self, ctx):
+    def test_list_shows_newest_first_whatever_the_status(self, ctx):
         use_cases.create_job("older", definition(), ctx)
         _started(ctx, "running")
         use_cases.create_job("newest", definition(), ctx)
-        assert [job.id for job in use_cases.list_jobs(ctx)] == ["running", "newest", "older"]
+        assert [job.id for job in use_cases.list_jobs(ctx)] == ["newest", "running", "older"]
 
     def test_a_job_view_carries_its_progress(self, ctx):
         _started(ctx)
