@@ -264,16 +264,21 @@ class DeviceGroupCollection(ResponseModel):
 
 
 class Device(ResponseModel):
+    """IoT Central's device fields, as IoT Hub knows them; `iotEdge` and `connectionState` are ours."""
     id: str
+    etag: str | None = Field(None, description="The device twin's ETag.")
     display_name: str
     template: str | None = Field(None, description="The device's model id.")
+    enabled: bool = Field(True, description="The device's status in the hub's registry is enabled.")
+    provisioned: bool = Field(True, description="Always true: every device in the hub's registry is provisioned.")
+    simulated: bool = Field(False, description="Always false: IoT Central's simulated devices never reach a hub.")
     iot_edge: bool = False
     connection_state: str | None = None
 
     @classmethod
     def of(cls, device: DeviceSummary) -> "Device":
-        return cls(id=device.device_id, display_name=device.device_id, template=device.model_id,
-                   iot_edge=device.is_edge, connection_state=device.connection_state)
+        return cls(id=device.device_id, etag=device.etag, display_name=device.device_id, template=device.model_id,
+                   enabled=device.enabled, iot_edge=device.is_edge, connection_state=device.connection_state)
 
 
 class DeviceCollection(ResponseModel):

@@ -119,6 +119,8 @@ class DeviceSummary:
     model_id: str | None = None
     is_edge: bool = False
     connection_state: str | None = None
+    enabled: bool = True  # the registry's status: a disabled device cannot connect
+    etag: str | None = None  # the twin's
 
 
 @dataclass(frozen=True)
@@ -480,4 +482,5 @@ def _summary(twin) -> DeviceSummary:
     capabilities = getattr(twin, "capabilities", None)
     return DeviceSummary(device_id=twin.device_id, model_id=extra.get("modelId") or None,
                          is_edge=bool(capabilities and capabilities.iot_edge),
-                         connection_state=getattr(twin, "connection_state", None))
+                         connection_state=getattr(twin, "connection_state", None),
+                         enabled=getattr(twin, "status", None) != "disabled", etag=getattr(twin, "etag", None))

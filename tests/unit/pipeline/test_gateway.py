@@ -274,3 +274,17 @@ def test_one_writer_per_job_queues_writes_to_one_job_and_lets_reads_through():
     for thread in threads:
         thread.join()
     assert max(overlaps) == 1 and repository.get_progress("a") == "read"
+
+
+def test_a_queried_twin_reads_as_a_device_with_its_status_etag_model_and_edge_flag():
+    from azure.iot.hub.models import DeviceCapabilities, Twin
+
+    from shared.hub_gateway import _summary
+
+    twin = Twin(device_id="gw-1", etag="AAAAAAAAAAE=", status="disabled", connection_state="Disconnected",
+                capabilities=DeviceCapabilities(iot_edge=True))
+    twin.additional_properties = {"modelId": "dtmi:contoso:Gateway;1"}
+    summary = _summary(twin)
+    assert (summary.device_id, summary.etag, summary.enabled, summary.is_edge, summary.model_id,
+            summary.connection_state) == ("gw-1", "AAAAAAAAAAE=", False, True, "dtmi:contoso:Gateway;1", "Disconnected")
+    assert _summary(Twin(device_id="plain", status="enabled")).enabled is True
