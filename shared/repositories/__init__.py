@@ -2,6 +2,8 @@
 
 In-memory fakes with the same contract live in `shared.repositories.in_memory`.
 """
+from shared.repositories.access import ApiTokenRepository, ApiTokenStore, UserRepository, UserStore
+from shared.repositories.audit_log import AuditLog, AuditLogStore
 from shared.repositories.device_groups import DeviceGroupRepository
 from shared.repositories.hub_senders import HubSenderRepository
 from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult,
@@ -9,5 +11,6 @@ from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimR
 from shared.repositories.jobs import JobRepository
 from shared.repositories.tables import ensure_tables
 
-__all__ = ["AbstractJobDeviceRepository", "ClaimResult", "DeviceGroupRepository", "HubSenderRepository",
-           "JobDeviceRepository", "JobRepository", "RecordResult", "ensure_tables"]
+__all__ = ["AbstractJobDeviceRepository", "ApiTokenRepository", "ApiTokenStore", "AuditLog", "AuditLogStore",
+           "ClaimResult", "DeviceGroupRepository", "HubSenderRepository", "JobDeviceRepository", "JobRepository",
+           "RecordResult", "UserRepository", "UserStore", "ensure_tables"]

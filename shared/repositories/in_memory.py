@@ -189,3 +189,112 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
     def _sorted(self, job_id: str) -> list[JobDevice]:
         with self._lock:
             return sorted(self._rows.get(job_id, {}).values(), key=lambda row: row.device_id)
+
+
+# Access: API tokens, users and the audit log (shared.repositories.access, shared.repositories.audit_log).
+
+from dataclasses import replace as _replace
+
+from shared.domain.access import ApiToken, ApiTokenNotFound, AuditEntry, User, UserNotFound
+from shared.repositories.access import IDENTITY_KIND, ApiTokenStore, UserStore
+from shared.repositories.audit_log import AuditLogStore, older_than, partition_key, row_key
+
+
+class InMemoryApiTokenRepository(ApiTokenStore):
+    def __init__(self):
+        self._tokens: dict[str, ApiToken] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, token: ApiToken) -> ApiToken:
+        with self._lock:
+            if token.id in self._tokens:
+                raise AlreadyExists("API token", token.id)
+            self._tokens[token.id] = token
+            return token
+
+    def _get(self, token_id: str) -> ApiToken:
+        if token_id not in self._tokens:
+            raise ApiTokenNotFound(token_id)
+        return self._tokens[token_id]
+
+    def list(self) -> list[ApiToken]:
+        return [self._tokens[token_id] for token_id in sorted(self._tokens)]
+
+    def _delete(self, token_id: str) -> None:
+        with self._lock:
+            if self._tokens.pop(token_id, None) is None:
+                raise ApiTokenNotFound(token_id)
+
+
+class InMemoryUserRepository(UserStore):
+    def __init__(self):
+        self._users: dict[str, User] = {}
+        self._holders: dict[str, str] = {}  # identity → user id
+        self._lock = threading.Lock()
+
+    def _put(self, user: User) -> User:
+        with self._lock:
+            if self._holders.get(user.identity, user.id) != user.id:
+                raise AlreadyExists(IDENTITY_KIND, user.identity)
+            self._release(user.id)
+            self._users[user.id], self._holders[user.identity] = user, user.id
+            return user
+
+    def _get(self, user_id: str) -> User:
+        if user_id not in self._users:
+            raise UserNotFound(user_id)
+        return self._users[user_id]
+
+    def find_by_identity(self, identity: str) -> User | None:
+        user_id = self._holders.get(identity)
+        return self._users[user_id] if user_id is not None else None
+
+    def list(self) -> list[User]:
+        return [self._users[user_id] for user_id in sorted(self._users)]
+
+    def _delete(self, user_id: str) -> None:
+        with self._lock:
+            self._get(user_id)
+            self._release(user_id)
+            del self._users[user_id]
+
+    def _release(self, user_id: str) -> None:
+        if user_id in self._users:
+            self._holders.pop(self._users[user_id].identity, None)
+
+
+class InMemoryAuditLog(AuditLogStore):
+    """Keyed as the table is, so order, continuations and purges behave alike."""
+
+    def __init__(self):
+        self._entries: dict[tuple[str, str], AuditEntry] = {}
+        self._lock = threading.Lock()
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        with self._lock:
+            stored = _replace(entry, id=row_key(entry.time))
+            self._entries[(partition_key(entry.time), stored.id)] = stored
+            return stored
+
+    def _page(self, size: int, continuation: str | None, resource: str | None,
+              caller_id: str | None) -> tuple[list[AuditEntry], str | None]:
+        start = decode_continuation(continuation) or {}
+        after = (start.get("PartitionKey", ""), start.get("RowKey", ""))
+        with self._lock:
+            keys = [key for key in sorted(self._entries) if key >= after and _matches(
+                self._entries[key], resource, caller_id)]
+        following = keys[size] if len(keys) > size else None
+        token = {"PartitionKey": following[0], "RowKey": following[1]} if following else None
+        return [self._entries[key] for key in keys[:size]], encode_continuation(token)
+
+    def purge_before(self, cutoff: datetime) -> int:
+        first_partition, first_row = older_than(cutoff)
+        with self._lock:
+            old = [key for key in self._entries if key[0] >= first_partition and key[1] >= first_row]
+            for key in old:
+                del self._entries[key]
+            return len(old)
+
+
+def _matches(entry: AuditEntry, resource: str | None, caller_id: str | None) -> bool:
+    return (resource is None or entry.resource == resource) and (caller_id is None or entry.caller.id == caller_id)

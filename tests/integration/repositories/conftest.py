@@ -8,10 +8,12 @@ from datetime import datetime, timezone
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.repositories import DeviceGroupRepository, JobDeviceRepository, JobRepository, ensure_tables
+from shared.repositories import (ApiTokenRepository, AuditLog, DeviceGroupRepository, JobDeviceRepository,
+                                 JobRepository, UserRepository, ensure_tables)
 from shared.repositories.device_keys import PROGRESS_ROW_KEY, device_row_key
-from shared.repositories.in_memory import (InMemoryDeviceGroupRepository, InMemoryJobDeviceRepository,
-                                           InMemoryJobRepository)
+from shared.repositories.in_memory import (InMemoryApiTokenRepository, InMemoryAuditLog,
+                                           InMemoryDeviceGroupRepository, InMemoryJobDeviceRepository,
+                                           InMemoryJobRepository, InMemoryUserRepository)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -55,6 +57,22 @@ def job_devices(backend, table_job_devices):
 @pytest.fixture
 def groups(backend, table_groups):
     return table_groups if backend == "azurite" else InMemoryDeviceGroupRepository()
+
+
+@pytest.fixture
+def api_tokens(backend, table_service, table_name):
+    return ApiTokenRepository(table_service, table_name) if backend == "azurite" else InMemoryApiTokenRepository()
+
+
+@pytest.fixture
+def users(backend, table_service, table_name):
+    """Users in the same table as api_tokens, as in the app."""
+    return UserRepository(table_service, table_name) if backend == "azurite" else InMemoryUserRepository()
+
+
+@pytest.fixture
+def audit_log(backend, table_service, table_name):
+    return AuditLog(table_service, table_name) if backend == "azurite" else InMemoryAuditLog()
 
 
 @pytest.fixture
