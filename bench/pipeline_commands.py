@@ -25,7 +25,7 @@ def main() -> None:
             stack.hub.control.set_fleet_behaviour(latency="fixed:500", failure_probability=0)
             stack.host.restart(DISPATCH_CONCURRENCY=str(concurrency))
             print(f"command job (echo), devices answer in 500 ms, DISPATCH_CONCURRENCY={concurrency}:")
-            job, seconds, planning = run_job(stack.host.base_url, GROUP, [{"type": "command", "path": "echo", "value": 1}])
+            job, seconds, planning = run_job(stack.host.base_url, stack.admin_token, GROUP, [{"type": "command", "path": "echo", "value": 1}])
             total = job["progress"]["total"]
             print(f"  job {job['status']}: {job['progress']}")
             print(f"4. concurrency {concurrency}: {total / seconds:.1f} devices/s ({total} in {seconds:.1f} s; sending "

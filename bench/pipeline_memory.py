@@ -27,7 +27,7 @@ def main() -> None:
             stack.host.restart()
             idle = stack.host.peak_memory_kb()
             print(f"property job on {count} devices (host idle peak {idle / 1024:.0f} MiB):")
-            job, seconds, _ = run_job(stack.host.base_url, group, [{"type": "property", "path": "fanSpeed", "value": 1}])
+            job, seconds, _ = run_job(stack.host.base_url, stack.admin_token, group, [{"type": "property", "path": "fanSpeed", "value": 1}])
             peaks[count] = stack.host.peak_memory_kb()
             print(f"  job {job['status']} in {seconds:.1f} s: {job['progress']}; host peak {peaks[count] / 1024:.0f} MiB")
         ratio = peaks[args.large] / peaks[args.small]

@@ -28,7 +28,7 @@ def main() -> None:
         if args.devices != 1000:
             group = add_devices(stack.hub, args.devices, "s")
         print(f"property job, simulator at S1 ({S1_TWIN_UPDATES_PER_SECOND} twin updates/s), default pacing:")
-        job, seconds, planning = run_job(stack.host.base_url, group, [{"type": "property", "path": "fanSpeed", "value": 2}])
+        job, seconds, planning = run_job(stack.host.base_url, stack.admin_token, group, [{"type": "property", "path": "fanSpeed", "value": 2}])
         total = job["progress"]["total"]
         statuses = stack.hub.control.counters()["update_twin"]["byStatus"]
         rate, sending = total / seconds, total / max(seconds - planning, 0.001)

@@ -89,7 +89,8 @@ def main() -> None:
             print(f"property job on {args.devices} devices, concurrency {args.concurrency}:", flush=True)
             before, cpu = (transactions.count, messages.count), CpuMeter(stack)
             cpu_before = cpu.read()
-            job, seconds, planning = run_job(host.base_url, group, [{"type": "property", "path": "fanSpeed", "value": 3}])
+            job, seconds, planning = run_job(host.base_url, stack.admin_token, group,
+                                             [{"type": "property", "path": "fanSpeed", "value": 3}])
             used = (transactions.count - before[0], messages.count - before[1])
             pipeline_cpu = cpu.per_device_ms(cpu_before, args.devices)
         finally:

@@ -12,6 +12,7 @@ from email.utils import formatdate
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from pydantic import ValidationError
 
+from shared.domain.access import Forbidden, IdentityProviderUnavailable, RateLimited, Unauthenticated
 from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField,
                                   LimitReached, NotFound)
 from jobs_api.jobs import PlanningUnavailable
@@ -31,13 +32,13 @@ class ApiError(Exception):
         self.details = details or []
         self.headers = headers or {}
 
-    def body(self) -> dict:
+    def body(self, request_id: str | None = None) -> dict:
         error = {"code": self.code, "message": self.message}
         if self.target:
             error["target"] = self.target
         if self.details:
             error["details"] = self.details
-        error["requestId"] = str(uuid.uuid4())
+        error["requestId"] = request_id or str(uuid.uuid4())
         error["time"] = formatdate(usegmt=True)
         return {"error": error}
 
@@ -115,6 +116,14 @@ def _too_many_requests(error: HubBusy) -> ApiError:
 
 
 _MAPPING = [
+    # Access: none of these names the resource asked for, so none tells whether it exists.
+    (Unauthenticated, lambda error: ApiError(401, "Unauthorized", error.reason,
+                                             headers={"WWW-Authenticate": error.challenge})),
+    (Forbidden, lambda error: ApiError(403, "Forbidden", str(error))),
+    (RateLimited, lambda error: ApiError(429, "TooManyRequests", f"{error} Try again in {error.retry_after} s.",
+                                         headers={"Retry-After": str(error.retry_after)})),
+    (IdentityProviderUnavailable, lambda error: _unavailable("Microsoft Entra ID's signing keys could not be read; "
+                                                             "try again.")),
     (InvalidField, _invalid_field),
     (NotFound, lambda error: ApiError(404, "NotFound", str(error), target=error.identifier)),
     (IllegalTransition, lambda error: ApiError(409, "InvalidJobState", str(error))),

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import azure.functions as func
@@ -25,6 +27,7 @@ from pydantic import BaseModel
 
 from shared.bootstrap import services
 from shared.collaborators import Collaborators
+from shared.domain.access import Action
 from shared.domain import limits
 from shared.domain.errors import InvalidField
 from jobs_api.errors import ApiError, bad_request, from_exception
@@ -37,13 +40,34 @@ MAX_BODY_BYTES = 1024 * 1024
 JSON = "application/json"
 
 
-def respond(req: func.HttpRequest, action: Callable[[Collaborators], func.HttpResponse]) -> func.HttpResponse:
-    """Check the common parts of the request, run `action`, and map any failure to an error."""
+def respond(req: func.HttpRequest, permission: Action | None,
+            action: Callable[[Collaborators], func.HttpResponse]) -> func.HttpResponse:
+    """The one way a request is served: admit the caller for `permission` (None: a public
+    endpoint), check the common parts of the request, run `action` with the caller in its
+    collaborators, record the outcome in the audit log, and map any failure to an error."""
+    request_id, caller = str(uuid.uuid4()), None
     try:
+        ctx = services().api_collaborators  # storage clients that give up quickly: a 503 at once
+        if permission is not None:
+            caller = services().access.admit(req.headers, permission)
+            ctx = replace(ctx, caller=caller)
         require_api_version(req)
-        return action(services().api_collaborators)  # storage clients that give up quickly: a 503 at once
+        response = action(ctx)
     except Exception as error:  # every failure becomes an error response; unexpected ones are logged
-        return error_response(from_exception(error))
+        api_error = from_exception(error)
+        if permission is not None:
+            services().audit.refused_or_failed(error, caller, permission, _resource(req), request_id, api_error.code)
+        return error_response(api_error, request_id)
+    if caller is not None:
+        services().audit.succeeded(caller, permission, _resource(req), request_id)
+    response.headers["x-ms-request-id"] = request_id
+    return response
+
+
+def _resource(req: func.HttpRequest) -> str:
+    """The request's path below /api, as the audit log names what was asked for."""
+    path = urlsplit(req.url).path
+    return path.split("/api/", 1)[-1][:512]
 
 
 def query(req: func.HttpRequest) -> dict[str, str]:
@@ -154,9 +178,9 @@ def no_content() -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
-def error_response(error: ApiError) -> func.HttpResponse:
-    headers = {"x-ms-error-code": error.code, **error.headers}
-    body = ErrorResponse.model_validate(error.body()).to_json()
+def error_response(error: ApiError, request_id: str | None = None) -> func.HttpResponse:
+    body = ErrorResponse.model_validate(error.body(request_id)).to_json()
+    headers = {"x-ms-error-code": error.code, "x-ms-request-id": body["error"]["requestId"], **error.headers}
     return func.HttpResponse(json.dumps(body), status_code=error.status, mimetype=JSON, headers=headers)
 
 

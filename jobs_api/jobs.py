@@ -11,6 +11,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from shared.collaborators import Collaborators
@@ -39,7 +40,7 @@ def create_job(job_id: str, definition: JobDefinition, ctx: Collaborators) -> Jo
     Safe to retry: a caller whose request timed out sends it again and gets the job it created
     (started once); a different job under that id is AlreadyExists."""
     limits.validate_job_id(job_id, "jobId")
-    job = definition.to_job(job_id, ctx.clock())
+    job = replace(definition.to_job(job_id, ctx.clock()), created_by=ctx.caller.actor)
     existing = _existing(job_id, ctx)  # before any hub call
     if existing is not None:
         return _same_job_or_refuse(existing, job)
@@ -57,7 +58,7 @@ def _same_job_or_refuse(existing: Job, requested: Job) -> Job:
 
 def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
     """`POST /jobs`: a draft with a server-made id; with `run`, it is run at once."""
-    job = request.to_job(str(uuid.uuid4()), ctx.clock())
+    job = replace(request.to_job(str(uuid.uuid4()), ctx.clock()), created_by=ctx.caller.actor)
     if request.run:
         return _run_new(job, ctx)
     _require_room(ctx, (JobStatus.DRAFT,), ctx.settings.max_draft_jobs, "drafts", "MAX_DRAFT_JOBS")
@@ -93,11 +94,11 @@ def edit_draft(job_id: str, patch: JobPatch, if_match: str | None, ctx: Collabor
 
 
 def stop_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    return ctx.jobs.change(job_id, lambda job: job.stop(ctx.clock()), if_match).after
+    return ctx.jobs.change(job_id, lambda job: job.stop(ctx.clock(), by=ctx.caller.actor), if_match).after
 
 
 def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
-    change = ctx.jobs.change(job_id, lambda job: job.resume(ctx.clock()), if_match)
+    change = ctx.jobs.change(job_id, lambda job: job.resume(ctx.clock(), by=ctx.caller.actor), if_match)
     if not change.changed:
         return change.after  # it runs already: its planning was asked for then
     _request_planning(change.after, PlanRequest.resume(change.after), ctx,
@@ -107,7 +108,7 @@ def resume_job(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:
 
 def copy_job(job_id: str, ctx: Collaborators) -> Job:
     """`POST /jobs/{id}/copy`: a new draft named "<name> Copy"; the source is not changed."""
-    copied = ctx.jobs.get(job_id).copy(str(uuid.uuid4()), ctx.clock())
+    copied = ctx.jobs.get(job_id).copy(str(uuid.uuid4()), ctx.clock(), by=ctx.caller.actor)
     _require_room(ctx, (JobStatus.DRAFT,), ctx.settings.max_draft_jobs, "drafts", "MAX_DRAFT_JOBS")
     return ctx.jobs.add(copied)
 
@@ -124,7 +125,7 @@ def rerun_job(job_id: str, rerun_id: str, ctx: Collaborators) -> Job:
     if _existing(rerun_id, ctx) is not None:
         raise AlreadyExists("Job", rerun_id)
     _require_room_to_run(ctx)
-    rerun = source.rerun(rerun_id, ctx.clock())
+    rerun = source.rerun(rerun_id, ctx.clock(), by=ctx.caller.actor)
     rerun.run(ctx.clock())
     ctx.jobs.add(rerun)
     _request_planning(rerun, PlanRequest.plan(rerun), ctx, undo=lambda: ctx.jobs.delete(rerun.id, rerun.etag))

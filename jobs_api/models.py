@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 from shared.domain import limits
 from shared.domain.devices import JobDevice
 from shared.domain.groups import DeviceGroup
-from shared.domain.jobs import Job
+from shared.domain.jobs import Actor, Job
 from shared.domain.operations import Operation, parse_operation_type
 from shared.domain.progress import Progress
 from shared.hub_gateway import DeviceSummary
@@ -185,6 +185,16 @@ class JobProgress(ResponseModel):
     failed: int
 
 
+class ActorView(ResponseModel):
+    type: Literal["apiToken", "user", "servicePrincipal", "system"]
+    id: str
+    display_name: str
+
+    @classmethod
+    def of(cls, actor: Actor | None) -> "ActorView | None":
+        return cls(type=actor.type, id=actor.id, display_name=actor.display_name) if actor else None
+
+
 class JobView(ResponseModel):
     id: str
     display_name: str
@@ -203,6 +213,9 @@ class JobView(ResponseModel):
     cancellation_threshold: dict[str, Any] | None = None
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     organizations: list[str] | None = None
+    created_by: ActorView | None = Field(None, description="Who made the job (an extension).")
+    last_stopped_by: ActorView | None = Field(None, description="Who last stopped it (an extension).")
+    last_resumed_by: ActorView | None = Field(None, description="Who last resumed it (an extension).")
     etag: str | None = None
 
     @classmethod
@@ -213,7 +226,9 @@ class JobView(ResponseModel):
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
                    cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of,
-                   organizations=list(job.organizations) if job.organizations is not None else None, etag=job.etag)
+                   organizations=list(job.organizations) if job.organizations is not None else None,
+                   created_by=ActorView.of(job.created_by), last_stopped_by=ActorView.of(job.stopped_by),
+                   last_resumed_by=ActorView.of(job.resumed_by), etag=job.etag)
 
 
 class JobCollection(ResponseModel):
@@ -347,4 +362,86 @@ class HistoryEntry(ResponseModel):
 
 class HistoryCollection(ResponseModel):
     value: list[HistoryEntry]
+    next_link: str | None = None
+
+
+# Access: roles, API tokens, users (role assignments) as IoT Central shapes them; the audit log is ours.
+
+
+class RoleAssignment(RequestModel):
+    role: StrictStr
+    organization: StrictStr | None = Field(None, description="Not supported: every role applies to the whole app.")
+
+
+class ApiTokenRequest(RequestModel):
+    roles: list[RoleAssignment] = Field(min_length=1, max_length=10)
+    expiry: StrictStr | None = Field(None, description="ISO 8601 time; default one year from now, at most two.")
+
+
+class UserRequest(RequestModel):
+    type: Literal["email", "servicePrincipal"]
+    roles: list[RoleAssignment] = Field(min_length=1, max_length=10)
+    email: StrictStr | None = Field(None, max_length=320, description="For `email` users: their Entra user name.")
+    tenant_id: StrictStr | None = Field(None, max_length=64, description="For service principals.")
+    object_id: StrictStr | None = Field(None, max_length=64, description="For service principals.")
+
+
+class RoleAssignmentView(ResponseModel):
+    role: str
+
+
+class RoleView(ResponseModel):
+    id: str
+    display_name: str
+
+
+class RoleCollection(ResponseModel):
+    value: list[RoleView]
+
+
+class ApiTokenView(ResponseModel):
+    id: str
+    roles: list[RoleAssignmentView]
+    expiry: datetime
+    token: str | None = Field(None, description="Only in the answer to the PUT that made it: it is not stored.")
+    created_by: str | None = Field(None, description="Who made the token (an extension).")
+
+
+class ApiTokenCollection(ResponseModel):
+    value: list[ApiTokenView]
+
+
+class UserView(ResponseModel):
+    id: str
+    type: Literal["email", "servicePrincipal"]
+    roles: list[RoleAssignmentView]
+    email: str | None = None
+    tenant_id: str | None = None
+    object_id: str | None = None
+
+
+class UserCollection(ResponseModel):
+    value: list[UserView]
+
+
+class AuditCaller(ResponseModel):
+    type: str
+    id: str
+    display_name: str
+    roles: list[str]
+
+
+class AuditEntryView(ResponseModel):
+    id: str
+    time: datetime
+    caller: AuditCaller
+    action: str
+    resource: str
+    outcome: Literal["succeeded", "failed", "forbidden", "unauthenticated", "rateLimited"]
+    request_id: str
+    code: str | None = None
+
+
+class AuditLogCollection(ResponseModel):
+    value: list[AuditEntryView]
     next_link: str | None = None

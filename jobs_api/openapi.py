@@ -13,10 +13,11 @@ from pydantic.json_schema import models_json_schema
 
 from shared.domain import limits
 from jobs_api.http import API_VERSION, API_VERSION_PARAM, MAX_BODY_BYTES
-from jobs_api.models import (DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition, DeviceGroupPatch,
-                             DeviceGroupView, DraftRequest, ErrorResponse, HealthReport, HistoryCollection,
-                             JobCollection, JobDefinition,
-                             JobDeviceCollection, JobPatch, JobView)
+from jobs_api.models import (ApiTokenCollection, ApiTokenRequest, ApiTokenView, AuditLogCollection, DeviceCollection,
+                             DeviceGroupCollection, DeviceGroupDefinition, DeviceGroupPatch, DeviceGroupView,
+                             DraftRequest, ErrorResponse, HealthReport, HistoryCollection, JobCollection,
+                             JobDefinition, JobDeviceCollection, JobPatch, JobView, RoleCollection, RoleView,
+                             UserCollection, UserRequest, UserView)
 from jobs_api.paging import MAX_PAGE_SIZE, SKIP_TOKEN
 
 _ID_PATTERN = f"^{limits.JOB_ID_PATTERN.pattern}$"
@@ -51,12 +52,13 @@ class ApiOperation:
     request: type[BaseModel] | None = None
     parameters: list[dict] = field(default_factory=list)
     also: tuple[int, ...] = ()  # other statuses answered with the success body
+    public: bool = False  # answered without a credential
 
 
 OPERATIONS = [
     ApiOperation("get", "/health", "Health_Get", "Reachability of the tables, the queues and IoT Hub (503 naming the part that is down)", 200,
-                 HealthReport, also=(503,)),
-    ApiOperation("get", "/openapi.json", "OpenApi_Get", "This document", 200, "application/json"),
+                 HealthReport, also=(503,), public=True),
+    ApiOperation("get", "/openapi.json", "OpenApi_Get", "This document", 200, "application/json", public=True),
     ApiOperation("get", "/deviceGroups", "DeviceGroups_List", "List device groups", 200, DeviceGroupCollection,
                  parameters=_PAGING),
     ApiOperation("get", "/deviceGroups/{deviceGroupId}", "DeviceGroups_Get", "Get a device group", 200,
@@ -96,7 +98,36 @@ OPERATIONS = [
                  HistoryCollection, parameters=_PAGING),
     ApiOperation("get", "/history/{jobId}/report.csv", "History_GetReport",
                  "An archived job's results CSV, as archived", 200, "text/csv"),
+    ApiOperation("get", "/roles", "Roles_List", "The roles", 200, RoleCollection),
+    ApiOperation("get", "/roles/{roleId}", "Roles_Get", "A role", 200, RoleView),
+    ApiOperation("get", "/apiTokens", "ApiTokens_List", "The API tokens (never their secrets)", 200,
+                 ApiTokenCollection),
+    ApiOperation("get", "/apiTokens/{tokenId}", "ApiTokens_Get", "An API token (never its secret)", 200, ApiTokenView),
+    ApiOperation("put", "/apiTokens/{tokenId}", "ApiTokens_Create",
+                 "Make an API token; the answer carries the token, shown this once", 200, ApiTokenView,
+                 ApiTokenRequest),
+    ApiOperation("delete", "/apiTokens/{tokenId}", "ApiTokens_Remove", "Revoke an API token at once", 204),
+    ApiOperation("get", "/users", "Users_List", "Role assignments of people and service principals", 200,
+                 UserCollection),
+    ApiOperation("get", "/users/{userId}", "Users_Get", "A role assignment", 200, UserView),
+    ApiOperation("put", "/users/{userId}", "Users_Create", "Assign roles to a person (email) or service principal",
+                 200, UserView, UserRequest),
+    ApiOperation("delete", "/users/{userId}", "Users_Remove", "Remove a role assignment", 204),
+    ApiOperation("get", "/auditLogs", "AuditLogs_List",
+                 "Every change and every refused request, newest first (an extension)", 200, AuditLogCollection,
+                 parameters=[*_PAGING, _query("resource", {"type": "string"}, "Only entries of this resource path."),
+                             _query("caller", {"type": "string"}, "Only entries of this caller id.")]),
 ]
+
+SECURITY_SCHEMES = {
+    "apiToken": {"type": "apiKey", "in": "header", "name": "Authorization",
+                 "description": "An API token of this app, as IoT Central issues them: "
+                                "`SharedAccessSignature sr=<app>&sig=<secret>&skn=<token id>&se=<expiry>`, "
+                                "made with PUT /apiTokens/{tokenId}."},
+    "entra": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+              "description": "A Microsoft Entra ID access token for the app (ENTRA_TENANT_ID, ENTRA_AUDIENCES); "
+                             "the caller's roles are its role assignment (PUT /users/{userId})."},
+}
 
 
 def allowed_methods(path: str) -> list[str]:
@@ -123,11 +154,13 @@ def openapi_document() -> dict:
         "info": {"title": "Bulk device jobs", "version": API_VERSION,
                  "description": "IoT Central-compatible jobs and device groups (api-version 2022-07-31), "
                                 "plus drafts, copy, explicit device subsets and CSV reports. Request bodies are "
-                                f"at most {MAX_BODY_BYTES} bytes. In Azure, send a function key as "
-                                "`x-functions-key`."},
+                                f"at most {MAX_BODY_BYTES} bytes. Every operation but the health check and "
+                                "this document needs a credential in `Authorization` (401 without one, 403 "
+                                "when the caller's roles do not allow the operation)."},
         "servers": [{"url": "/api"}],
+        "security": [{"apiToken": []}, {"entra": []}],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
 
 
@@ -137,6 +170,8 @@ def _operation_object(operation: ApiOperation) -> dict:
                 "parameters": [_path(name) for name in path_names] + [_VERSION, *operation.parameters],
                 "responses": {str(status): _success(operation) for status in (operation.status, *operation.also)}}
     document["responses"]["default"] = _error_response()
+    if operation.public:
+        document["security"] = []
     if operation.request is not None:
         document["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{operation.request.__name__}"}}}}

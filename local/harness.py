@@ -23,7 +23,9 @@ from local.azurite import start_azurite
 from local.iothub_sim import start_simulator
 from local.stack import LOCAL_APP_SETTINGS
 from local.waiting import wait_for
+from shared.access.admin_token import create_token
 from shared.repositories import JobDeviceRepository, ensure_tables
+from shared.settings import Settings
 from shared.storage_names import QUEUES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +34,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # time (a test relies on the 17th device of a batch waiting for the first ones).
 FAST_SETTINGS = {"HUB_TWIN_READS_PER_SECOND": "0", "HUB_TWIN_UPDATES_PER_SECOND": "0",
                  "HUB_METHOD_UNITS_PER_SECOND": "0", "HUB_QUERIES_PER_MINUTE": "0",
-                 "DISPATCH_STALL_SECONDS": "0", "DISPATCH_CONCURRENCY": "16"}
+                 "DISPATCH_STALL_SECONDS": "0", "DISPATCH_CONCURRENCY": "16",
+                 # Tests and benchmarks are one caller making many requests: no per-caller limit to speak of.
+                 "API_REQUESTS_PER_SECOND": "10000", "API_REQUEST_BURST": "100000"}
 
 
 
@@ -116,6 +120,9 @@ class Stack:
                    "REQUESTS_CA_BUNDLE": self.hub.ca_bundle, "NO_PROXY": "localhost,127.0.0.1",
                    **LOCAL_APP_SETTINGS, **FAST_SETTINGS}
         self.host = HostProcess(environ)
+        # An Administrator API token of this stack's app, for its callers (as `make run` prints one).
+        self.admin_token = create_token(self.tables, Settings.from_environ(environ), "stack-admin", days=2,
+                                        created_by="system:harness")
 
     def queue(self, name: str) -> QueueClient:
         from azure.storage.queue import TextBase64EncodePolicy
@@ -141,13 +148,15 @@ def add_devices(hub, count: int, tag: str, prefix: str = "bench") -> str:
     return f"SELECT * FROM devices WHERE tags.bench = '{tag}'"
 
 
-def run_job(base_url: str, group_filter: str, data: list[dict], timeout: float = 1800,
+def run_job(base_url: str, token: str, group_filter: str, data: list[dict], timeout: float = 1800,
             show=print) -> tuple[dict, float, float]:
-    """Make a group and a job over HTTP, show its progress twice a second until it ends.
+    """Make a group and a job over HTTP (as the caller whose API token is `token`), show its
+    progress twice a second until it ends.
     Returns (the ended job, seconds from its creation to its end by its own timestamps, seconds
     until it was first seen running: its planning)."""
     import uuid
     session, suffix = requests.Session(), uuid.uuid4().hex[:8]
+    session.headers["Authorization"] = token
     api = f"{base_url}/api"
     session.put(f"{api}/deviceGroups/g-{suffix}", json={"displayName": "bench", "filter": group_filter},
                 timeout=60).raise_for_status()

@@ -52,7 +52,10 @@ def run_stack(args) -> int:
         base_url = f"http://127.0.0.1:{args.port}/api"
         wait_for_health(base_url, host)
         done(base_url)
-        print_banner(base_url)
+        step("a development administrator API token")
+        token = development_token(environment)
+        done("dev-admin, valid 30 days")
+        print_banner(base_url, token)
         wait_for_interrupt([simulator, host])
     print("Stopped.")
     return 0
@@ -157,10 +160,29 @@ def done(detail: str) -> None:
     print(f"    ready: {detail}", flush=True)
 
 
-def print_banner(base_url: str) -> None:
+def development_token(environment: dict[str, str]) -> str:
+    """An Administrator API token for this stack, written to its storage as
+    `python -m shared.access.admin_token` does in a deployment (Azurite keeps nothing, so each run
+    makes its own)."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.access.admin_token import create_token
+    from shared.repositories import ensure_tables
+    from shared.settings import Settings
+
+    tables = TableServiceClient.from_connection_string(environment["AzureWebJobsStorage"])
+    ensure_tables(tables)
+    return create_token(tables, Settings.from_environ(environment), "dev-admin", "Administrator", days=30,
+                        created_by="system:make-run")
+
+
+def print_banner(base_url: str, token: str) -> None:
     print(f"""
 The bulk jobs API is up: {base_url}
+A development administrator API token (for this local stack only; send it as Authorization):
+  export TOKEN='{token}'
 Try it:
   curl -s {base_url}/health
+  curl -s -H "Authorization: $TOKEN" {base_url}/jobs
 Press Ctrl-C to stop everything.
 """, flush=True)

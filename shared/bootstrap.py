@@ -28,6 +28,10 @@ from azure.iot.hub import IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import LinearRetry, QueueClient, TextBase64EncodePolicy
 
+from shared.access.audit import AuditTrail
+from shared.access.authentication import AccessControl, RateLimiter
+from shared.access.easy_auth import principal_from_headers
+from shared.access.entra import EntraSettings, EntraVerifier
 from shared.collaborators import Collaborators
 from shared.host_config import HostConfig
 from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
@@ -36,6 +40,8 @@ from shared.pacing import OneWriterPerJob, SenderCount
 from shared.queues import MessageQueue
 from shared.repositories import (DeviceGroupRepository, HubSenderRepository, JobDeviceRepository, JobRepository,
                                  ensure_tables)
+from shared.repositories.access import ApiTokenRepository, UserRepository
+from shared.repositories.audit_log import AuditLog
 from shared.settings import Settings
 from shared.storage_names import DISPATCH_QUEUE, OUTCOMES_QUEUE, PLAN_QUEUE, QUEUES
 
@@ -75,6 +81,7 @@ class Services:
             groups=DeviceGroupRepository(self.tables), hub=_BuiltOnFirstUse(lambda: self.hub),
             plan_queue=self.queue(PLAN_QUEUE), dispatch_queue=self.queue(DISPATCH_QUEUE),
             outcomes_queue=self.queue(OUTCOMES_QUEUE), archive=_BuiltOnFirstUse(lambda: self.archive),
+            audit_log=AuditLog(self.tables),  # the retention timer purges it
             devices_pool=ThreadPoolExecutor(self.settings.dispatch_concurrency, thread_name_prefix="device"),
             settings=self.settings, host=self.host)
 
@@ -83,12 +90,40 @@ class Services:
         """The same stores, queues and hub for HTTP callers, over storage clients that give up
         quickly (see the module's docstring)."""
         tables = self.api_tables
-        return replace(self.collaborators, jobs=JobRepository(tables),
+        return replace(self.collaborators, jobs=JobRepository(tables), api_tokens=ApiTokenRepository(tables),
+                       users=UserRepository(tables), audit_log=AuditLog(tables),
                        job_devices=OneWriterPerJob(JobDeviceRepository(tables)), groups=DeviceGroupRepository(tables),
                        plan_queue=MessageQueue(self._queue_client(PLAN_QUEUE, **_quick_storage_options())),
                        dispatch_queue=MessageQueue(self._queue_client(DISPATCH_QUEUE, **_quick_storage_options())),
                        outcomes_queue=MessageQueue(self._queue_client(OUTCOMES_QUEUE, **_quick_storage_options())),
                        archive=_BuiltOnFirstUse(lambda: self.api_archive))
+
+    # Access
+
+    @cached_property
+    def access(self) -> AccessControl:
+        """The one gate of the API: who is calling and whether they may (shared/access/authentication.py)."""
+        settings, ctx = self.settings, self.api_collaborators
+        tenant = settings.entra_tenant_id
+        entra = None
+        if tenant:
+            audiences = Settings.listed(settings.entra_audiences)
+            if not audiences:
+                raise ConfigurationError("ENTRA_AUDIENCES must name the app's client id or Application ID URI "
+                                         "when ENTRA_TENANT_ID is set")
+            entra = EntraVerifier(EntraSettings(tenant_id=tenant, audiences=audiences, jwks_url=settings.entra_jwks_url))
+        easy_auth = (lambda headers: principal_from_headers(headers, tenant_id=tenant)) if settings.trust_easy_auth \
+            else None
+        return AccessControl(app=settings.app_name, find_token=ctx.api_tokens.get, find_user=ctx.users.find_by_identity,
+                             clock=ctx.clock, limiter=RateLimiter(settings.api_requests_per_second,
+                                                                  settings.api_request_burst),
+                             entra=entra, easy_auth=easy_auth,
+                             administrators=tuple((tenant, object_id) for object_id in
+                                                  Settings.listed(settings.entra_administrators)) if tenant else ())
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.api_collaborators.audit_log, self.api_collaborators.clock)
 
     # Storage
 

@@ -14,14 +14,20 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.clock import utc_now
+from shared.domain.access import Caller
 from shared.domain.devices import DevicePage
 from shared.domain.groups import DeviceGroup
 from shared.host_config import HostConfig
 from shared.hub_gateway import DeviceSummary, MethodResult
 from shared.job_archive import JobArchive
+from shared.repositories.access import ApiTokenStore, UserStore
+from shared.repositories.audit_log import AuditLogStore
 from shared.repositories.job_devices import AbstractJobDeviceRepository
 from shared.repositories.jobs import JobStore
 from shared.settings import Settings
+
+
+SYSTEM = Caller.system("app")
 
 
 class GroupStore(Protocol):
@@ -69,9 +75,14 @@ class Collaborators:
     dispatch_queue: MessageSender
     outcomes_queue: MessageSender
     archive: JobArchive | None = None  # jobs purged after the history window
+    # Access (the HTTP API's): API tokens, role assignments, the audit log.
+    api_tokens: ApiTokenStore | None = None
+    users: UserStore | None = None
+    audit_log: AuditLogStore | None = None
     devices_pool: DevicePool = field(default_factory=SerialPool)
     settings: Settings = field(default_factory=Settings)
     host: HostConfig = field(default_factory=HostConfig.read)  # host.json, as the host applies it
+    caller: Caller = SYSTEM  # who the request is from (an HTTP caller); the app itself for triggers
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep

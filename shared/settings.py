@@ -70,6 +70,26 @@ class Settings(BaseModel):
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     trust_forwarded_headers: bool = Field(False, alias="TRUST_FORWARDED_HEADERS")
 
+    # Access (shared/access). API tokens name the app they are for (`sr=`): in Azure, the Function
+    # App's name, which the platform sets as WEBSITE_SITE_NAME.
+    app_name: str = Field("bulk-jobs", min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+$", alias="APP_NAME")
+    # Microsoft Entra ID bearer tokens are accepted when a tenant is set: their audience must be one
+    # of ENTRA_AUDIENCES (the app registration's client id or Application ID URI, comma-separated).
+    entra_tenant_id: str | None = Field(None, alias="ENTRA_TENANT_ID")
+    entra_audiences: str | None = Field(None, alias="ENTRA_AUDIENCES")
+    entra_jwks_url: str | None = Field(None, alias="ENTRA_JWKS_URL")  # default: the tenant's published keys
+    # Principals (object ids in ENTRA_TENANT_ID, comma-separated) who are Administrators whatever the
+    # role assignments say: the deployment's first administrator, so that none is made by default.
+    entra_administrators: str | None = Field(None, alias="ENTRA_ADMINISTRATORS")
+    # App Service Authentication in front of the app: its X-MS-CLIENT-PRINCIPAL header names the
+    # caller. Only where it is on (App Service then drops that header from callers): elsewhere anyone can send it.
+    trust_easy_auth: bool = Field(False, alias="TRUST_EASY_AUTH")
+    # Requests per second each caller may make (IoT Central allows 20), with bursts up to the burst size.
+    api_requests_per_second: float = Field(20, gt=0, le=10_000, alias="API_REQUESTS_PER_SECOND")
+    api_request_burst: int = Field(40, ge=1, le=100_000, alias="API_REQUEST_BURST")
+    # The audit log outlives the job history.
+    audit_retention_days: int = Field(90, ge=1, le=3650, alias="AUDIT_RETENTION_DAYS")
+
     # What one app holds at most, so that one client cannot fill it (0: no limit).
     max_active_jobs: int = Field(100, ge=0, alias="MAX_ACTIVE_JOBS")  # pending, running or stopped
     max_draft_jobs: int = Field(1000, ge=0, alias="MAX_DRAFT_JOBS")
@@ -90,7 +110,15 @@ class Settings(BaseModel):
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         source = os.environ if environ is None else environ
         # An empty app setting means "not set", as it does for the Functions host.
-        return cls.model_validate({key: value for key, value in source.items() if value != ""})
+        values = {key: value for key, value in source.items() if value != ""}
+        if "APP_NAME" not in values and "WEBSITE_SITE_NAME" in values:
+            values["APP_NAME"] = values["WEBSITE_SITE_NAME"]
+        return cls.model_validate(values)
+
+    @staticmethod
+    def listed(value: str | None) -> tuple[str, ...]:
+        """A comma-separated setting's entries."""
+        return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
     def storage_service_uri(self, service: str) -> str | None:
         """The identity-based endpoint of `service` (table, queue or blob), if configured."""

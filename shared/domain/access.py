@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import Enum
 
 from shared.domain.errors import DomainError, InvalidField, NotFound
+from shared.domain.jobs import Actor
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ class Caller:
     def anonymous(cls, claimed: str | None = None) -> "Caller":
         """Who a refused credential claimed to be (a token id, say), unverified."""
         return cls(CallerKind.ANONYMOUS, claimed or "", "unauthenticated")
+
+    @property
+    def actor(self) -> Actor:
+        """As jobs record who changed them."""
+        return Actor(self.kind.value, self.id, self.display_name)
 
     @property
     def rate_key(self) -> str:

@@ -65,6 +65,14 @@ ALLOWED_ACTIONS: dict[JobStatus, frozenset[JobAction]] = {
 }
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a caller of the API (an API token, a person, a service principal)."""
+    type: str
+    id: str
+    display_name: str
+
+
 @dataclass
 class Job:
     id: str
@@ -83,6 +91,9 @@ class Job:
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
+    created_by: Actor | None = None
+    stopped_by: Actor | None = None  # who last stopped it
+    resumed_by: Actor | None = None  # who last resumed it
     planned: bool = False  # planning finished: every target has its row
     deleting: bool = False  # being deleted (by a caller, or by retention after archiving it): frozen
     # Minted when the job is made: a job deleted and made again under the same id is another
@@ -150,15 +161,17 @@ class Job:
         self._move(JobAction.START, JobStatus.RUNNING, now)
         self.planned = True
 
-    def stop(self, now: datetime) -> None:
+    def stop(self, now: datetime, by: Actor | None = None) -> None:
         if self.status is JobStatus.STOPPED and not self.deleting:
             return  # a stop asked again (a client's retry) is done already: unchanged, not refused
         self._move(JobAction.STOP, JobStatus.STOPPED, now)
+        self.stopped_by = by or self.stopped_by
 
-    def resume(self, now: datetime) -> None:
+    def resume(self, now: datetime, by: Actor | None = None) -> None:
         if self.status in (JobStatus.RUNNING, JobStatus.PENDING) and not self.deleting:
             return  # likewise for a resume of a job that runs
         self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
+        self.resumed_by = by or self.resumed_by
 
     def finish(self, progress: Progress, now: datetime) -> None:
         if not progress.is_done:
@@ -190,19 +203,21 @@ class Job:
         self._move(JobAction.CANCEL, JobStatus.CANCELLED, now)
         self.ended_at, self.reason = now, reason
 
-    def copy(self, new_id: str, now: datetime) -> "Job":
+    def copy(self, new_id: str, now: datetime, by: Actor | None = None) -> "Job":
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None, rerun_of=None, planned=False, incarnation=new_incarnation())
+                         etag=None, rerun_of=None, planned=False, incarnation=new_incarnation(), created_by=by,
+                         stopped_by=None, resumed_by=None)
         return copied.validated()
 
-    def rerun(self, new_id: str, now: datetime) -> "Job":
+    def rerun(self, new_id: str, now: datetime, by: Actor | None = None) -> "Job":
         """A new draft with the same operations for the devices that failed in this ended job."""
         self.require(JobAction.RERUN)
         rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id, created_at=now,
                         last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
-                        planned=False, incarnation=new_incarnation())
+                        planned=False, incarnation=new_incarnation(), created_by=by, stopped_by=None,
+                        resumed_by=None)
         return rerun.validated()
 
     @property

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 import copy
+import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
@@ -18,7 +19,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from shared.domain.errors import AlreadyExists, ConcurrencyConflict, JobNotFound
-from shared.domain.jobs import Job, JobStatus
+from shared.domain.jobs import Actor, Job, JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.repositories.tables import join_json, split_json
 from shared.storage_names import JOBS_TABLE
@@ -181,12 +182,20 @@ def job_to_entity(job: Job) -> dict:
     entity.update(split_json("options", options))
     if job.devices is not None:
         entity.update(split_json("devices", list(job.devices)))
+    actors = {name: asdict(actor) for name, actor in _actors(job).items() if actor is not None}
+    if actors:
+        entity["actors"] = json.dumps(actors)
     return {key: value for key, value in entity.items() if value is not None}
+
+
+def _actors(job: Job) -> dict[str, Actor | None]:
+    return {"createdBy": job.created_by, "stoppedBy": job.stopped_by, "resumedBy": job.resumed_by}
 
 
 def job_from_entity(entity: dict) -> Job:
     options = join_json(entity, "options") or {}
     devices = join_json(entity, "devices")
+    actors = {name: Actor(**actor) for name, actor in json.loads(entity.get("actors") or "{}").items()}
     return Job(
         id=entity["RowKey"], display_name=entity["displayName"], description=entity.get("description"),
         group_id=entity["group"], status=JobStatus(entity["status"]),
@@ -199,7 +208,8 @@ def job_from_entity(entity: dict) -> Job:
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
-        deleting=entity.get("deleting", False), etag=entity.metadata["etag"],
+        deleting=entity.get("deleting", False), created_by=actors.get("createdBy"),
+        stopped_by=actors.get("stoppedBy"), resumed_by=actors.get("resumedBy"), etag=entity.metadata["etag"],
     )
 
 

@@ -23,8 +23,8 @@ ENDED = ("completed", "failed", "cancelled")
 class CentralClient(Api):
     """The API through the proxy, called as IoT Central's clients call it."""
 
-    def __init__(self, proxy: TlsProxy):
-        super().__init__(proxy.base_url)
+    def __init__(self, proxy: TlsProxy, token: str):
+        super().__init__(proxy.base_url, token)
         self.ca_bundle = proxy.ca_bundle  # per request: requests lets REQUESTS_CA_BUNDLE override a session's
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
@@ -91,7 +91,7 @@ def proxy(stack):
 @pytest.fixture
 def central(stack, proxy) -> CentralClient:
     stack.hub.control.reset()
-    return CentralClient(proxy)
+    return CentralClient(proxy, stack.admin_token)
 
 
 @pytest.fixture

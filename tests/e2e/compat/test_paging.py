@@ -98,7 +98,7 @@ def test_with_public_base_url_set_every_link_uses_it_and_forwarded_headers_do_no
     try:
         with other_host(PUBLIC_BASE_URL=published.base_url) as host:
             published.upstream_base_url = host.base_url
-            client = CentralClient(published)
+            client = CentralClient(published, central.session.headers["Authorization"])
             group_id = client.group(KIOSKS)
             created = client.post("jobs", {"displayName": "published", "group": group_id, "data": fan(1)})
             assert created.status_code == 201, created.text

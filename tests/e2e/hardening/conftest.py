@@ -50,7 +50,7 @@ class Client(Api):
     """The API as these tests use it, plus the stack behind it."""
 
     def __init__(self, stack: Stack):
-        super().__init__(stack.host.base_url)
+        super().__init__(stack.host.base_url, stack.admin_token)
         self.stack = stack
 
     def group(self, filter_: str) -> str:

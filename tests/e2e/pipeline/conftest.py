@@ -24,7 +24,7 @@ class Jobs:
 
     @property
     def api(self) -> Api:
-        return Api(self.stack.host.base_url)
+        return Api(self.stack.host.base_url, self.stack.admin_token)
 
     def group(self, filter_: str) -> str:
         group_id = "g-" + uuid.uuid4().hex[:10]

@@ -19,7 +19,7 @@ OUTAGE_SECONDS = 35
 @pytest.mark.parametrize("down", [("Table", "Queue", "Blob"), ("Table",)], ids=["all storage", "tables only"])
 def test_an_outage_shorter_than_the_lease_turns_no_known_outcome_unknown(stack, jobs, proxied_host, down):
     host, proxies = proxied_host(down)  # with the queues up, collectors fail until the host would give up
-    api = Api(host.base_url)
+    api = Api(host.base_url, stack.admin_token)
     stack.hub.control.set_fleet_behaviour(failure_probability=0, latency="fixed:300")
     group = "g-" + uuid.uuid4().hex[:10]
     assert api.put(f"deviceGroups/{group}", {"displayName": group, "filter": WEST}).status_code == 200

@@ -27,7 +27,7 @@ def poisoned(stack) -> list[str]:
 
 def test_a_job_whose_plan_message_went_to_poison_is_planned_again_once_storage_is_back(stack, jobs, proxied_host):
     host, (proxy,) = proxied_host(("Table",), DISPATCH_STALL_SECONDS=str(STALL_SECONDS))  # queues stay up
-    api = Api(host.base_url)
+    api = Api(host.base_url, stack.admin_token)
     stack.hub.control.set_fleet_behaviour(failure_probability=0)
     group = "g-" + uuid.uuid4().hex[:10]
     assert api.put(f"deviceGroups/{group}", {"displayName": group, "filter": WEST}).status_code == 200

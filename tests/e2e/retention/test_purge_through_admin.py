@@ -47,8 +47,8 @@ def forget_cached_settings() -> None:
 
 
 @pytest.fixture(scope="module")
-def api(retention_host) -> Api:
-    return Api(retention_host.base_url)
+def api(retention_host, admin_token) -> Api:
+    return Api(retention_host.base_url, admin_token)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_purged_jobs_are_listed_in_history_and_their_404_points_at_the_archive(
     pointer = missing.json()["error"]["details"][0]
     assert pointer["code"] == "JobArchived"
     assert pointer["target"] == api.url(f"history/{job_id}/report.csv")
-    assert requests.get(pointer["target"], timeout=30).content == report
+    assert api.session.get(pointer["target"], timeout=30).content == report
     assert api.get(f"jobs/{job_id}/report.csv").json()["error"]["details"][0]["target"] == pointer["target"]
 
     listed = api.get("history", params={"maxpagesize": "1000"}).json()["value"]
