@@ -1,10 +1,12 @@
-"""Timer trigger for job history retention: daily (JOB_HISTORY_PURGE_SCHEDULE, 03:00 UTC deployed).
+"""Timer trigger for retention: daily (JOB_HISTORY_PURGE_SCHEDULE, 03:00 UTC deployed), the audit
+log's old entries, then the job history.
 
 Run it by hand with `POST /admin/functions/purge_job_history` and body `{"input": ""}`.
 """
 
 import azure.functions as func
 
+from retention.audit import purge_audit_log
 from retention.purge import purge_job_history
 from shared.bootstrap import services
 
@@ -14,4 +16,6 @@ bp = func.Blueprint()
 @bp.function_name("purge_job_history")
 @bp.timer_trigger(arg_name="timer", schedule="%JOB_HISTORY_PURGE_SCHEDULE%", use_monitor=True)
 def purge_job_history_on_schedule(timer: func.TimerRequest) -> None:
-    purge_job_history(services().collaborators)
+    collaborators = services().collaborators
+    purge_audit_log(collaborators)  # first: a job that cannot be purged makes the run fail, after the others
+    purge_job_history(collaborators)
