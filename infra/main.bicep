@@ -2,6 +2,8 @@
 // account, IoT Hub (new, or an existing one by name), Application Insights with Log Analytics,
 // and one user-assigned identity holding only the data-plane roles the app and the host use.
 // No connection strings or keys anywhere: every service is reached with that identity.
+// The app authenticates and authorizes every request itself (API tokens, Microsoft Entra ID
+// bearer tokens, optionally App Service Authentication in front); function keys open nothing.
 // Deploy: see infra/README.md.
 
 targetScope = 'resourceGroup'
@@ -159,6 +161,37 @@ param jobHistoryRetentionDays int = 30
 @description('JOB_HISTORY_PURGE_SCHEDULE: NCRONTAB schedule (UTC, six fields) of the archive-and-purge timer.')
 param jobHistoryPurgeSchedule string = '0 0 3 * * *'
 
+// Access: see the Access section of infra/README.md. There is no default administrator and no
+// password: the first one is named here (or makes an API token with shared.access.admin_token).
+@description('ENTRA_TENANT_ID: the Microsoft Entra ID tenant whose bearer tokens (and App Service Authentication sign-ins) the app accepts; set only together with entraAudiences.')
+param entraTenantId string = tenant().tenantId
+
+@description('ENTRA_AUDIENCES: what a bearer token must be for, comma-separated: the app registration\'s client id and/or Application ID URI. Empty: no bearer tokens, only API tokens.')
+param entraAudiences string = ''
+
+// Not deployer().objectId by default: checkov's Bicep parser (pinned in requirements-tools.txt)
+// cannot read deployer(). The README passes `az ad signed-in-user show --query id`.
+@description('ENTRA_ADMINISTRATORS: object ids (in entraTenantId), comma-separated, of the principals who are Administrators whatever the app\'s role assignments say: the first administrator. Takes effect only with entraAudiences.')
+param administratorObjectIds string = ''
+
+@description('App Service Authentication (Easy Auth) with Microsoft Entra ID in front of the app, letting unauthenticated requests through (the app decides); sets TRUST_EASY_AUTH. Needs entraAudiences, whose first entry is then the app registration\'s client id.')
+param enableEasyAuth bool = false
+
+@description('API_REQUESTS_PER_SECOND: requests per second each caller may make, per instance; over it, 429.')
+@minValue(1)
+@maxValue(10000)
+param apiRequestsPerSecond int = 20
+
+@description('API_REQUEST_BURST: requests a caller may make at once before the rate applies.')
+@minValue(1)
+@maxValue(100000)
+param apiRequestBurst int = 40
+
+@description('AUDIT_RETENTION_DAYS: audit entries older than this are deleted by the daily purge.')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int = 90
+
 @description('Days Log Analytics keeps logs (30 is included in the ingestion price).')
 @minValue(30)
 @maxValue(730)
@@ -176,6 +209,11 @@ var newIotHubName = '${namePrefix}-hub-${suffix}'
 var iotHubName = empty(existingIotHubName) ? newIotHubName : existingIotHubName
 var iotHubResourceGroup = empty(existingIotHubName) ? resourceGroup().name : existingIotHubResourceGroup
 
+// Bearer tokens need a tenant and an audience: the app refuses a tenant without audiences, so
+// ENTRA_TENANT_ID (and with it ENTRA_ADMINISTRATORS) is set only when there are audiences.
+var entraAudienceList = empty(entraAudiences) ? [] : split(replace(entraAudiences, ' ', ''), ',')
+var entraBearerTokens = !empty(entraAudienceList)
+
 // What the app uses (shared/storage_names.py); the queues the app's triggers listen on each get
 // the "-poison" queue the Functions host moves failed messages to.
 var tableNames = [
@@ -183,6 +221,8 @@ var tableNames = [
   'jobdevices'
   'devicegroups'
   'hubsenders'
+  'access'
+  'auditlog'
 ]
 var queueNames = [
   'jobs-plan'
@@ -399,7 +439,8 @@ resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// Jobs, device rows, progress counters and device groups (entity CRUD and transactions).
+// Jobs, device rows, progress counters, device groups, API tokens and role assignments, and the
+// audit log (entity CRUD and transactions); at account scope, so it covers every table.
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, storageTableDataContributorRoleId)
   scope: storage
@@ -439,8 +480,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: the HTTP API is the product: other systems and people call it over the internet, with function keys
-  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys; requiring client certificates would lock out every caller without one
+  // checkov:skip=CKV_AZURE_222: the HTTP API is the product: other systems and people call it over the internet, with API tokens or Entra ID bearer tokens the app verifies itself
+  // checkov:skip=CKV_AZURE_17: callers authenticate with API tokens or Entra ID bearer tokens; requiring client certificates would lock out every caller without one
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero; always-ready instances for failover would cost money at rest
   // checkov:skip=CKV_AZURE_213: the platform health check is not available on Flex Consumption; GET /api/health serves external probes
   name: functionAppName
@@ -601,6 +642,42 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'JOB_HISTORY_PURGE_SCHEDULE'
           value: jobHistoryPurgeSchedule
         }
+        // Access (shared/access): API tokens name the app they are for (sr=), the site's name,
+        // which the platform also sets as WEBSITE_SITE_NAME; set here so that it is in plain sight.
+        {
+          name: 'APP_NAME'
+          value: functionAppName
+        }
+        {
+          name: 'ENTRA_TENANT_ID'
+          value: entraBearerTokens ? entraTenantId : ''
+        }
+        {
+          name: 'ENTRA_AUDIENCES'
+          value: join(entraAudienceList, ',')
+        }
+        {
+          name: 'ENTRA_ADMINISTRATORS'
+          value: entraBearerTokens ? replace(administratorObjectIds, ' ', '') : ''
+        }
+        // Only with App Service Authentication in front (easyAuth below), which drops the
+        // X-MS-CLIENT-PRINCIPAL headers callers send; elsewhere anyone could send them.
+        {
+          name: 'TRUST_EASY_AUTH'
+          value: string(enableEasyAuth)
+        }
+        {
+          name: 'API_REQUESTS_PER_SECOND'
+          value: string(apiRequestsPerSecond)
+        }
+        {
+          name: 'API_REQUEST_BURST'
+          value: string(apiRequestBurst)
+        }
+        {
+          name: 'AUDIT_RETENTION_DAYS'
+          value: string(auditRetentionDays)
+        }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
           value: appInsights.properties.ConnectionString
@@ -636,6 +713,54 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// App Service Authentication (Easy Auth), only with enableEasyAuth: Microsoft Entra ID signs
+// callers in, but unauthenticated requests go through (the app decides, and API tokens are no
+// Entra sign-in). The app trusts its X-MS-CLIENT-PRINCIPAL header (TRUST_EASY_AUTH) only then.
+// No client secret: App Service validates bearer tokens; no token store (nothing needs them).
+resource easyAuth 'Microsoft.Web/sites/config@2024-04-01' = if (enableEasyAuth) {
+  // checkov:skip=CKV_AZURE_13: checkov reads the V1 authsettings schema (properties.enabled); authsettingsV2 is on through platform.enabled, which CKV_AZURE_56 checks
+  // checkov applies its checks of a site's web config to every sites/config; this one is authsettingsV2, which has none of their properties:
+  // checkov:skip=CKV_AZURE_63: web-config check (httpLoggingEnabled) misapplied to authsettingsV2; logs go to Application Insights
+  // checkov:skip=CKV_AZURE_65: web-config check (detailedErrorLoggingEnabled) misapplied to authsettingsV2, which has no such property
+  // checkov:skip=CKV_AZURE_66: web-config check (requestTracingEnabled) misapplied to authsettingsV2, which has no such property
+  // checkov:skip=CKV_AZURE_80: web-config check (netFrameworkVersion) misapplied to authsettingsV2; the app is Python, not .NET
+  // checkov:skip=CKV_AZURE_88: web-config check (Azure Files mounts) misapplied to authsettingsV2; Flex Consumption mounts no file share
+  // checkov:skip=CKV_AZURE_222: site check (publicNetworkAccess) misapplied to authsettingsV2; the site is public on purpose (see functionApp)
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+      runtimeVersion: '~1'
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          // The deployment fails here when enableEasyAuth comes without entraAudiences.
+          clientId: enableEasyAuth ? entraAudienceList[0] : ''
+          openIdIssuer: '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: entraAudienceList
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 

@@ -14,10 +14,18 @@ from tests.infra import permissions as perms
 from tests.infra.bicep import INFRA, Template, accessor_path
 
 # Settings the code reads that the template deliberately leaves unset: local alternatives to
-# the identity-based settings the template uses. Secrets never go into app settings.
+# what the template uses. Secrets never go into app settings, nor does anything that would let
+# a caller's credentials be checked against something other than the real service.
 LOCAL_ONLY_SETTINGS = {
     "AzureWebJobsStorage": "a storage connection string (Azurite); Azure uses AzureWebJobsStorage__* with the identity",
     "IOTHUB_CONNECTION_STRING": "a hub connection string (the simulator); Azure uses IOTHUB_HOST_NAME with the identity",
+    "ENTRA_JWKS_URL": "the local identity provider's keys (tests); Azure reads the tenant's published keys",
+}
+
+# Settings whose default in Azure comes from a setting the platform sets, not from the code's
+# literal default: the template sets them to the value the platform gives.
+PLATFORM_DEFAULTS = {
+    "APP_NAME": "WEBSITE_SITE_NAME",  # the Function App's name
 }
 
 # Settings the template sets that the Functions host (not the app's code) reads.
@@ -69,12 +77,29 @@ def test_settings_with_defaults_are_set_to_the_code_default(template: Template):
     for name, field in app.settings_fields().items():
         if field.default is None or field.default is PydanticUndefined or name in LOCAL_ONLY_SETTINGS:
             continue
+        if name in PLATFORM_DEFAULTS:
+            continue  # test_platform_defaults_are_set_to_the_platform_value
         try:
             value = file.resolve_literal(settings[name])
         except LookupError as error:
             pytest.fail(f"{name}: set it to a literal or a parameter whose default is the code's ({error})")
         parsed = TypeAdapter(field.annotation).validate_python(str(value))
         assert parsed == field.default, f"{name}: template default {value!r}, code default {field.default!r}"
+
+
+def test_platform_defaults_are_set_to_the_platform_value(template: Template):
+    from shared.settings import Settings
+
+    fields = app.settings_fields()
+    file, symbol = template.function_app()
+    site_name = file.resource_body(symbol)["name"]
+    for name, platform_setting in PLATFORM_DEFAULTS.items():
+        assert name in fields, f"PLATFORM_DEFAULTS names {name}, which the code no longer reads"
+        field_name = next(key for key, field in Settings.model_fields.items() if field.alias == name)
+        assert getattr(Settings.from_environ({platform_setting: "site-x"}), field_name) == "site-x", (
+            f"{name} no longer defaults to {platform_setting}: set it to the code's default instead")
+        assert platform_setting == "WEBSITE_SITE_NAME", f"{platform_setting}: teach this test its value"
+        assert template.app_settings()[name] == site_name, f"{name} must be the Function App's name ({site_name})"
 
 
 def test_template_sets_no_setting_nobody_reads(template: Template):
