@@ -5,6 +5,7 @@ permission table's business (shared/domain/access.py), checked before they run.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from shared.access import api_tokens
@@ -15,6 +16,8 @@ from shared.domain.access import (ROLES, ROLES_BY_ID, ApiToken, AuditEntry, Role
 from shared.domain.errors import InvalidField, NotFound
 from jobs_api.models import ApiTokenRequest, RoleAssignment, UserRequest
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DEFAULT_TOKEN_LIFETIME = timedelta(days=365)
 MAX_TOKEN_LIFETIME = timedelta(days=2 * 365)
 MAX_AUDIT_FILTER = 512
@@ -70,16 +73,26 @@ def put_user(user_id: str, request: UserRequest, ctx: Collaborators) -> User:
     validate_access_id(user_id, "userId")
     role_ids = _role_ids(request.roles)
     if request.type == UserType.EMAIL.value:
-        if not request.email or "@" not in request.email or request.tenant_id or request.object_id:
-            raise InvalidField("email", "an email user needs its email (its Entra user name), and no tenantId "
-                                        "or objectId.")
+        _require(email=True, tenantId=False, objectId=False, given=request, kind="an email user")
+        if not _EMAIL.fullmatch(request.email.strip()):
+            raise InvalidField("email", "must be the person's Entra user name, such as ana@contoso.com.")
         user = User(user_id, UserType.EMAIL, role_ids, email=request.email.strip().lower())
     else:
-        if not (request.tenant_id and request.object_id) or request.email:
-            raise InvalidField("objectId", "a service principal needs its tenantId and objectId, and no email.")
-        user = User(user_id, UserType.SERVICE_PRINCIPAL, role_ids, tenant_id=request.tenant_id.lower(),
-                    object_id=request.object_id.lower())
+        _require(email=False, tenantId=True, objectId=True, given=request, kind="a service principal")
+        for field, value in (("tenantId", request.tenant_id), ("objectId", request.object_id)):
+            if not _GUID.fullmatch(value.strip()):
+                raise InvalidField(field, "must be a GUID, as Microsoft Entra ID shows it.")
+        user = User(user_id, UserType.SERVICE_PRINCIPAL, role_ids, tenant_id=request.tenant_id.strip().lower(),
+                    object_id=request.object_id.strip().lower())
     return ctx.users.put(user)
+
+
+def _require(*, given: UserRequest, kind: str, **needed: bool) -> None:
+    """Each field named is given (True) or left out (False), else InvalidField naming it."""
+    for field, wanted in needed.items():
+        present = bool(getattr(given, {"tenantId": "tenant_id", "objectId": "object_id"}.get(field, field)))
+        if present != wanted:
+            raise InvalidField(field, f"{kind} {'needs' if wanted else 'takes no'} {field}.")
 
 
 def list_users(ctx: Collaborators) -> list[User]:

@@ -76,13 +76,20 @@ class AccessControl:
         self.challenge = f'SharedAccessSignature realm="{app}"' + (f', Bearer realm="{app}"' if entra else "")
 
     def admit(self, headers: Mapping[str, str], action: Action) -> Caller:
-        caller = self.authenticate(headers)
-        wait = self.limiter.take(caller.rate_key)
-        if wait:
-            raise RateLimited(max(1, math.ceil(wait)), self.limiter.rate)
+        try:
+            caller = self.authenticate(headers)
+        except Unauthenticated:
+            self._hold_to_rate(Caller.anonymous())  # refusals too: callers without a credential share one budget
+            raise
+        self._hold_to_rate(caller)
         if not allowed(caller, action):
             raise Forbidden(caller, action)
         return caller
+
+    def _hold_to_rate(self, caller: Caller) -> None:
+        wait = self.limiter.take(caller.rate_key)
+        if wait:
+            raise RateLimited(max(1, math.ceil(wait)), self.limiter.rate)
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         try:

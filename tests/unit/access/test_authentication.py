@@ -390,10 +390,6 @@ def test_anonymous_callers_share_one_bucket():
     assert limiter.take(Caller(CallerKind.API_TOKEN, "a", "a").rate_key) == 0
 
 
-@pytest.mark.xfail(strict=True, raises=Unauthenticated,
-                   reason="AccessControl.admit authenticates before it takes from the limiter, so a request refused "
-                          "for its credential is never counted; README.md and jobs_api/README.md say callers "
-                          "without a valid credential share one budget")
 def test_requests_without_a_valid_credential_are_held_to_one_shared_rate():
     world = World(rate=1, burst=2)
     for headers in ({}, {"authorization": "Basic x"}):

@@ -228,9 +228,6 @@ def test_a_service_principal_without_an_object_id_is_refused_naming_it(ctx):
     assert invalid(cases.put_user, "ci", service_principal(objectId=None), ctx).field == "objectId"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="jobs_api/access.py put_user names `email` for every "
-                   "mistake of an email user and `objectId` for every mistake of a service principal, not the "
-                   "field that is wrong")
 @pytest.mark.parametrize("request_, field", [
     (lambda: email_user("ana@contoso.com", tenantId=TENANT), "tenantId"),
     (lambda: email_user("ana@contoso.com", objectId=OBJECT), "objectId"),
