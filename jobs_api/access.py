@@ -11,13 +11,12 @@ from datetime import datetime, timedelta, timezone
 from shared.access import api_tokens
 from shared.access.api_tokens import MintedToken
 from shared.collaborators import Collaborators
-from shared.domain.access import (ROLES, ROLES_BY_ID, ApiToken, AuditEntry, Role, User, UserType,
+from shared.domain.access import (GUID, ROLES, ROLES_BY_ID, ApiToken, AuditEntry, Role, User, UserType,
                                   validate_access_id, validate_role_ids)
 from shared.domain.errors import InvalidField, NotFound
 from jobs_api.models import ApiTokenRequest, RoleAssignment, UserRequest
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DEFAULT_TOKEN_LIFETIME = timedelta(days=365)
 MAX_TOKEN_LIFETIME = timedelta(days=2 * 365)
 MAX_AUDIT_FILTER = 512
@@ -80,8 +79,12 @@ def put_user(user_id: str, request: UserRequest, ctx: Collaborators) -> User:
     else:
         _require(email=False, tenantId=True, objectId=True, given=request, kind="a service principal")
         for field, value in (("tenantId", request.tenant_id), ("objectId", request.object_id)):
-            if not _GUID.fullmatch(value.strip()):
+            if not GUID.fullmatch(value.strip()):
                 raise InvalidField(field, "must be a GUID, as Microsoft Entra ID shows it.")
+        tenant = ctx.settings.entra_tenant_id
+        if tenant and request.tenant_id.strip().lower() != tenant.strip().lower():
+            raise InvalidField("tenantId", "must be the app's tenant (ENTRA_TENANT_ID): tokens of other tenants "
+                                           "are refused, so the assignment could never apply.")
         user = User(user_id, UserType.SERVICE_PRINCIPAL, role_ids, tenant_id=request.tenant_id.strip().lower(),
                     object_id=request.object_id.strip().lower())
     return ctx.users.put(user)
@@ -117,7 +120,12 @@ def audit_page(size: int, continuation: str | None, resource: str | None, caller
     for name, value in (("resource", resource), ("caller", caller_id)):
         if value is not None and not (0 < len(value) <= MAX_AUDIT_FILTER and value.isprintable()):
             raise InvalidField(name, f"must be 1-{MAX_AUDIT_FILTER} printable characters.")
-    return ctx.audit_log.page(size, continuation, resource=resource, caller_id=caller_id)
+    try:
+        return ctx.audit_log.page(size, continuation, resource=resource, caller_id=caller_id)
+    except InvalidField as error:
+        if error.field == "continuationToken":  # the storage position in the token is not one the log gave
+            raise InvalidField("$skiptoken", "is not valid; use the nextLink of the previous page.") from None
+        raise
 
 
 def _role_ids(assignments: list[RoleAssignment]) -> tuple[str, ...]:

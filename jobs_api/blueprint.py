@@ -270,7 +270,9 @@ def api_tokens_get(req: func.HttpRequest) -> func.HttpResponse:
 def api_tokens_create(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
         minted = access_cases.create_api_token(_token_id(req), read_body(req, ApiTokenRequest), ctx)
-        return json_response(_token_view(minted.record, token=minted.token))
+        response = json_response(_token_view(minted.record, token=minted.token))
+        response.headers["Cache-Control"] = "no-store"  # the token is in this answer only; keep it out of caches
+        return response
     return respond(req, Action.MANAGE_API_TOKENS, action)
 
 

@@ -16,6 +16,7 @@ proxy's request to it, not the caller's (see `PUBLIC_BASE_URL` and `TRUST_FORWAR
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -27,11 +28,13 @@ from pydantic import BaseModel
 
 from shared.bootstrap import services
 from shared.collaborators import Collaborators
-from shared.domain.access import Action
+from shared.domain.access import Action, Caller
 from shared.domain import limits
 from shared.domain.errors import InvalidField
 from jobs_api.errors import ApiError, bad_request, from_exception
 from jobs_api.models import ErrorResponse, ResponseModel
+
+logger = logging.getLogger(__name__)
 
 API_VERSION = "2022-07-31"
 API_VERSION_PARAM = "api-version"
@@ -47,7 +50,8 @@ def respond(req: func.HttpRequest, permission: Action | None,
     collaborators, record the outcome in the audit log, and map any failure to an error."""
     request_id, caller = str(uuid.uuid4()), None
     try:
-        ctx = services().api_collaborators  # storage clients that give up quickly: a 503 at once
+        # Storage clients that give up quickly (a 503 at once); no caller until one is admitted.
+        ctx = replace(services().api_collaborators, caller=Caller.anonymous())
         if permission is not None:
             caller = services().access.admit(req.headers, permission)
             ctx = replace(ctx, caller=caller)
@@ -56,18 +60,40 @@ def respond(req: func.HttpRequest, permission: Action | None,
     except Exception as error:  # every failure becomes an error response; unexpected ones are logged
         api_error = from_exception(error)
         if permission is not None:
-            services().audit.refused_or_failed(error, caller, permission, _resource(req), request_id, api_error.code)
+            resource = audited_resource(req.url)
+            _audit(lambda audit, error=error: audit.refused_or_failed(error, caller, permission, resource, request_id,
+                                                                      api_error.code))
         return error_response(api_error, request_id)
     if caller is not None:
-        services().audit.succeeded(caller, permission, _resource(req), request_id)
+        resource = audited_resource(response.headers.get("Location") or req.url)  # a new job: its own path
+        _audit(lambda audit: audit.succeeded(caller, permission, resource, request_id))
     response.headers["x-ms-request-id"] = request_id
     return response
 
 
-def _resource(req: func.HttpRequest) -> str:
-    """The request's path below /api, as the audit log names what was asked for."""
-    path = urlsplit(req.url).path
-    return path.split("/api/", 1)[-1][:512]
+def _audit(record: Callable) -> None:
+    """Record in the audit trail; the trail itself may be out of reach (storage down on a fresh
+    instance), and that must not turn the answer into the host's bare 500."""
+    try:
+        record(services().audit)
+    except Exception:
+        logger.exception("audit: the audit trail could not be reached")
+
+
+# The segments after these name what was done to the resource (the entry's action says it), not another one.
+_ACTION_SEGMENTS = frozenset({"run", "stop", "resume", "copy", "rerun", "devices", "report.csv"})
+
+
+def audited_resource(url: str) -> str:
+    """What the audit log names as acted on: the path below /api up to the resource itself, so
+    `jobs/j1` finds its create, stop and resume alike (`jobs/j1/stop` → `jobs/j1`)."""
+    path = urlsplit(url).path.split("/api/", 1)[-1]
+    segments = path.split("/")
+    for index, segment in enumerate(segments[2:], start=2):
+        if segment in _ACTION_SEGMENTS:
+            segments = segments[:index]
+            break
+    return "/".join(segments)[:512]
 
 
 def query(req: func.HttpRequest) -> dict[str, str]:
@@ -105,19 +131,21 @@ _HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 def _forwarded(headers) -> tuple[str | None, str | None]:
     """Scheme and host the caller used, from RFC 7239 `Forwarded` or else `X-Forwarded-Proto/-Host`.
-    The first (leftmost) entry is the one the outermost proxy saw from the caller."""
+    The last (rightmost) entry is the one the proxy in front of the app added; entries before it
+    came with the request, and a caller can write anything there. (Behind a chain of proxies,
+    set PUBLIC_BASE_URL.)"""
     proto = host = None
     forwarded = headers.get("forwarded")
     if forwarded:
-        for pair in forwarded.split(",")[0].split(";"):
+        for pair in forwarded.split(",")[-1].split(";"):
             key, _, value = pair.strip().partition("=")
             value = value.strip().strip('"')
             if key.lower() == "proto":
                 proto = value
             elif key.lower() == "host":
                 host = value
-    proto = proto or (headers.get("x-forwarded-proto") or "").split(",")[0].strip() or None
-    host = host or (headers.get("x-forwarded-host") or "").split(",")[0].strip() or None
+    proto = proto or (headers.get("x-forwarded-proto") or "").split(",")[-1].strip() or None
+    host = host or (headers.get("x-forwarded-host") or "").split(",")[-1].strip() or None
     return (proto.lower() if proto and _PROTO.fullmatch(proto) else None,
             host if host and _HOST.fullmatch(host) else None)
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from shared.collaborators import Collaborators
-from shared.domain import limits
+from shared.domain import access, limits
 from shared.domain.devices import DevicePage, DeviceStatus, JobDevice
 from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
                                   InvalidField, JobNotFound, LimitReached)
@@ -60,6 +60,7 @@ def save_draft(request: DraftRequest, ctx: Collaborators) -> Job:
     """`POST /jobs`: a draft with a server-made id; with `run`, it is run at once."""
     job = replace(request.to_job(str(uuid.uuid4()), ctx.clock()), created_by=ctx.caller.actor)
     if request.run:
+        access.require(ctx.caller, access.Action.RUN_JOB)  # admitted for saving a draft; this also runs it
         return _run_new(job, ctx)
     _require_room(ctx, (JobStatus.DRAFT,), ctx.settings.max_draft_jobs, "drafts", "MAX_DRAFT_JOBS")
     return ctx.jobs.add(job)

@@ -437,7 +437,7 @@ class AuditEntryView(ResponseModel):
     caller: AuditCaller
     action: str
     resource: str
-    outcome: Literal["succeeded", "failed", "forbidden", "unauthenticated", "rateLimited"]
+    outcome: Literal["succeeded", "failed", "forbidden", "unauthenticated"]
     request_id: str
     code: str | None = None
 

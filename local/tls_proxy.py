@@ -10,7 +10,7 @@ It terminates TLS with a fresh self-signed certificate (made by the simulator's 
 SAN `localhost` and `127.0.0.1`; `ca_bundle` trusts it and the public CAs), forwards every request
 to the upstream's HTTP URL with its method, path, query, headers and body unchanged, and adds what
 such proxies add: `X-Forwarded-Proto: https`, `X-Forwarded-Host: <public host:port>`,
-`X-Forwarded-For` and RFC 7239 `Forwarded`. Like nginx's default, it sends the *upstream's* `Host`,
+`X-Forwarded-For` and RFC 7239 `Forwarded`, replacing any the caller sent. Like nginx's default, it sends the *upstream's* `Host`,
 so an app that ignores the forwarded headers sees the internal URL, not the public one.
 Answers come back as they are (status, headers, body streamed in blocks). With a `path_prefix`
 it publishes the app under that path, as a path-based router does: `/prefix/api/…` goes to
@@ -33,6 +33,10 @@ from local.iothub_sim.certs import ensure_tls_files
 # Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
+# Set by the proxy itself (what a caller sent under these names is dropped, as nginx's
+# proxy_set_header replaces it): the app may then believe the forwarded ones.
+_SET_HERE = frozenset({"host", "content-length", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-for",
+                       "forwarded"})
 BLOCK = 64 * 1024
 UPSTREAM_TIMEOUT_SECONDS = 300
 
@@ -114,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path[len(proxy.path_prefix):]
         headers = [(name, value) for name, value in self.headers.items()
-                   if name.lower() not in HOP_BY_HOP | {"host", "content-length"}]  # both set below
+                   if name.lower() not in HOP_BY_HOP | _SET_HERE]
         client = self.client_address[0]
         headers += [("Host", upstream.netloc), ("X-Forwarded-Proto", "https"),
                     ("X-Forwarded-Host", proxy.public_host), ("X-Forwarded-For", client),

@@ -17,5 +17,7 @@ bp = func.Blueprint()
 @bp.timer_trigger(arg_name="timer", schedule="%JOB_HISTORY_PURGE_SCHEDULE%", use_monitor=True)
 def purge_job_history_on_schedule(timer: func.TimerRequest) -> None:
     collaborators = services().collaborators
-    purge_audit_log(collaborators)  # first: a job that cannot be purged makes the run fail, after the others
-    purge_job_history(collaborators)
+    try:
+        purge_audit_log(collaborators)
+    finally:  # the job history is purged even when the audit log could not be
+        purge_job_history(collaborators)

@@ -112,6 +112,9 @@ class Services:
                 raise ConfigurationError("ENTRA_AUDIENCES must name the app's client id or Application ID URI "
                                          "when ENTRA_TENANT_ID is set")
             entra = EntraVerifier(EntraSettings(tenant_id=tenant, audiences=audiences, jwks_url=settings.entra_jwks_url))
+        if settings.trust_easy_auth and not tenant:
+            raise ConfigurationError("TRUST_EASY_AUTH needs ENTRA_TENANT_ID: Easy Auth's principals are accepted "
+                                     "only from the app's tenant")
         easy_auth = (lambda headers: principal_from_headers(headers, tenant_id=tenant)) if settings.trust_easy_auth \
             else None
         return AccessControl(app=settings.app_name, find_token=ctx.api_tokens.get, find_user=ctx.users.find_by_identity,

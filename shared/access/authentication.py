@@ -8,7 +8,7 @@ never tells whether it exists.
 
 Credentials, in this order:
 1. With TRUST_EASY_AUTH, App Service Authentication's principal header (it is in front and has
-   already checked the caller's Entra sign-in).
+   already checked the caller's Entra bearer token, which must be in the request too).
 2. `Authorization: SharedAccessSignature sr=…&sig=…&skn=…&se=…`: an API token of this app.
 3. `Authorization: Bearer <JWT>`: a Microsoft Entra ID token, when ENTRA_TENANT_ID is set.
 A function key, or anything else, is no credential: the host lets every request through to here.
@@ -30,8 +30,8 @@ from datetime import datetime
 
 from shared.access import api_tokens
 from shared.access.api_tokens import CredentialRefused
-from shared.domain.access import (ADMINISTRATOR, Action, ApiToken, Caller, CallerKind, Forbidden, RateLimited,
-                                  Unauthenticated, User, allowed)
+from shared.domain.access import (ADMINISTRATOR, Action, ApiToken, Caller, CallerKind, Forbidden,
+                                  IdentityProviderUnavailable, RateLimited, Unauthenticated, User, allowed)
 
 
 class RateLimiter:
@@ -78,7 +78,7 @@ class AccessControl:
     def admit(self, headers: Mapping[str, str], action: Action) -> Caller:
         try:
             caller = self.authenticate(headers)
-        except Unauthenticated:
+        except (Unauthenticated, IdentityProviderUnavailable):
             self._hold_to_rate(Caller.anonymous())  # refusals too: callers without a credential share one budget
             raise
         self._hold_to_rate(caller)
@@ -98,11 +98,13 @@ class AccessControl:
             raise Unauthenticated(refused.reason, self.challenge, refused.claimed) from None
 
     def _authenticate(self, headers: Mapping[str, str]) -> Caller:
-        if self._easy_auth is not None:
+        authorization = (headers.get("authorization") or "").strip()
+        # Easy Auth's principal only with the bearer token it checked: a browser's Easy Auth session
+        # cookie rides along on requests other sites make, and must not act for the person.
+        if self._easy_auth is not None and authorization[:7].lower() == "bearer ":
             principal = self._easy_auth(headers)
             if principal is not None:
                 return self._person_or_app(principal)
-        authorization = (headers.get("authorization") or "").strip()
         if not authorization:
             raise CredentialRefused("The request has no credential: send an API token or a Microsoft Entra "
                                     "bearer token in the Authorization header.")

@@ -21,7 +21,6 @@ IdentityProviderUnavailable (the token was not judged), never a refusal.
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from typing import Any
 import jwt
 
 from shared.access.api_tokens import CredentialRefused
-from shared.domain.access import IdentityProviderUnavailable, email_identity, service_principal_identity
+from shared.domain.access import GUID, IdentityProviderUnavailable, email_identity, service_principal_identity
 
 MAX_TOKEN_LENGTH = 16 * 1024  # Entra's tokens, groups included, stay well under this
 KEY_SET_LIFESPAN_SECONDS = 3600
@@ -39,7 +38,6 @@ UNKNOWN_KEY_REFRESH_SECONDS = 300  # as Microsoft.IdentityModel's RefreshInterva
 KEY_SET_TIMEOUT_SECONDS = 5
 ALGORITHMS = ["RS256"]  # what Entra signs with; never `none` or HS* (an HMAC "keyed" with the public key)
 USER_NAME_CLAIMS = ("upn", "preferred_username", "email")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _MAX_CLAIM_LENGTH = 320  # the longest email address
 
 NOT_VALID = "The bearer token is not valid."
@@ -58,7 +56,7 @@ class EntraSettings:
     jwks_url: str | None = None
 
     def __post_init__(self):
-        if not _GUID.fullmatch(self.tenant_id or ""):
+        if not GUID.fullmatch(self.tenant_id or ""):
             raise ValueError("The Entra tenant id must be the directory's id (a GUID).")
         object.__setattr__(self, "tenant_id", self.tenant_id.lower())
         object.__setattr__(self, "audiences", tuple(a.strip() for a in self.audiences if a.strip()))
@@ -110,7 +108,12 @@ class EntraVerifier:
             raise CredentialRefused(reason, claimed) from None
         if _guid(claims.get("tid")) != self.settings.tenant_id:
             raise CredentialRefused("The bearer token was not issued by this app's tenant.", claimed)
-        return identity_from_claims(claims, NOT_VALID)
+        identity = identity_from_claims(claims, NOT_VALID)
+        # An ID token (it carries a nonce; a person's has no scopes) proves a sign-in to some client,
+        # not that the caller was given access to this API.
+        if "nonce" in claims or (identity.kind == "user" and not claims.get("scp")):
+            raise CredentialRefused("The bearer token is not an access token for this app.", claimed)
+        return identity
 
     def _signing_key(self, kid: str) -> Any:
         with self._lock:
@@ -161,7 +164,7 @@ def _unverified(token: str) -> tuple[dict, dict]:
 
 
 def _guid(value: Any) -> str | None:
-    return value.lower() if isinstance(value, str) and _GUID.fullmatch(value) else None
+    return value.lower() if isinstance(value, str) and GUID.fullmatch(value) else None
 
 
 def _text(value: Any) -> str | None:

@@ -63,8 +63,7 @@ READ = frozenset({Action.READ_GROUPS, Action.READ_GROUP_DEVICES, Action.READ_JOB
                   Action.READ_JOB_REPORT, Action.READ_HISTORY})
 RUN_JOBS = frozenset({Action.CREATE_JOB, Action.SAVE_DRAFT, Action.EDIT_JOB, Action.RUN_JOB, Action.STOP_JOB,
                       Action.RESUME_JOB, Action.COPY_JOB, Action.RERUN_JOB, Action.DELETE_JOB})
-MANAGE_ACCESS = frozenset({Action.READ_ROLES, Action.READ_API_TOKENS, Action.MANAGE_API_TOKENS, Action.READ_USERS,
-                           Action.MANAGE_USERS, Action.READ_AUDIT_LOGS})
+READ_ACCESS = frozenset({Action.READ_ROLES, Action.READ_API_TOKENS, Action.READ_USERS, Action.READ_AUDIT_LOGS})
 
 PERMISSIONS: dict[str, frozenset[Action]] = {
     ADMINISTRATOR.id: frozenset(Action),
@@ -74,8 +73,7 @@ PERMISSIONS: dict[str, frozenset[Action]] = {
 }
 
 # Writes: every request for one of these is audited, allowed or refused.
-CHANGES = frozenset(Action) - READ - {Action.READ_ROLES, Action.READ_API_TOKENS, Action.READ_USERS,
-                                      Action.READ_AUDIT_LOGS}
+CHANGES = frozenset(Action) - READ - READ_ACCESS
 
 
 class CallerKind(str, Enum):
@@ -99,8 +97,9 @@ class Caller:
 
     @classmethod
     def anonymous(cls, claimed: str | None = None) -> "Caller":
-        """Who a refused credential claimed to be (a token id, say), unverified."""
-        return cls(CallerKind.ANONYMOUS, claimed or "", "unauthenticated")
+        """No verified caller. Who a refused credential claimed to be (a token id, say) is kept in
+        the display name only: anyone can claim any id, so it must never pass for that caller's."""
+        return cls(CallerKind.ANONYMOUS, "", f"unauthenticated, claiming {claimed}" if claimed else "unauthenticated")
 
     @property
     def actor(self) -> Actor:
@@ -115,6 +114,12 @@ class Caller:
 
 def allowed(caller: Caller, action: Action) -> bool:
     return any(action in PERMISSIONS.get(role_id, ()) for role_id in caller.role_ids)
+
+
+def require(caller: Caller, action: Action) -> None:
+    """For a use case that does more than the action it was admitted for (a draft saved and run at once)."""
+    if not allowed(caller, action):
+        raise Forbidden(caller, action)
 
 
 # Failures of access. The API maps them: Unauthenticated → 401, Forbidden → 403, RateLimited → 429,
@@ -156,11 +161,12 @@ class UserNotFound(NotFound):
 
 
 # Ids of tokens and users: IoT Central's id rule for path parameters, which is also safe as a row key.
-_ACCESS_ID = re.compile(r"[a-zA-Z0-9_-]{1,255}")
+ACCESS_ID = re.compile(r"[a-zA-Z0-9_-]{1,255}")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")  # Entra's ids
 
 
 def validate_access_id(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _ACCESS_ID.fullmatch(value):
+    if not isinstance(value, str) or not ACCESS_ID.fullmatch(value):
         raise InvalidField(field, "must be 1-255 letters, digits, '-' or '_'.")
     return value
 
@@ -232,7 +238,6 @@ class Outcome(str, Enum):
     FAILED = "failed"  # allowed, but the use case refused it (409, 412, 400, …)
     FORBIDDEN = "forbidden"
     UNAUTHENTICATED = "unauthenticated"
-    RATE_LIMITED = "rateLimited"
 
 
 @dataclass(frozen=True)

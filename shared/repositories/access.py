@@ -19,13 +19,13 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-import re
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
-from shared.domain.access import ApiToken, ApiTokenNotFound, User, UserNotFound, UserType, validate_access_id
+from shared.domain.access import (ACCESS_ID, ApiToken, ApiTokenNotFound, User, UserNotFound, UserType,
+                                  validate_access_id)
 from shared.domain.errors import AlreadyExists, ConcurrencyConflict
 from shared.storage_names import ACCESS_TABLE
 
@@ -36,7 +36,7 @@ USER_ROWS_END = "user;"  # ";" follows ":": every user row sorts below it
 IDENTITY_ROW_PREFIX = "identity:"
 IDENTITY_KIND = "User with identity"  # AlreadyExists names the identity: "User with identity 'email:…'"
 
-_ACCESS_ID = re.compile(r"[a-zA-Z0-9_-]{1,255}")
+
 _RETRIED_STATUSES = (404, 409, 412)  # a row changed, appeared or vanished since it was read
 # Users change rarely and by hand; a writer that loses this many races in a row is not racing people.
 _MAX_ATTEMPTS = 10
@@ -44,7 +44,7 @@ _MAX_ATTEMPTS = 10
 
 def is_access_id(value: object) -> bool:
     """Whether `value` can be a token or user id at all (anything else is simply not found)."""
-    return isinstance(value, str) and _ACCESS_ID.fullmatch(value) is not None
+    return isinstance(value, str) and ACCESS_ID.fullmatch(value) is not None
 
 
 class ApiTokenStore(abc.ABC):

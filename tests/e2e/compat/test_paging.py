@@ -125,3 +125,14 @@ def test_a_parameter_repeated_with_another_value_is_refused_naming_it(central):
         assert refused.status_code == 400, refused.text
         assert refused.headers["x-ms-error-code"] == refused.json()["error"]["code"]
         assert name in refused.json()["error"]["message"], refused.text
+
+
+def test_forwarded_headers_a_caller_sends_do_not_reach_the_links(central):
+    """The proxy sets the forwarded headers itself; what a caller sent under those names (to send
+    the next client that follows a nextLink, and its Authorization, elsewhere) is not believed."""
+    group_id = central.group(KIOSKS)
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+              "Forwarded": 'proto=http;host="evil.example"'}
+    page = central.get(f"deviceGroups/{group_id}/devices", params={"maxpagesize": "5"}, headers=forged)
+    assert page.status_code == 200, page.text
+    assert page.json()["nextLink"].startswith(central.url(f"deviceGroups/{group_id}/devices?"))

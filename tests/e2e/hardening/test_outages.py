@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 
-from .conftest import Client, device_filter, start_storage, stop_storage
+from .conftest import device_filter, start_storage, stop_storage
 
 FAN_SPEED = [{"type": "property", "path": "fanSpeed", "value": 1}]
 

@@ -252,11 +252,21 @@ def fake_easy_auth(headers) -> EntraIdentity | None:
     return {"ana": ANA, "ci": CI_APP}.get(name) if name else None
 
 
+CHECKED_BEARER = "Bearer eyJ.checked-by-easy-auth"  # Easy Auth passes the token it validated on to the app
+
+
 def test_easy_auth_principal_is_used_when_easy_auth_is_trusted():
     world = World(easy_auth=fake_easy_auth)
     world.assign("ana", ANA, VIEWER.id)
-    caller = world.access.admit({"x-ms-client-principal": "ana"}, Action.READ_JOBS)
+    caller = world.access.admit({"x-ms-client-principal": "ana", "authorization": CHECKED_BEARER}, Action.READ_JOBS)
     assert caller == Caller(CallerKind.USER, "ana", "Ana Silva", (VIEWER.id,))
+
+
+def test_an_easy_auth_principal_without_the_bearer_token_it_checked_is_no_credential():
+    """A browser's Easy Auth session cookie rides on requests other sites make: it alone must not act."""
+    world = World(easy_auth=fake_easy_auth)
+    world.assign("ana", ANA, ADMINISTRATOR.id)
+    assert "no credential" in unauthenticated(world, {"x-ms-client-principal": "ana"}).reason
 
 
 def test_easy_auth_headers_are_ignored_when_easy_auth_is_not_trusted():
@@ -266,12 +276,12 @@ def test_easy_auth_headers_are_ignored_when_easy_auth_is_not_trusted():
     assert "no credential" in refused.reason
 
 
-def test_easy_auth_comes_before_the_authorization_header():
+def test_an_api_token_is_its_own_credential_even_beside_an_easy_auth_principal():
     world = World(easy_auth=fake_easy_auth)
     world.assign("ci", CI_APP, BUILDER.id)
     token = world.token("ops", OPERATOR.id)
     caller = world.access.admit({"x-ms-client-principal": "ci", "authorization": token}, Action.READ_JOBS)
-    assert caller.id == "ci"
+    assert caller.id == "ops"
 
 
 def test_without_easy_auth_headers_the_authorization_header_is_read():
@@ -282,15 +292,14 @@ def test_without_easy_auth_headers_the_authorization_header_is_read():
 
 def test_a_malformed_easy_auth_principal_is_unauthenticated():
     world = World(easy_auth=fake_easy_auth)
-    token = world.token("ops", OPERATOR.id)
-    refused = unauthenticated(world, {"x-ms-client-principal": "garbled", "authorization": token})
+    refused = unauthenticated(world, {"x-ms-client-principal": "garbled", "authorization": CHECKED_BEARER})
     assert refused.reason == "The App Service Authentication principal is malformed."
 
 
 def test_easy_auth_administrators_are_administrators():
     world = World(easy_auth=fake_easy_auth, administrators=((TENANT, CI_OID),))
-    assert world.access.admit({"x-ms-client-principal": "ci"}, Action.MANAGE_API_TOKENS).role_ids == (
-        ADMINISTRATOR.id,)
+    headers = {"x-ms-client-principal": "ci", "authorization": CHECKED_BEARER}
+    assert world.access.admit(headers, Action.MANAGE_API_TOKENS).role_ids == (ADMINISTRATOR.id,)
 
 
 # Header names

@@ -228,3 +228,21 @@ class TestSettings:
     def test_refuses_what_could_never_match(self, tenant, audiences):
         with pytest.raises(ValueError):
             EntraSettings(tenant, audiences)
+
+
+class TestOnlyAccessTokens:
+    """An ID token proves a sign-in to some client, not access to this API."""
+
+    def test_a_token_with_a_nonce_is_refused(self, idp, verifier):
+        with pytest.raises(CredentialRefused) as refused:
+            verifier.verify(idp.issue_user_token("ana@contoso.com", nonce="n-0S6_WzA2Mj"))
+        assert refused.value.reason == "The bearer token is not an access token for this app."
+
+    def test_a_persons_token_without_scopes_is_refused(self, idp, verifier):
+        with pytest.raises(CredentialRefused) as refused:
+            verifier.verify(idp.issue_user_token("ana@contoso.com", scp=None))
+        assert refused.value.reason == "The bearer token is not an access token for this app."
+
+    def test_an_app_only_token_needs_no_scopes(self, idp, verifier):
+        app = str(uuid.uuid4())
+        assert verifier.verify(idp.issue_app_token(app, str(uuid.uuid4()))).kind == "servicePrincipal"

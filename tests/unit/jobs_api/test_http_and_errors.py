@@ -55,9 +55,10 @@ _URL = "http://10.0.0.4:7071/api/jobs?api-version=2022-07-31"
     ({}, {"x-forwarded-proto": "https", "x-forwarded-host": "jobs.contoso.com"}, _URL),  # untrusted: ignored
     ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-proto": "https", "x-forwarded-host": "jobs.contoso.com"},
      "https://jobs.contoso.com/api/jobs?api-version=2022-07-31"),
-    ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-proto": "https, http", "x-forwarded-host": "a.com:8443, b"},
+    # The proxy's own entry is the last: what the caller sent before it is not believed.
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-proto": "http, https", "x-forwarded-host": "evil.com, a.com:8443"},
      "https://a.com:8443/api/jobs?api-version=2022-07-31"),
-    ({"TRUST_FORWARDED_HEADERS": "true"}, {"forwarded": 'for=1.2.3.4;proto=https;host="a.com", proto=http'},
+    ({"TRUST_FORWARDED_HEADERS": "true"}, {"forwarded": 'proto=http;host="evil.com", for=1.2.3.4;proto=https;host="a.com"'},
      "https://a.com/api/jobs?api-version=2022-07-31"),
     ({"TRUST_FORWARDED_HEADERS": "true"}, {"x-forwarded-host": "evil.com/x?y", "x-forwarded-proto": "javascript"},
      _URL),  # not a host, not a scheme: ignored
@@ -152,3 +153,13 @@ def test_skip_tokens_round_trip_and_refuse_the_wrong_kind(kind, continuation):
     for token in ("not-base64!", opaque_token(wrong), opaque_token(True), opaque_token(-1)):
         with pytest.raises(ApiError):
             decode_token(token, accepts)
+
+
+@pytest.mark.parametrize("url, resource", [
+    ("http://h/api/jobs/j1/stop", "jobs/j1"), ("http://h/api/jobs/j1", "jobs/j1"), ("http://h/api/jobs", "jobs"),
+    ("http://h/api/jobs/j1/rerun/j2", "jobs/j1"), ("http://h/api/deviceGroups/g1/devices?x=1", "deviceGroups/g1"),
+    ("http://h/api/apiTokens/t1", "apiTokens/t1"), ("https://public.example/fleet/api/jobs/new-1", "jobs/new-1"),
+])
+def test_the_audit_log_names_the_resource_acted_on_not_the_action(url, resource):
+    from jobs_api.http import audited_resource
+    assert audited_resource(url) == resource
