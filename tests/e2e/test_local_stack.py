@@ -1,7 +1,9 @@
-"""`python -m local up` brings the whole stack up, answers health, and stops cleanly on Ctrl-C."""
+"""`python -m local up` brings the whole stack up, answers health, prints a development
+administrator token that the API accepts (and without which it refuses), and stops cleanly on Ctrl-C."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -39,6 +41,16 @@ def get_json(url: str) -> tuple[int, dict] | None:
         return None
 
 
+def get(url: str, **headers: str) -> tuple[int, dict, dict]:
+    """Status, headers and JSON body of a GET, whatever the status."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
 @pytest.fixture
 def stack():
     host, hub, blob, queue, table = free_ports(5)
@@ -54,7 +66,7 @@ def stack():
         process.wait()
 
 
-def test_the_stack_answers_health_and_stops_on_ctrl_c(stack):
+def test_the_stack_answers_health_accepts_its_printed_token_and_stops_on_ctrl_c(stack):
     process, output, base_url, ports = stack
     wait_for(lambda: any("Press Ctrl-C" in line for line in output), 90, what="the stack's ready banner")
     assert any(f"curl -s {base_url}/health" in line for line in output)
@@ -62,6 +74,16 @@ def test_the_stack_answers_health_and_stops_on_ctrl_c(stack):
     assert status == 200
     assert body == {"status": "healthy", "checks": {"tables": {"status": "up"}, "queues": {"status": "up"},
                                                     "iotHub": {"status": "up"}}}
+
+    # The banner's token, as a developer copies it into their shell, and the curl line using it.
+    [token] = [match.group(1) for line in output if (match := re.fullmatch(r"\s*export TOKEN='(.+)'\s*", line))]
+    assert token.startswith("SharedAccessSignature sr=") and "&skn=dev-admin&" in token
+    assert any(f'curl -s -H "Authorization: $TOKEN" {base_url}/jobs' in line for line in output)
+    status, _, body = get(f"{base_url}/jobs", Authorization=token)
+    assert (status, body) == (200, {"value": []})
+    status, headers, body = get(f"{base_url}/jobs")
+    assert status == 401 and body["error"]["code"] == "Unauthorized" == headers["x-ms-error-code"]
+    assert "SharedAccessSignature" in headers["WWW-Authenticate"]
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
