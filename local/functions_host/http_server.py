@@ -37,6 +37,9 @@ def auth_level_of(function: FunctionInfo) -> str:
     return str(getattr(level, "value", level) or "function")
 
 
+MAX_HEADER_BYTES = 32 * 1024
+
+
 class HttpFrontEnd:
     def __init__(self, routes: list[Route], invoker: Invoker, admin: AdminApi, keys: HostKeys | None,
                  write_outputs) -> None:
@@ -44,7 +47,9 @@ class HttpFrontEnd:
         self._write_outputs = write_outputs
 
     def web_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        # aiohttp's 8 KiB header field limit would refuse an Entra token or an Easy Auth principal
+        # that the Functions host (Kestrel, 32 KiB of headers) passes through.
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"max_field_size": MAX_HEADER_BYTES})
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 

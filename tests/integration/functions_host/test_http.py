@@ -28,6 +28,13 @@ def test_request_carries_route_params_query_headers_and_body(app_host):
                                "body": "payload", "header": "yes"}
 
 
+
+def test_a_header_of_20_kib_reaches_the_function(app_host):
+    """Entra tokens and Easy Auth principals can pass aiohttp's 8 KiB default; the Functions host takes 32 KiB."""
+    response = http("POST", app_host.url + "/testapi/items/5", body=b"payload", headers={"X-Test": "y" * 20_000})
+    assert response.status == 200
+    assert response.json()["header"] == "y" * 20_000
+
 @pytest.mark.parametrize("path, function, values", [
     ("/testapi/items", "items", {"id": None}),
     ("/testapi/items/12", "items", {"id": "12"}),
