@@ -1,4 +1,5 @@
-"""Queue triggers of the dispatcher: `jobs-plan` → plan_job, `jobs-dispatch` → send_batch.
+"""Queue triggers of the dispatcher: `jobs-plan` → plan_job, `jobs-dispatch` → send_batch; and
+the scheduler's timer (SCHEDULED_JOBS_TIMER_SCHEDULE) → start_due_runs.
 Thin: decode the message, call the plain function with the process's collaborators.
 
 The triggers are async and run the blocking work on a small pool of their own: a sender waits
@@ -23,6 +24,7 @@ from shared.storage_names import DISPATCH_QUEUE, PLAN_QUEUE
 from shared.triggers import decode_or_refuse
 
 from dispatcher.planning import fail_planning, plan_job
+from dispatcher.scheduling import start_due_runs
 from dispatcher.sending import send_batch
 
 logger = logging.getLogger(__name__)
@@ -88,3 +90,14 @@ def send_and_log(request: DispatchRequest, redelivered: bool, delivery_id: str |
                         invoked_at=invoked_at)
     logger.info("job %s batch %s..%s: %s in %.0f ms", request.job_id, request.first_device_id,
                 request.last_device_id, result, (time.monotonic() - started) * 1000)
+
+
+# No monitor: a tick that was missed is made good by the next one (the grace period), not by a
+# past-due run of the timer.
+@bp.function_name("start_scheduled_jobs")
+@bp.timer_trigger(arg_name="timer", schedule="%SCHEDULED_JOBS_TIMER_SCHEDULE%", use_monitor=False)
+async def start_scheduled_jobs(timer: func.TimerRequest) -> None:
+    result = await _in_stage_pool(start_due_runs, collaborators())
+    if result.started or result.missed or result.deferred:
+        logger.info("scheduler: started %s, missed %d, left for the next tick %s", list(result.started),
+                    result.missed, list(result.deferred))

@@ -161,6 +161,15 @@ param jobHistoryRetentionDays int = 30
 @description('JOB_HISTORY_PURGE_SCHEDULE: NCRONTAB schedule (UTC, six fields) of the archive-and-purge timer.')
 param jobHistoryPurgeSchedule string = '0 0 3 * * *'
 
+// Scheduled jobs: see the Configuration table of the project README.
+@description('SCHEDULED_JOBS_TIMER_SCHEDULE: NCRONTAB schedule (UTC, six fields) of the scheduler that starts scheduled jobs\' runs.')
+param scheduledJobsTimerSchedule string = '0 * * * * *'
+
+@description('SCHEDULED_JOBS_GRACE_MINUTES: how late a scheduled job\'s run may still start; later, it is recorded as missed.')
+@minValue(0)
+@maxValue(1440)
+param scheduledJobsGraceMinutes int = 15
+
 // Access: see the Access section of infra/README.md. There is no default administrator and no
 // password: the first one is named here (or makes an API token with shared.access.admin_token).
 @description('ENTRA_TENANT_ID: the Microsoft Entra ID tenant whose bearer tokens (and App Service Authentication sign-ins) the app accepts; set only together with entraAudiences.')
@@ -223,6 +232,7 @@ var tableNames = [
   'hubsenders'
   'access'
   'auditlog'
+  'scheduledjobs'
 ]
 var queueNames = [
   'jobs-plan'
@@ -641,6 +651,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'JOB_HISTORY_PURGE_SCHEDULE'
           value: jobHistoryPurgeSchedule
+        }
+        {
+          name: 'SCHEDULED_JOBS_TIMER_SCHEDULE'
+          value: scheduledJobsTimerSchedule
+        }
+        {
+          name: 'SCHEDULED_JOBS_GRACE_MINUTES'
+          value: string(scheduledJobsGraceMinutes)
         }
         // Access (shared/access): API tokens name the app they are for (sr=), the site's name,
         // which the platform also sets as WEBSITE_SITE_NAME; set here so that it is in plain sight.

@@ -14,15 +14,17 @@ from jobs_api import access as access_cases
 from jobs_api import groups as group_cases
 from jobs_api import jobs as job_cases
 from jobs_api import paging
+from jobs_api import scheduled_jobs as schedule_cases
 from jobs_api.errors import ApiError
 from jobs_api.history import JobPurged, history_page, job_not_found, open_archived_report
-from jobs_api.http import (JSON, if_match, json_response, no_content, public_url, query, read_body, resource_url,
-                           respond)
+from jobs_api.http import (JSON, if_match, json_response, no_content, public_url, query, read_body, read_json,
+                           resource_url, respond)
 from jobs_api.models import (ApiTokenCollection, ApiTokenRequest, ApiTokenView, AuditCaller, AuditEntryView,
                              AuditLogCollection, Device, DeviceCollection, DeviceGroupCollection, DeviceGroupDefinition,
                              DeviceGroupPatch, DraftRequest, HealthReport, HistoryCollection, JobCollection,
                              JobDefinition, JobDeviceCollection, JobDeviceStatus, JobPatch, RoleAssignmentView,
-                             RoleCollection, RoleView, UserCollection, UserRequest, UserView)
+                             RoleCollection, RoleView, ScheduledJobCollection, ScheduledJobDefinition, UserCollection,
+                             UserRequest, UserView)
 from jobs_api.openapi import allowed_methods, openapi_document
 
 bp = func.Blueprint()
@@ -216,6 +218,59 @@ def jobs_rerun(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Action.RERUN_JOB, action)
 
 
+# Scheduled jobs (each occurrence runs as a job: dispatcher/scheduling.py starts it)
+
+
+@bp.route(route="scheduledJobs", methods=["GET"])
+def scheduled_jobs_list(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        return _page_by_key(ScheduledJobCollection, schedule_cases.list_scheduled_jobs(ctx),
+                            schedule_cases.LIST_ORDER, req, view=lambda job: schedule_cases.view(job, ctx))
+    return respond(req, Action.READ_SCHEDULED_JOBS, action)
+
+
+@bp.route(route="scheduledJobs/{scheduledJobId}", methods=["GET"])
+def scheduled_jobs_get(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        view = schedule_cases.read_scheduled_job(_scheduled_job_id(req), ctx)
+        return json_response(view, etag=view.etag)
+    return respond(req, Action.READ_SCHEDULED_JOBS, action)
+
+
+@bp.route(route="scheduledJobs/{scheduledJobId}", methods=["PUT"])
+def scheduled_jobs_put(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        definition = read_body(req, ScheduledJobDefinition)
+        job = schedule_cases.put_scheduled_job(_scheduled_job_id(req), definition, if_match(req), ctx)
+        return _scheduled_job_response(job, ctx)
+    return respond(req, Action.MANAGE_SCHEDULED_JOBS, action)
+
+
+@bp.route(route="scheduledJobs/{scheduledJobId}", methods=["PATCH"])
+def scheduled_jobs_patch(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        patch = read_json(req)  # application/merge-patch+json or application/json alike
+        job = schedule_cases.patch_scheduled_job(_scheduled_job_id(req), patch, if_match(req), ctx)
+        return _scheduled_job_response(job, ctx)
+    return respond(req, Action.MANAGE_SCHEDULED_JOBS, action)
+
+
+@bp.route(route="scheduledJobs/{scheduledJobId}", methods=["DELETE"])
+def scheduled_jobs_delete(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        schedule_cases.delete_scheduled_job(_scheduled_job_id(req), if_match(req), ctx)
+        return no_content()
+    return respond(req, Action.MANAGE_SCHEDULED_JOBS, action)
+
+
+@bp.route(route="scheduledJobs/{scheduledJobId}/jobs", methods=["GET"])
+def scheduled_jobs_runs(req: func.HttpRequest) -> func.HttpResponse:
+    def action(ctx):
+        return _page_by_key(JobCollection, schedule_cases.list_runs(_scheduled_job_id(req), ctx),
+                            job_cases.LIST_ORDER, req, view=lambda job: job_cases.view_of(job, ctx))
+    return respond(req, Action.READ_SCHEDULED_JOBS, action)
+
+
 # Archived history (jobs purged after the retention period)
 
 
@@ -382,6 +437,15 @@ def _job_response(job, ctx, status: int = 200, location: str | None = None) -> f
 
 def _job_id(req: func.HttpRequest) -> str:
     return limits.validate_job_id(req.route_params.get("jobId", ""), "jobId")
+
+
+def _scheduled_job_id(req: func.HttpRequest) -> str:
+    return limits.validate_job_id(req.route_params.get("scheduledJobId", ""), "scheduledJobId")
+
+
+def _scheduled_job_response(job, ctx) -> func.HttpResponse:
+    view = schedule_cases.view(job, ctx)
+    return json_response(view, etag=view.etag)
 
 
 def _group_id(req: func.HttpRequest) -> str:

@@ -35,23 +35,30 @@ class PlanningUnavailable(Exception):
 
 
 def create_job(job_id: str, definition: JobDefinition, ctx: Collaborators) -> Job:
-    """IoT Central's `PUT /jobs/{id}`: create the job and start it.
-
-    Safe to retry: a caller whose request timed out sends it again and gets the job it created
-    (started once); a different job under that id is AlreadyExists."""
+    """IoT Central's `PUT /jobs/{id}`: create the job and start it (see start_job)."""
     limits.validate_job_id(job_id, "jobId")
-    job = replace(definition.to_job(job_id, ctx.clock()), created_by=ctx.caller.actor)
-    existing = _existing(job_id, ctx)  # before any hub call
+    return start_job(replace(definition.to_job(job_id, ctx.clock()), created_by=ctx.caller.actor), ctx)
+
+
+def start_job(job: Job, ctx: Collaborators) -> Job:
+    """The one way a new job starts, for callers of the API and the scheduler alike: every check,
+    then the job written `pending` and its planning asked for.
+
+    Safe to retry: asked again (a caller whose request timed out, a scheduler that crashed
+    before it recorded the run, two schedulers at once) it answers the job it created, started
+    once; a different job under that id is AlreadyExists."""
+    existing = _existing(job.id, ctx)  # before any hub call
     if existing is not None:
         return _same_job_or_refuse(existing, job)
     try:
         return _run_new(job, ctx)
     except AlreadyExists:  # the same create, sent twice at once: the other one won
-        return _same_job_or_refuse(ctx.jobs.get(job_id), job)
+        return _same_job_or_refuse(ctx.jobs.get(job.id), job)
 
 
 def _same_job_or_refuse(existing: Job, requested: Job) -> Job:
-    if existing.status is not JobStatus.DRAFT and existing.rerun_of is None and existing.is_defined_as(requested):
+    if (existing.status is not JobStatus.DRAFT and existing.rerun_of is None and existing.is_defined_as(requested)
+            and existing.scheduled_job_id == requested.scheduled_job_id):
         return existing
     raise AlreadyExists("Job", existing.id)
 

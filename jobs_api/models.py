@@ -18,6 +18,8 @@ from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Actor, Job
 from shared.domain.operations import Operation, parse_operation_type
 from shared.domain.progress import Progress
+from shared.domain.scheduled_jobs import ScheduledJob
+from shared.domain.schedules import Schedule
 from shared.hub_gateway import DeviceSummary
 
 # The spec's type names, then the class names IoT Central's docs use in examples.
@@ -165,6 +167,60 @@ class DeviceGroupPatch(RequestModel):
     etag: StrictStr | None = None
 
 
+class ScheduleEnd(RequestModel):
+    type: Literal["date", "occurrences"]
+    date: StrictStr | None = Field(None, description="With type date: the last local date with runs, YYYY-MM-DD.")
+    occurrences: StrictInt | None = Field(None, description="With type occurrences: the number of runs, 1-999.")
+
+
+class ScheduleDefinition(RequestModel):
+    """IoT Central's `schedule`, plus our `timeZone` (shared/domain/schedules.py has the rules)."""
+
+    start: StrictStr = Field(description="The first run: an ISO 8601 instant with Z or an offset.")
+    recurrence: Literal["daily", "weekly", "monthly"] | None = Field(None, description="Left out: runs once.")
+    end: ScheduleEnd | None = None
+    time_zone: StrictStr | None = Field(None, description="An IANA zone whose wall clock the runs keep (an "
+                                                        "extension; UTC when left out).")
+
+    def to_schedule(self, now: datetime) -> Schedule:
+        """The schedule, whatever its start; the use case decides whether a past start is allowed."""
+        return Schedule.from_api(self.model_dump(by_alias=True, exclude_none=True), now,
+                                 one_time_start_must_be_future=False)
+
+
+class ScheduledJobDefinition(RequestModel):
+    """The body of `PUT /scheduledJobs/{id}`, IoT Central's ScheduledJob. `etag` works like If-Match."""
+
+    display_name: StrictStr | None = Field(None, max_length=limits.MAX_DISPLAY_NAME_LENGTH, json_schema_extra=_TEXT)
+    description: StrictStr | None = Field(None, max_length=limits.MAX_DESCRIPTION_LENGTH, json_schema_extra=_FREE_TEXT)
+    group: StrictStr = Field(description="The device group's id.")
+    data: list[JobData] = Field(min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
+    batch: JobBatch | None = None
+    cancellation_threshold: JobCancellationThreshold | None = None
+    organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
+                                                  json_schema_extra=_ORGANIZATIONS)
+    schedule: ScheduleDefinition
+    enabled: StrictBool = True
+    etag: StrictStr | None = None
+
+    def to_scheduled_job(self, job_id: str, now: datetime) -> ScheduledJob:
+        return ScheduledJob.define(
+            job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
+            self.schedule.to_schedule(now), now, description=self.description, batch=_dumped(self.batch),
+            cancellation_threshold=_dumped(self.cancellation_threshold), enabled=self.enabled,
+            organizations=tuple(self.organizations) if self.organizations is not None else None)
+
+
+def scheduled_job_as_definition(job: ScheduledJob) -> dict:
+    """The stored definition as a request body: what a merge patch applies to."""
+    body = {"displayName": job.display_name, "description": job.description, "group": job.group_id,
+            "data": [_operation_view(operation).to_json() for operation in job.operations], "batch": job.batch,
+            "cancellationThreshold": job.cancellation_threshold,
+            "organizations": list(job.organizations) if job.organizations is not None else None,
+            "schedule": job.schedule.to_api(), "enabled": job.enabled}
+    return {name: value for name, value in body.items() if value is not None}
+
+
 # Responses
 
 
@@ -212,6 +268,7 @@ class JobView(ResponseModel):
     batch: dict[str, Any] | None = None
     cancellation_threshold: dict[str, Any] | None = None
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
+    scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
     organizations: list[str] | None = None
     created_by: ActorView | None = Field(None, description="Who made the job (an extension).")
     last_stopped_by: ActorView | None = Field(None, description="Who last stopped it (an extension).")
@@ -226,9 +283,51 @@ class JobView(ResponseModel):
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
                    cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of,
+                   scheduled_job_id=job.scheduled_job_id,
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    created_by=ActorView.of(job.created_by), last_stopped_by=ActorView.of(job.stopped_by),
                    last_resumed_by=ActorView.of(job.resumed_by), etag=job.etag)
+
+
+class ScheduleView(ResponseModel):
+    start: str
+    recurrence: Literal["daily", "weekly", "monthly"] | None = None
+    end: dict[str, Any] | None = None
+    time_zone: str = Field(description="The IANA zone whose wall clock the runs keep (an extension).")
+
+
+class ScheduledJobView(ResponseModel):
+    id: str
+    etag: str | None = None
+    display_name: str
+    description: str | None = None
+    group: str
+    batch: dict[str, Any] | None = None
+    cancellation_threshold: dict[str, Any] | None = None
+    data: list[JobDataView]
+    organizations: list[str] | None = None
+    schedule: ScheduleView
+    enabled: bool
+    completed: bool
+    next_runs: list[datetime] = Field(description="The next runs' times, at most 5 (an extension).")
+    missed: int = Field(description="Runs that were due but did not start (an extension).")
+    last_error: str | None = Field(None, description="Why the last run that was due was refused (an extension).")
+    created_by: ActorView | None = Field(None, description="Who made the scheduled job (an extension).")
+
+    @classmethod
+    def of(cls, job: ScheduledJob, now: datetime) -> "ScheduledJobView":
+        return cls(id=job.id, etag=job.etag, display_name=job.display_name, description=job.description,
+                   group=job.group_id, batch=job.batch, cancellation_threshold=job.cancellation_threshold,
+                   data=[_operation_view(operation) for operation in job.operations],
+                   organizations=list(job.organizations) if job.organizations is not None else None,
+                   schedule=ScheduleView.model_validate(job.schedule.to_api()), enabled=job.enabled,
+                   completed=job.completed, next_runs=job.next_runs(now), missed=job.missed,
+                   last_error=job.last_error, created_by=ActorView.of(job.created_by))
+
+
+class ScheduledJobCollection(ResponseModel):
+    value: list[ScheduledJobView]
+    next_link: str | None = None
 
 
 class JobCollection(ResponseModel):

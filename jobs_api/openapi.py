@@ -17,7 +17,8 @@ from jobs_api.models import (ApiTokenCollection, ApiTokenRequest, ApiTokenView, 
                              DeviceGroupCollection, DeviceGroupDefinition, DeviceGroupPatch, DeviceGroupView,
                              DraftRequest, ErrorResponse, HealthReport, HistoryCollection, JobCollection,
                              JobDefinition, JobDeviceCollection, JobPatch, JobView, RoleCollection, RoleView,
-                             UserCollection, UserRequest, UserView)
+                             ScheduledJobCollection, ScheduledJobDefinition, ScheduledJobView, UserCollection,
+                             UserRequest, UserView)
 from jobs_api.paging import MAX_PAGE_SIZE, SKIP_TOKEN
 
 _ID_PATTERN = f"^{limits.JOB_ID_PATTERN.pattern}$"
@@ -53,6 +54,7 @@ class ApiOperation:
     parameters: list[dict] = field(default_factory=list)
     also: tuple[int, ...] = ()  # other statuses answered with the success body
     public: bool = False  # answered without a credential
+    merge_patch: bool = False  # the body is a JSON merge patch of the resource's definition (RFC 7396)
 
 
 OPERATIONS = [
@@ -93,6 +95,20 @@ OPERATIONS = [
                  "Run the job's operations again, on the devices that failed in it, as a new job rerunId", 200,
                  JobView),
     ApiOperation("get", "/jobs/{jobId}/report.csv", "Jobs_GetReport", "The job's results as CSV", 200, "text/csv"),
+    ApiOperation("get", "/scheduledJobs", "ScheduledJobs_List", "List scheduled jobs, by id", 200,
+                 ScheduledJobCollection, parameters=_PAGING),
+    ApiOperation("get", "/scheduledJobs/{scheduledJobId}", "ScheduledJobs_Get",
+                 "Get a scheduled job, with its next runs", 200, ScheduledJobView),
+    ApiOperation("put", "/scheduledJobs/{scheduledJobId}", "ScheduledJobs_Create",
+                 "Create or replace a scheduled job", 200, ScheduledJobView, ScheduledJobDefinition, [_IF_MATCH]),
+    ApiOperation("patch", "/scheduledJobs/{scheduledJobId}", "ScheduledJobs_Update",
+                 "Update a scheduled job with a JSON merge patch of its definition", 200, ScheduledJobView,
+                 parameters=[_IF_MATCH], merge_patch=True),
+    ApiOperation("delete", "/scheduledJobs/{scheduledJobId}", "ScheduledJobs_Remove",
+                 "Delete a scheduled job: its future runs never start, its past runs stay", 204,
+                 parameters=[_IF_MATCH]),
+    ApiOperation("get", "/scheduledJobs/{scheduledJobId}/jobs", "ScheduledJobs_ListJobs",
+                 "The scheduled job's runs, newest first", 200, JobCollection, parameters=_PAGING),
     ApiOperation("get", "/history", "History_List",
                  "Jobs archived after the retention period, newest first, with their counts", 200,
                  HistoryCollection, parameters=_PAGING),
@@ -172,6 +188,9 @@ def _operation_object(operation: ApiOperation) -> dict:
     document["responses"]["default"] = _error_response()
     if operation.public:
         document["security"] = []
+    if operation.merge_patch:
+        document["requestBody"] = {"required": True, "content": {
+            media: {"schema": {"type": "object"}} for media in ("application/merge-patch+json", "application/json")}}
     if operation.request is not None:
         document["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{operation.request.__name__}"}}}}

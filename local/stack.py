@@ -20,7 +20,7 @@ from local.azurite import AzuriteError, start_azurite
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
 # App settings the host itself needs (the timer's %setting%), as the deployment sets them.
-LOCAL_APP_SETTINGS = {"JOB_HISTORY_PURGE_SCHEDULE": "0 0 3 * * *"}
+LOCAL_APP_SETTINGS = {"JOB_HISTORY_PURGE_SCHEDULE": "0 0 3 * * *", "SCHEDULED_JOBS_TIMER_SCHEDULE": "0 * * * * *"}
 
 
 class StackError(RuntimeError):

@@ -39,7 +39,7 @@ from shared.job_archive import JobArchive
 from shared.pacing import OneWriterPerJob, SenderCount
 from shared.queues import MessageQueue
 from shared.repositories import (DeviceGroupRepository, HubSenderRepository, JobDeviceRepository, JobRepository,
-                                 ensure_tables)
+                                 ScheduledJobRepository, ensure_tables)
 from shared.repositories.access import ApiTokenRepository, UserRepository
 from shared.repositories.audit_log import AuditLog
 from shared.settings import Settings
@@ -78,7 +78,8 @@ class Services:
     def collaborators(self) -> Collaborators:
         return Collaborators(
             jobs=JobRepository(self.tables), job_devices=OneWriterPerJob(JobDeviceRepository(self.tables)),
-            groups=DeviceGroupRepository(self.tables), hub=_BuiltOnFirstUse(lambda: self.hub),
+            groups=DeviceGroupRepository(self.tables), scheduled_jobs=ScheduledJobRepository(self.tables),
+            hub=_BuiltOnFirstUse(lambda: self.hub),
             plan_queue=self.queue(PLAN_QUEUE), dispatch_queue=self.queue(DISPATCH_QUEUE),
             outcomes_queue=self.queue(OUTCOMES_QUEUE), archive=_BuiltOnFirstUse(lambda: self.archive),
             audit_log=AuditLog(self.tables),  # the retention timer purges it
@@ -93,6 +94,7 @@ class Services:
         return replace(self.collaborators, jobs=JobRepository(tables), api_tokens=ApiTokenRepository(tables),
                        users=UserRepository(tables), audit_log=AuditLog(tables),
                        job_devices=OneWriterPerJob(JobDeviceRepository(tables)), groups=DeviceGroupRepository(tables),
+                       scheduled_jobs=ScheduledJobRepository(tables),
                        plan_queue=MessageQueue(self._queue_client(PLAN_QUEUE, **_quick_storage_options())),
                        dispatch_queue=MessageQueue(self._queue_client(DISPATCH_QUEUE, **_quick_storage_options())),
                        outcomes_queue=MessageQueue(self._queue_client(OUTCOMES_QUEUE, **_quick_storage_options())),

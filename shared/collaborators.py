@@ -24,6 +24,7 @@ from shared.repositories.access import ApiTokenStore, UserStore
 from shared.repositories.audit_log import AuditLogStore
 from shared.repositories.job_devices import AbstractJobDeviceRepository
 from shared.repositories.jobs import JobStore
+from shared.repositories.scheduled_jobs import ScheduledJobStore
 from shared.settings import Settings
 
 
@@ -75,6 +76,7 @@ class Collaborators:
     dispatch_queue: MessageSender
     outcomes_queue: MessageSender
     archive: JobArchive | None = None  # jobs purged after the history window
+    scheduled_jobs: ScheduledJobStore | None = None  # IoT Central's scheduled jobs; the scheduler starts their runs
     # Access (the HTTP API's): API tokens, role assignments, the audit log.
     api_tokens: ApiTokenStore | None = None
     users: UserStore | None = None

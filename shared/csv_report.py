@@ -70,6 +70,8 @@ def _detail_rows(job: Job, progress: Progress) -> Iterator[list[str]]:
     yield ["Name", job.display_name]
     yield ["Description", job.description or ""]
     yield ["Device group", job.group_id]
+    if job.scheduled_job_id:
+        yield ["Scheduled job", job.scheduled_job_id]
     yield ["Status", job.status.value]
     yield ["Reason", job.reason or ""]
     yield ["Created", _time(job.created_at)]

@@ -59,6 +59,12 @@ class Settings(BaseModel):
     plan_seconds_per_invocation: int = Field(120, ge=1, le=540, alias="PLAN_SECONDS_PER_INVOCATION")
     dispatch_stall_seconds: int = Field(900, ge=0, le=86400, alias="DISPATCH_STALL_SECONDS")
 
+    # Scheduled jobs: when the scheduler's timer ticks (six-field NCRONTAB, UTC; read by the Functions
+    # host as %SCHEDULED_JOBS_TIMER_SCHEDULE%, so it must be set), and how late an occurrence may still
+    # start (a tick missed, the app down): later than this it is recorded as missed instead.
+    scheduled_jobs_timer_schedule: str = Field("0 * * * * *", min_length=1, alias="SCHEDULED_JOBS_TIMER_SCHEDULE")
+    scheduled_jobs_grace_minutes: int = Field(15, ge=0, le=1440, alias="SCHEDULED_JOBS_GRACE_MINUTES")
+
     # Job history: ended jobs older than this are archived to Blob Storage as CSV, then purged.
     job_history_retention_days: int = Field(30, ge=0, le=3650, alias="JOB_HISTORY_RETENTION_DAYS")
 

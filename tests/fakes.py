@@ -11,7 +11,7 @@ from shared.collaborators import Collaborators, SerialPool
 from shared.domain.devices import DevicePage
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure, MethodResult
 from shared.repositories.in_memory import (InMemoryDeviceGroupRepository, InMemoryJobDeviceRepository,
-                                           InMemoryJobRepository)
+                                           InMemoryJobRepository, InMemoryScheduledJobRepository)
 from shared.settings import Settings
 
 START = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -124,7 +124,8 @@ def collaborators(**given) -> Collaborators:
     """In-memory stores, a FakeHub, FakeQueues, a serial pool and a FakeClock, unless given."""
     clock = given.pop("clock", None) or FakeClock()
     defaults = dict(jobs=InMemoryJobRepository(), job_devices=InMemoryJobDeviceRepository(),
-                    groups=InMemoryDeviceGroupRepository(), hub=FakeHub(), plan_queue=FakeQueue(),
+                    groups=InMemoryDeviceGroupRepository(), scheduled_jobs=InMemoryScheduledJobRepository(),
+                    hub=FakeHub(), plan_queue=FakeQueue(),
                     dispatch_queue=FakeQueue(), outcomes_queue=FakeQueue(), devices_pool=SerialPool(),
                     settings=Settings(), clock=clock, monotonic=getattr(clock, "monotonic", time.monotonic),
                     sleep=getattr(clock, "sleep", time.sleep))

@@ -51,6 +51,8 @@ class Action(str, Enum):
     COPY_JOB = "jobs.copy"
     RERUN_JOB = "jobs.rerun"
     DELETE_JOB = "jobs.delete"
+    READ_SCHEDULED_JOBS = "scheduledJobs.read"  # the scheduled jobs and their runs
+    MANAGE_SCHEDULED_JOBS = "scheduledJobs.manage"  # create, replace, patch, delete
     READ_ROLES = "roles.read"
     READ_API_TOKENS = "apiTokens.read"
     MANAGE_API_TOKENS = "apiTokens.manage"
@@ -60,9 +62,10 @@ class Action(str, Enum):
 
 
 READ = frozenset({Action.READ_GROUPS, Action.READ_GROUP_DEVICES, Action.READ_JOBS, Action.READ_JOB_DEVICES,
-                  Action.READ_JOB_REPORT, Action.READ_HISTORY})
+                  Action.READ_JOB_REPORT, Action.READ_HISTORY, Action.READ_SCHEDULED_JOBS})
 RUN_JOBS = frozenset({Action.CREATE_JOB, Action.SAVE_DRAFT, Action.EDIT_JOB, Action.RUN_JOB, Action.STOP_JOB,
-                      Action.RESUME_JOB, Action.COPY_JOB, Action.RERUN_JOB, Action.DELETE_JOB})
+                      Action.RESUME_JOB, Action.COPY_JOB, Action.RERUN_JOB, Action.DELETE_JOB,
+                      Action.MANAGE_SCHEDULED_JOBS})
 READ_ACCESS = frozenset({Action.READ_ROLES, Action.READ_API_TOKENS, Action.READ_USERS, Action.READ_AUDIT_LOGS})
 
 PERMISSIONS: dict[str, frozenset[Action]] = {

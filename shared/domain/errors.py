@@ -66,3 +66,8 @@ class ConcurrencyConflict(DomainError):
 class InvalidGroupFilter(InvalidField):
     def __init__(self, message: str):
         super().__init__("filter", message)
+
+
+class ScheduledJobNotFound(NotFound):
+    def __init__(self, scheduled_job_id: str):
+        super().__init__("Scheduled job", scheduled_job_id)

@@ -90,6 +90,7 @@ class Job:
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
+    scheduled_job_id: str | None = None  # a run of this scheduled job (IoT Central's scheduledJobId)
     organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
     created_by: Actor | None = None
     stopped_by: Actor | None = None  # who last stopped it
@@ -207,15 +208,15 @@ class Job:
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None, rerun_of=None, planned=False, incarnation=new_incarnation(), created_by=by,
-                         stopped_by=None, resumed_by=None)
+                         etag=None, rerun_of=None, scheduled_job_id=None, planned=False, incarnation=new_incarnation(),
+                         created_by=by, stopped_by=None, resumed_by=None)
         return copied.validated()
 
     def rerun(self, new_id: str, now: datetime, by: Actor | None = None) -> "Job":
         """A new draft with the same operations for the devices that failed in this ended job."""
         self.require(JobAction.RERUN)
-        rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id, created_at=now,
-                        last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
+        rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id,
+                        scheduled_job_id=None, created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
                         planned=False, incarnation=new_incarnation(), created_by=by, stopped_by=None,
                         resumed_by=None)
         return rerun.validated()

@@ -9,8 +9,9 @@ from shared.repositories.hub_senders import HubSenderRepository
 from shared.repositories.job_devices import (AbstractJobDeviceRepository, ClaimResult,
                                              JobDeviceRepository, RecordResult)
 from shared.repositories.jobs import JobRepository
+from shared.repositories.scheduled_jobs import ScheduledJobRepository, ScheduledJobStore
 from shared.repositories.tables import ensure_tables
 
 __all__ = ["AbstractJobDeviceRepository", "ApiTokenRepository", "ApiTokenStore", "AuditLog", "AuditLogStore",
            "ClaimResult", "DeviceGroupRepository", "HubSenderRepository", "JobDeviceRepository", "JobRepository",
-           "RecordResult", "UserRepository", "UserStore", "ensure_tables"]
+           "RecordResult", "ScheduledJobRepository", "ScheduledJobStore", "UserRepository", "UserStore", "ensure_tables"]

@@ -298,3 +298,49 @@ class InMemoryAuditLog(AuditLogStore):
 
 def _matches(entry: AuditEntry, resource: str | None, caller_id: str | None) -> bool:
     return (resource is None or entry.resource == resource) and (caller_id is None or entry.caller.id == caller_id)
+
+
+# Scheduled jobs (shared.repositories.scheduled_jobs).
+
+from shared.domain.errors import ScheduledJobNotFound
+from shared.domain.scheduled_jobs import ScheduledJob
+from shared.repositories.scheduled_jobs import ScheduledJobStore
+
+
+class InMemoryScheduledJobRepository(ScheduledJobStore):
+    def __init__(self):
+        self._jobs: dict[str, ScheduledJob] = {}
+        self._versions = _Versions()
+        self._lock = threading.Lock()
+
+    def add(self, job: ScheduledJob) -> ScheduledJob:
+        with self._lock:
+            if job.id in self._jobs:
+                raise AlreadyExists("Scheduled job", job.id)
+            return self._store(job)
+
+    def get(self, job_id: str) -> ScheduledJob:
+        if job_id not in self._jobs:
+            raise ScheduledJobNotFound(job_id)
+        return copy.deepcopy(self._jobs[job_id])
+
+    def update(self, job: ScheduledJob) -> ScheduledJob:
+        with self._lock:
+            if self.get(job.id).etag != job.etag:
+                raise ConcurrencyConflict("Scheduled job", job.id)
+            return self._store(job)
+
+    def delete(self, job_id: str, etag: str | None = None) -> None:
+        with self._lock:
+            if etag and self.get(job_id).etag != etag:
+                raise ConcurrencyConflict("Scheduled job", job_id)
+            self.get(job_id)
+            del self._jobs[job_id]
+
+    def list(self) -> list[ScheduledJob]:
+        return [copy.deepcopy(self._jobs[job_id]) for job_id in sorted(self._jobs)]
+
+    def _store(self, job: ScheduledJob) -> ScheduledJob:
+        job.etag = self._versions.next()
+        self._jobs[job.id] = copy.deepcopy(job)
+        return job

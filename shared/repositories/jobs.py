@@ -172,10 +172,11 @@ def job_to_entity(job: Job) -> dict:
         "description": job.description, "group": job.group_id, "status": job.status.value,
         "createdAt": job.created_at, "lastModified": job.last_modified, "startedAt": job.started_at,
         "endedAt": job.ended_at, "reason": job.reason, "retentionAnchor": job.retention_anchor,
-        "rerunOf": job.rerun_of, "incarnation": job.incarnation, "planned": job.planned,
+        "rerunOf": job.rerun_of, "scheduledJobId": job.scheduled_job_id, "incarnation": job.incarnation,
+        "planned": job.planned,
         "deleting": job.deleting,
     }
-    entity.update(split_json("operations", [_operation_to_dict(op) for op in job.operations]))
+    entity.update(split_json("operations", [operation_to_dict(op) for op in job.operations]))
     options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}
     if job.organizations is not None:
         options["organizations"] = list(job.organizations)
@@ -199,12 +200,13 @@ def job_from_entity(entity: dict) -> Job:
     return Job(
         id=entity["RowKey"], display_name=entity["displayName"], description=entity.get("description"),
         group_id=entity["group"], status=JobStatus(entity["status"]),
-        operations=tuple(_operation_from_dict(item) for item in join_json(entity, "operations")),
+        operations=tuple(operation_from_dict(item) for item in join_json(entity, "operations")),
         devices=tuple(devices) if devices is not None else None,
         created_at=entity["createdAt"], last_modified=entity["lastModified"],
         started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
         batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
-        rerun_of=entity.get("rerunOf"), incarnation=entity.get("incarnation", ""),
+        rerun_of=entity.get("rerunOf"), scheduled_job_id=entity.get("scheduledJobId"),
+        incarnation=entity.get("incarnation", ""),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
@@ -213,13 +215,13 @@ def job_from_entity(entity: dict) -> Job:
     )
 
 
-def _operation_to_dict(operation: Operation) -> dict:
+def operation_to_dict(operation: Operation) -> dict:
     return {"type": operation.type.value, "path": operation.path, "value": operation.value,
             "target": operation.target, "responseTimeout": operation.response_timeout_seconds,
             "connectTimeout": operation.connect_timeout_seconds}
 
 
-def _operation_from_dict(item: dict) -> Operation:
+def operation_from_dict(item: dict) -> Operation:
     return Operation(type=OperationType(item["type"]), path=item["path"], value=item.get("value"),
                      target=item.get("target"), response_timeout_seconds=item.get("responseTimeout"),
                      connect_timeout_seconds=item.get("connectTimeout"))

@@ -31,6 +31,8 @@ MATRIX: dict[str, tuple[int, int, int, int]] = {
     "jobs.copy":                 (1, 1, 0, 0),
     "jobs.rerun":                (1, 1, 0, 0),
     "jobs.delete":               (1, 1, 0, 0),
+    "scheduledJobs.read":        (1, 1, 1, 1),
+    "scheduledJobs.manage":      (1, 1, 0, 0),
     "roles.read":                (1, 0, 0, 0),  # as IoT Central: only an Administrator sees Permissions
     "apiTokens.read":            (1, 0, 0, 0),
     "apiTokens.manage":          (1, 0, 0, 0),
@@ -42,7 +44,7 @@ COLUMNS = (ADMINISTRATOR_ID, OPERATOR_ID, BUILDER_ID, VIEWER_ID)
 CELLS = [(role_id, action, bool(row[column])) for action, row in MATRIX.items()
          for column, role_id in enumerate(COLUMNS)]
 WRITES = {"deviceGroups.manage", "jobs.create", "jobs.saveDraft", "jobs.edit", "jobs.run", "jobs.stop", "jobs.resume",
-          "jobs.copy", "jobs.rerun", "jobs.delete", "apiTokens.manage", "users.manage"}
+          "jobs.copy", "jobs.rerun", "jobs.delete", "scheduledJobs.manage", "apiTokens.manage", "users.manage"}
 
 
 def holding(*role_ids: str) -> Caller:
