@@ -124,6 +124,17 @@ class Stack:
         self.admin_token = create_token(self.tables, Settings.from_environ(environ), "stack-admin", days=2,
                                         created_by="system:harness")
 
+    @classmethod
+    def started(cls, sku: str = "none", **settings: str) -> "Stack":
+        """A stack whose dev host runs with these settings added; closed again if the host fails to start."""
+        stack = cls(sku=sku)
+        try:
+            stack.host.start(**settings)
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
     def queue(self, name: str) -> QueueClient:
         from azure.storage.queue import TextBase64EncodePolicy
         return QueueClient.from_connection_string(self.azurite.connection_string, name,

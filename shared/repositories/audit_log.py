@@ -26,12 +26,12 @@ from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableServiceClient, TableTransactionError
+from azure.data.tables import TableServiceClient
 
 from shared.domain.access import Action, AuditEntry, Caller, CallerKind, Outcome
 from shared.domain.errors import InvalidField
 from shared.domain.limits import MAX_TRANSACTION_OPERATIONS
-from shared.repositories.tables import decode_continuation, encode_continuation
+from shared.repositories.tables import decode_continuation, delete_rows, encode_continuation
 from shared.storage_names import AUDIT_TABLE
 
 MAX_PAGE_SIZE = 1000  # the most one query answers
@@ -135,13 +135,7 @@ class AuditLog(AuditLogStore):
         return self._table.query_entities(condition, parameters=parameters, results_per_page=size)
 
     def _delete_rows(self, rows: list[dict]) -> int:
-        """Rows of one partition, at most one transaction's worth."""
-        try:
-            self._table.submit_transaction([("delete", row) for row in rows])
-        except TableTransactionError:
-            for row in rows:  # another purge took some meanwhile; delete the rest one by one
-                self._table.delete_entity(row["PartitionKey"], row["RowKey"])
-        return len(rows)
+        return delete_rows(self._table, rows)
 
 
 def entry_to_entity(entry: AuditEntry) -> dict:

@@ -33,7 +33,7 @@ from shared.domain.progress import Progress
 from shared.repositories.device_keys import (DEVICE_KEYS_END, PROGRESS_ROW_KEY, device_id_from_row_key,
                                              device_row_key)
 from shared.repositories.table_transactions import transaction_client
-from shared.repositories.tables import decode_continuation, encode_continuation
+from shared.repositories.tables import decode_continuation, delete_rows, encode_continuation
 from shared.storage_names import JOB_DEVICES_TABLE
 
 _RETRIED_STATUSES = (404, 409, 412)  # a row or the progress row changed, appeared or vanished
@@ -346,12 +346,7 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         return self._table.query_entities(query, parameters=parameters, select=select, results_per_page=page_size)
 
     def _delete_keys(self, keys: list[dict]) -> int:
-        try:
-            self._table.submit_transaction([("delete", key) for key in keys])
-        except TableTransactionError:
-            for key in keys:  # some row went away meanwhile; delete the rest one by one
-                self._table.delete_entity(key["PartitionKey"], key["RowKey"])
-        return len(keys)
+        return delete_rows(self._table, keys)
 
 
 def _raise_unless_lost_race(error: TableTransactionError) -> None:

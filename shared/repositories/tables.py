@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterable
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableServiceClient, TableTransactionError
 
 from shared.tokens import is_service_token, opaque_token, read_opaque_token
 from shared.storage_names import TABLES
@@ -22,6 +22,17 @@ def ensure_tables(service: TableServiceClient, names: Iterable[str] = TABLES) ->
             service.create_table_if_not_exists(name)
         except ResourceExistsError:
             pass  # created concurrently by another instance
+
+
+def delete_rows(table, rows: list[dict]) -> int:
+    """Delete rows of one partition (at most 100) in one transaction; if another writer took some
+    meanwhile, the rest one by one. Returns how many were asked for."""
+    try:
+        table.submit_transaction([("delete", row) for row in rows])
+    except TableTransactionError:
+        for row in rows:
+            table.delete_entity(row["PartitionKey"], row["RowKey"])
+    return len(rows)
 
 
 def split_json(name: str, value: object) -> dict[str, object]:

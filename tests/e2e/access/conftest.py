@@ -147,12 +147,7 @@ def permitted(role: Role, action: Action) -> bool:
 @pytest.fixture(scope="module")
 def stack(request):
     """The module's own stack; its host runs with the module's HOST_SETTINGS."""
-    stack = Stack()
-    try:
-        stack.host.start(**getattr(request.module, "HOST_SETTINGS", {}))
-    except BaseException:
-        stack.close()
-        raise
+    stack = Stack.started(**getattr(request.module, "HOST_SETTINGS", {}))
     yield stack
     stack.close()
 

@@ -71,12 +71,7 @@ class CentralClient(Api):
 
 @pytest.fixture(scope="package")
 def stack():
-    stack = Stack()
-    try:
-        stack.host.start(TRUST_FORWARDED_HEADERS="true")
-    except BaseException:
-        stack.close()
-        raise
+    stack = Stack.started(TRUST_FORWARDED_HEADERS="true")
     yield stack
     stack.close()
 

@@ -21,14 +21,7 @@ S1_PACING = {"HUB_TWIN_READS_PER_SECOND": "100", "HUB_TWIN_UPDATES_PER_SECOND": 
              "HUB_METHOD_UNITS_PER_SECOND": "40", "HUB_QUERIES_PER_MINUTE": "20"}
 
 
-def start_stack(sku: str = "none", **settings: str) -> Stack:
-    stack = Stack(sku=sku)
-    try:
-        stack.host.start(**settings)
-    except BaseException:
-        stack.close()
-        raise
-    return stack
+start_stack = Stack.started
 
 
 def stop_storage(stack: Stack) -> None:
