@@ -98,3 +98,10 @@ def _fake_rows(job_devices, job_id) -> dict:
 @pytest.fixture
 def job_id() -> str:
     return "job-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def scheduled_jobs(backend, table_service, table_name):
+    from shared.repositories import ScheduledJobRepository
+    from shared.repositories.in_memory import InMemoryScheduledJobRepository
+    return ScheduledJobRepository(table_service, table_name) if backend == "azurite" else InMemoryScheduledJobRepository()
