@@ -66,6 +66,10 @@ HAND_WRITTEN = [
     (ADMINISTRATOR, "put", "/apiTokens/{tokenId}", True),
     (ADMINISTRATOR, "delete", "/users/{userId}", True),
     (ADMINISTRATOR, "get", "/auditLogs", True),
+    (VIEWER, "get", "/scheduledJobs/{scheduledJobId}", True),
+    (VIEWER, "put", "/scheduledJobs/{scheduledJobId}", False),
+    (BUILDER, "delete", "/scheduledJobs/{scheduledJobId}", False),
+    (OPERATOR, "put", "/scheduledJobs/{scheduledJobId}", True),
 ]
 
 
@@ -136,6 +140,7 @@ class World:
         control = self.stack.hub.control
         return {"deviceGroups": self.admin.items("deviceGroups"), "jobs": self.admin.items("jobs"),
                 "apiTokens": self.admin.items("apiTokens"), "users": self.admin.items("users"),
+                "scheduledJobs": self.admin.items("scheduledJobs"),
                 "queued": {name: self.stack.queue(name).get_queue_properties().approximate_message_count
                            for name in QUEUES},
                 "hub calls": control.counters(),
@@ -236,6 +241,15 @@ def world(stack, admin) -> World:
         assert response.status_code == 201, response.text
         drafts[name] = response.json()["id"]
 
+    # Scheduled jobs whose first run is a day away: nothing runs while the table is acted out.
+    def scheduled(name: str) -> dict:
+        start = (utc_now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"displayName": name, "group": "g-perm", "data": ECHO, "schedule": {"start": start, "recurrence": "daily"}}
+
+    for scheduled_id in ("sj-perm", "sj-doomed"):
+        response = admin.put(f"scheduledJobs/{scheduled_id}", scheduled(scheduled_id))
+        assert response.status_code == 200, response.text
+
     expiry = (utc_now() + timedelta(days=1)).isoformat()
     calls = {
         ("get", "/deviceGroups"): Call("deviceGroups"),
@@ -276,6 +290,13 @@ def world(stack, admin) -> World:
                                                          "roles": [{"role": ADMINISTRATOR.id}]}),
         ("delete", "/users/{userId}"): Call("users/u-victim", answer=204),
         ("get", "/auditLogs"): Call("auditLogs"),
+        ("get", "/scheduledJobs"): Call("scheduledJobs"),
+        ("get", "/scheduledJobs/{scheduledJobId}"): Call("scheduledJobs/sj-perm"),
+        ("put", "/scheduledJobs/{scheduledJobId}"): Call("scheduledJobs/sj-new", scheduled("new")),
+        ("patch", "/scheduledJobs/{scheduledJobId}"): Call("scheduledJobs/sj-perm", {"displayName": "patched"}),
+        ("delete", "/scheduledJobs/{scheduledJobId}"): Call("scheduledJobs/sj-doomed", answer=204),
+        ("get", "/scheduledJobs/{scheduledJobId}/jobs"): Call("scheduledJobs/sj-perm/jobs",
+                                                               resource="scheduledJobs/sj-perm"),
     }
     world = World(stack, admin, tokens, unauthenticated, calls, revocation)
     world.baseline = world.snapshot()
