@@ -37,7 +37,7 @@ def assert_error(response, status: int, code: str, target: str | None = None) ->
 
 # Unknown paths and methods
 
-UNKNOWN_PATHS = ["scheduledJobs", "scheduledJobs/nightly", "scheduledJobs/nightly/jobs", "devices",
+UNKNOWN_PATHS = ["dashboards", "deviceTemplates/t-1", "scheduledJobs/nightly/jobs/x", "devices",
                  "devices/vending-0001", "deviceTemplates", "organizations", "jobs/j-1/unknown", "jobs/j-1/devices/x",
                  "deviceGroups/g-1/devices/vending-0001", "history/j-1", "history/j-1/report.json",
                  "openapi.yaml", "health/deep", "jobs/j-1/rerun", "a/b/c/d/e/f/g", "%2e%2e/admin"]
