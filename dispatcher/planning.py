@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from shared.collaborators import Collaborators
@@ -111,6 +111,8 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
     look, recover it (leftover `running` rows by the dead-sender rule, pending rows re-batched,
     or the job ended if nothing is left). Covers dispatch and outcomes messages stuck with a
     dead instance until their visibility expires. A stop, resume or end ends this chain.
+    A job with maintenance windows is stalled only if a window was open for the whole period:
+    batches waiting for a window send nothing, and the chain goes on meanwhile.
     A pending job is watched too, from its run on (see watch_planning)."""
     if not _same_time(job.last_modified, request.since):
         return
@@ -120,11 +122,19 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
     if job.status is not JobStatus.RUNNING:
         return
     progress = c.job_devices.get_progress(job.id).as_dict()
-    if request.progress == progress:
+    if request.progress == progress and _windows_open_since_last_look(job, c):
         logger.warning("job %s made no progress for %s s; recovering it", job.id, c.settings.dispatch_stall_seconds)
         resolve_all_leftovers(job, c)
         dispatch_pending(job, c, watch=False)
     _send_watch(job, progress, c)
+
+
+def _windows_open_since_last_look(job: Job, c: Collaborators) -> bool:
+    """Counters that did not move are a stall only if devices could be sent to all along: a job
+    waiting for its maintenance window (or whose window opened since the last look) is not
+    stalled. Always true for a job without windows."""
+    now = c.clock()
+    return job.window_open_throughout(now - timedelta(seconds=c.settings.dispatch_stall_seconds), now)
 
 
 PLANNING_STALLED_REASON = ("Planning could not run: its messages failed repeatedly (storage or IoT Hub out of "

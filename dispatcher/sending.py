@@ -12,14 +12,22 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
   DISPATCH_STATUS_CHECK_SECONDS old); devices started finish, the rest are released to `pending`. If
   the job was resumed meanwhile, the sender sends its dispatch message again for them (the
   resume may have batched the pending devices before they were released).
+- Maintenance windows (a job's `maintenanceWindows`): the same look before each device also
+  asks whether a window is open now (no read: the windows are the job's). Outside every window
+  the sender starts no device, gives the rest of its batch back to `pending`, sends its
+  dispatch message again to become visible when the next window opens (at most the queue's
+  longest delay; it asks again then) and the job's `reason` says until when; devices started
+  before the window closed finish. The first sender to start in an open window clears the reason.
 - Devices run on a process-wide pool (`DISPATCH_CONCURRENCY`); the gateway paces each operation
   class, retries 429 and 5xx and classifies every failure.
 """
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -42,6 +50,12 @@ class BatchResult:
     sent: int = 0  # devices whose outcome this call reported
     released: int = 0  # claimed but not started because the job stopped
     resolved: int = 0  # leftover rows failed by the dead-sender rule
+    waiting: bool = False  # outside the job's maintenance windows: the batch waits for the next one
+
+
+# The longest a queue message may stay invisible is 7 days; a message also expires 7 days after
+# it is sent, so a batch waiting longer is sent a little earlier and waits again then.
+MAX_WAIT_SECONDS = 7 * 24 * 3600 - 3600
 
 
 def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = False,
@@ -58,8 +72,13 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         return BatchResult()  # an earlier job's message, or a job not running: its devices stay as they are
     try:
         resolved = _resolve_dead_sender(job, request.batch, c, delivery_id) if redelivered else []
-        claimed = c.job_devices.claim(job.id, request.batch, c.clock(), delivery_id, job.incarnation).claimed
-        outcomes, unsent = _send_all(job, claimed, c)
+        if job.window_end(c.clock()) is None:
+            outcomes, unsent, waiting = [], [], True  # nothing claimed: the batch stays pending
+        else:
+            if job.waiting_for_window:
+                _note_window_open(job, c)
+            claimed = c.job_devices.claim(job.id, request.batch, c.clock(), delivery_id, job.incarnation).claimed
+            outcomes, unsent, waiting = _send_all(job, claimed, c)
     except JobNotFound:
         return BatchResult()  # deleted meanwhile: its rows are gone
     # Known outcomes first: whatever fails after this, they are not lost. Storage may be out of
@@ -68,8 +87,11 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
     for report in OutcomesReport.split(job, resolved + outcomes):
         _until_done(lambda: c.outcomes_queue.send(report.to_text()), deadline, c, f"reporting job {job.id}'s outcomes")
     if unsent:
-        _until_done(lambda: _give_back(job, unsent, request, c), deadline, c, f"giving back job {job.id}'s devices")
-    return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved))
+        _until_done(lambda: _give_back(job, unsent, request, c, waiting), deadline, c,
+                    f"giving back job {job.id}'s devices")
+    elif waiting:
+        _until_done(lambda: _wait_for_window(job, request, c), deadline, c, f"queuing job {job.id}'s batch again")
+    return BatchResult(sent=len(outcomes), released=len(unsent), resolved=len(resolved), waiting=waiting)
 
 
 # How long a sender keeps trying to report: up to shortly before the host would end the
@@ -109,13 +131,19 @@ def _until_done(action, deadline: float, c: Collaborators, what: str) -> None:
             pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
 
 
-def _give_back(job: Job, unsent: list[str], request: DispatchRequest, c: Collaborators) -> None:
+def _give_back(job: Job, unsent: list[str], request: DispatchRequest, c: Collaborators,
+               waiting: bool = False) -> None:
     """Release claimed, unstarted devices; if the job runs again already (resumed while this
-    batch held them, perhaps after the resume batched what was pending), batch them again."""
+    batch held them, perhaps after the resume batched what was pending), batch them again.
+    `waiting`: they were not started because the maintenance window closed: the batch is sent
+    again for the next window."""
     job_id = job.id
     try:
         c.job_devices.release(job_id, unsent, c.clock(), job.incarnation)
     except JobNotFound:
+        return
+    if waiting:
+        _wait_for_window(job, request, c)
         return
     try:
         again = _running(c.jobs, job)
@@ -124,6 +152,38 @@ def _give_back(job: Job, unsent: list[str], request: DispatchRequest, c: Collabo
         again = True
     if again:
         c.dispatch_queue.send(request.to_text())
+
+
+def _wait_for_window(job: Job, request: DispatchRequest, c: Collaborators) -> None:
+    """The dispatch message again, visible when the job's next window opens; the job's reason
+    says when (the message first: a reason not written loses nothing)."""
+    now = c.clock()
+    opening = job.next_window_opening(now)
+    delay = min(max(math.ceil((opening - now).total_seconds()), 1), MAX_WAIT_SECONDS)
+    c.dispatch_queue.send(request.to_text(), delay_seconds=delay)
+    logger.info("job %s: batch %s..%s waits %d s for the maintenance window at %s", job.id,
+                request.batch.first_device_id, request.batch.last_device_id, delay, opening.isoformat())
+    waiting = Job.waiting_reason(opening)
+    if job.reason != waiting:
+        _change_reason(job, c, lambda fresh: fresh.wait_for_window(opening))
+
+
+def _note_window_open(job: Job, c: Collaborators) -> None:
+    _change_reason(job, c, lambda fresh: fresh.window_opened())
+
+
+def _change_reason(job: Job, c: Collaborators, change) -> None:
+    """The waiting reason is for people to read: a write that fails is logged, not retried."""
+    def decide(fresh: Job) -> None:
+        if fresh.incarnation == job.incarnation:
+            change(fresh)
+
+    try:
+        c.jobs.change(job.id, decide)
+    except JobNotFound:
+        pass
+    except Exception as error:  # noqa: BLE001 - the batch's messages are what must not be lost
+        logger.warning("job %s: could not write its waiting reason (%s)", job.id, type(error).__name__)
 
 
 @dataclass(frozen=True)
@@ -186,12 +246,34 @@ class JobStatusProbe:
     """Is the job still running? Re-read when the last look is older than `max_age` seconds,
     by one thread at a time (the others keep the last answer meanwhile). A status that cannot
     be read (storage out of reach) keeps the last answer: devices in flight must not lose
-    their outcomes to a failed look."""
+    their outcomes to a failed look.
 
-    def __init__(self, jobs, job: Job, max_age: float, monotonic):
+    `may_start` also asks whether one of the job's maintenance windows is open at `clock()`:
+    no read, the windows are the job's; the end of the open window is kept, so the cron rules
+    are worked out again only once it passes. Once closed, it stays closed for this batch."""
+
+    def __init__(self, jobs, job: Job, max_age: float, monotonic, clock=None):
         self._jobs, self._job, self._max_age, self._monotonic = jobs, job, max_age, monotonic
         self._running, self._checked_at = True, monotonic()
         self._lock = threading.Lock()
+        self._clock = clock
+        self._open_until: datetime | None = None
+        self.window_closed = False
+
+    def may_start(self) -> bool:
+        """Whether to start the next device: the job runs, and a window is open (or it has none)."""
+        return self.running() and self._window_open()
+
+    def _window_open(self) -> bool:
+        if self._clock is None or self.window_closed:
+            return not self.window_closed
+        now = self._clock()
+        if self._open_until is None or now >= self._open_until:
+            self._open_until = self._job.window_end(now)
+            if self._open_until is None:
+                self.window_closed = True
+                return False
+        return True
 
     def running(self) -> bool:
         if self._running and self._monotonic() - self._checked_at >= self._max_age and self._lock.acquire(False):
@@ -215,17 +297,20 @@ def _running(jobs, job: Job) -> bool:
     return stored.incarnation == job.incarnation and stored.status is JobStatus.RUNNING
 
 
-def _send_all(job: Job, claimed: list[JobDevice], c: Collaborators) -> tuple[list[DeviceOutcome], list[str]]:
+def _send_all(job: Job, claimed: list[JobDevice],
+              c: Collaborators) -> tuple[list[DeviceOutcome], list[str], bool]:
+    """The outcomes of the devices started, the ids of those not started, and whether they
+    were not started because the maintenance window closed (rather than a stop)."""
     steps = device_steps(job.operations)
-    status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic)
+    status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic, c.clock)
 
     def send(row: JobDevice) -> DeviceOutcome | None:
-        return send_to_device(c.hub, row.device_id, steps) if status.running() else None
+        return send_to_device(c.hub, row.device_id, steps) if status.may_start() else None
 
     results = list(c.devices_pool.map(send, claimed))
     outcomes = [outcome for outcome in results if outcome is not None]
     unsent = [row.device_id for row, outcome in zip(claimed, results) if outcome is None]
-    return outcomes, unsent
+    return outcomes, unsent, bool(unsent) and status.window_closed and status.running()
 
 
 def _resolve_dead_sender(job: Job, batch: DeviceBatch, c: Collaborators,

@@ -19,7 +19,8 @@ from shared.domain.jobs import Actor, Job
 from shared.domain.operations import Operation, parse_operation_type
 from shared.domain.progress import Progress
 from shared.domain.scheduled_jobs import ScheduledJob
-from shared.domain.schedules import Schedule
+from shared.domain.schedules import (MAX_CRON_LENGTH, MAX_MAINTENANCE_WINDOWS, MAX_WINDOW_MINUTES, MaintenanceWindow,
+                                     Schedule)
 from shared.hub_gateway import DeviceSummary
 
 # The spec's type names, then the class names IoT Central's docs use in examples.
@@ -86,6 +87,24 @@ class JobCancellationThreshold(RequestModel):
         return self
 
 
+_WINDOWS_TEXT = ("Ours (after AWS IoT Jobs' maintenanceWindows): devices are sent to only while one of these "
+                 "windows is open; outside them the job waits (running, with a reason saying until when). "
+                 "Left out: always.")
+_WINDOWS = {"maxItems": MAX_MAINTENANCE_WINDOWS}
+_ZONE_TEXT = "The IANA zone the windows' cron times are read in (ours; UTC when left out)."
+
+
+class MaintenanceWindowDefinition(RequestModel):
+    """Opens at each time `cron` names, for `durationMinutes`; a device started before it
+    closes finishes."""
+    cron: StrictStr = Field(description="5 fields: minute hour day-of-month month day-of-week, such as '0 2 * * SUN'.",
+                            max_length=MAX_CRON_LENGTH)
+    duration_minutes: StrictInt = Field(ge=1, le=MAX_WINDOW_MINUTES)
+
+    def to_window(self) -> MaintenanceWindow:
+        return MaintenanceWindow(self.cron, self.duration_minutes)
+
+
 class JobDefinition(RequestModel):
     """The body of `PUT /jobs/{id}` (create and run), IoT Central's Job plus `devices`."""
 
@@ -99,6 +118,9 @@ class JobDefinition(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
+    maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT,
+                                                                          json_schema_extra=_WINDOWS)
+    maintenance_time_zone: StrictStr | None = Field(None, description=_ZONE_TEXT)
 
     def to_job(self, job_id: str, now: datetime) -> Job:
         return Job.draft(job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
@@ -108,7 +130,8 @@ class JobDefinition(RequestModel):
         return {"description": self.description,
                 "devices": tuple(self.devices) if self.devices is not None else None,
                 "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold),
-                "organizations": tuple(self.organizations) if self.organizations is not None else None}
+                "organizations": tuple(self.organizations) if self.organizations is not None else None,
+                **_maintenance(self.maintenance_windows, self.maintenance_time_zone)}
 
 
 class DraftRequest(JobDefinition):
@@ -129,6 +152,10 @@ class JobPatch(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
+    maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT + " "
+                                                                          "null or [] removes them.",
+                                                                          json_schema_extra=_WINDOWS)
+    maintenance_time_zone: StrictStr | None = Field(None, description=_ZONE_TEXT)
 
     def changes(self) -> dict:
         """The domain's field names and values of what the patch sets."""
@@ -142,6 +169,10 @@ class JobPatch(RequestModel):
         for name in ("batch", "cancellation_threshold"):
             if name in given:
                 changes[name] = _dumped(getattr(self, name))
+        if "maintenance_windows" in given:
+            changes["maintenance_windows"] = [window.to_window() for window in self.maintenance_windows or []]
+        if "maintenance_time_zone" in given:
+            changes["maintenance_time_zone"] = self.maintenance_time_zone or "UTC"
         return changes
 
 
@@ -199,6 +230,9 @@ class ScheduledJobDefinition(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
+    maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(
+        None, description=_WINDOWS_TEXT + " Passed on to each run.", json_schema_extra=_WINDOWS)
+    maintenance_time_zone: StrictStr | None = Field(None, description=_ZONE_TEXT)
     schedule: ScheduleDefinition
     enabled: StrictBool = True
     etag: StrictStr | None = None
@@ -208,7 +242,8 @@ class ScheduledJobDefinition(RequestModel):
             job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
             self.schedule.to_schedule(now), now, description=self.description, batch=_dumped(self.batch),
             cancellation_threshold=_dumped(self.cancellation_threshold), enabled=self.enabled,
-            organizations=tuple(self.organizations) if self.organizations is not None else None)
+            organizations=tuple(self.organizations) if self.organizations is not None else None,
+            **_maintenance(self.maintenance_windows, self.maintenance_time_zone))
 
 
 def scheduled_job_as_definition(job: ScheduledJob) -> dict:
@@ -217,8 +252,21 @@ def scheduled_job_as_definition(job: ScheduledJob) -> dict:
             "data": [_operation_view(operation).to_json() for operation in job.operations], "batch": job.batch,
             "cancellationThreshold": job.cancellation_threshold,
             "organizations": list(job.organizations) if job.organizations is not None else None,
-            "schedule": job.schedule.to_api(), "enabled": job.enabled}
+            "schedule": job.schedule.to_api(), "enabled": job.enabled, **_maintenance_view(job)}
     return {name: value for name, value in body.items() if value is not None}
+
+
+def _maintenance(windows: list[MaintenanceWindowDefinition] | None, zone: str | None) -> dict:
+    return {"maintenance_windows": tuple(window.to_window() for window in windows or ()),
+            "maintenance_time_zone": zone}
+
+
+def _maintenance_view(job: Job | ScheduledJob) -> dict:
+    """The windows and their zone, or nothing for a job without windows (shown as before)."""
+    if not job.maintenance_windows and job.maintenance_time_zone == "UTC":
+        return {}
+    return {"maintenanceWindows": [window.to_api() for window in job.maintenance_windows],
+            "maintenanceTimeZone": job.maintenance_time_zone}
 
 
 # Responses
@@ -251,6 +299,20 @@ class ActorView(ResponseModel):
         return cls(type=actor.type, id=actor.id, display_name=actor.display_name) if actor else None
 
 
+class MaintenanceWindowView(ResponseModel):
+    cron: str
+    duration_minutes: int
+
+
+def _maintenance_fields(job: Job | ScheduledJob) -> dict:
+    """Shown when set: a job without windows reads as before."""
+    if not job.maintenance_windows and job.maintenance_time_zone == "UTC":
+        return {}
+    return {"maintenance_windows": [MaintenanceWindowView(cron=window.cron, duration_minutes=window.duration_minutes)
+                                    for window in job.maintenance_windows],
+            "maintenance_time_zone": job.maintenance_time_zone}
+
+
 class JobView(ResponseModel):
     id: str
     display_name: str
@@ -259,7 +321,8 @@ class JobView(ResponseModel):
     devices: list[str] | None = None
     data: list[JobDataView]
     status: Literal["draft", "pending", "running", "stopped", "completed", "failed", "cancelled"]
-    reason: str | None = Field(None, description="Why the job failed or was cancelled.")
+    reason: str | None = Field(None, description="Why the job failed or was cancelled; while a running job waits "
+                                                 "for its maintenance window, until when.")
     start: datetime | None = None
     end: datetime | None = None
     created: datetime
@@ -270,6 +333,8 @@ class JobView(ResponseModel):
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
     organizations: list[str] | None = None
+    maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT)
+    maintenance_time_zone: str | None = Field(None, description="With windows: " + _ZONE_TEXT)
     created_by: ActorView | None = Field(None, description="Who made the job (an extension).")
     last_stopped_by: ActorView | None = Field(None, description="Who last stopped it (an extension).")
     last_resumed_by: ActorView | None = Field(None, description="Who last resumed it (an extension).")
@@ -286,7 +351,7 @@ class JobView(ResponseModel):
                    scheduled_job_id=job.scheduled_job_id,
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    created_by=ActorView.of(job.created_by), last_stopped_by=ActorView.of(job.stopped_by),
-                   last_resumed_by=ActorView.of(job.resumed_by), etag=job.etag)
+                   last_resumed_by=ActorView.of(job.resumed_by), etag=job.etag, **_maintenance_fields(job))
 
 
 class ScheduleView(ResponseModel):
@@ -306,6 +371,9 @@ class ScheduledJobView(ResponseModel):
     cancellation_threshold: dict[str, Any] | None = None
     data: list[JobDataView]
     organizations: list[str] | None = None
+    maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT +
+                                                                    " Passed on to each run.")
+    maintenance_time_zone: str | None = Field(None, description="With windows: " + _ZONE_TEXT)
     schedule: ScheduleView
     enabled: bool
     completed: bool
@@ -322,7 +390,7 @@ class ScheduledJobView(ResponseModel):
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    schedule=ScheduleView.model_validate(job.schedule.to_api()), enabled=job.enabled,
                    completed=job.completed, next_runs=job.next_runs(now), missed=job.missed,
-                   last_error=job.last_error, created_by=ActorView.of(job.created_by))
+                   last_error=job.last_error, created_by=ActorView.of(job.created_by), **_maintenance_fields(job))
 
 
 class ScheduledJobCollection(ResponseModel):

@@ -80,6 +80,10 @@ def _detail_rows(job: Job, progress: Progress) -> Iterator[list[str]]:
     for index, operation in enumerate(job.operations, start=1):
         value = json.dumps(operation.value, ensure_ascii=False, separators=(",", ":"))
         yield [f"Operation {index}", operation.type.value, operation.path, value, operation.target or ""]
+    for index, window in enumerate(job.maintenance_windows, start=1):
+        yield [f"Maintenance window {index}", window.cron, f"{window.duration_minutes} minutes"]
+    if job.maintenance_windows:
+        yield ["Maintenance time zone", job.maintenance_time_zone]
     for name, count in progress.as_dict().items():
         yield [f"Devices {name}", str(count)]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -20,6 +20,11 @@ from shared.domain import limits
 from shared.domain.errors import IllegalTransition, InvalidField
 from shared.domain.operations import Operation, validate_operations
 from shared.domain.progress import Progress
+from shared.domain.schedules import (MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, current_window_end, maintenance_time_zone_from_api,
+                                     next_opening)
+
+WAITING_FOR_WINDOW = "Waiting for the maintenance window at "
+_MAX_CHAINED_WINDOWS = 1000
 
 
 class JobStatus(str, Enum):
@@ -92,6 +97,9 @@ class Job:
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     scheduled_job_id: str | None = None  # a run of this scheduled job (IoT Central's scheduledJobId)
     organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
+    # Ours (after AWS IoT Jobs): devices are sent to only while one of these is open; none: always.
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
+    maintenance_time_zone: str = "UTC"  # the IANA zone the windows' cron times are read in
     created_by: Actor | None = None
     stopped_by: Actor | None = None  # who last stopped it
     resumed_by: Actor | None = None  # who last resumed it
@@ -117,11 +125,13 @@ class Job:
         self.operations = validate_operations(list(self.operations))
         self.devices = _validated_devices(self.devices)
         self.organizations = limits.validate_organizations(self.organizations)
+        self.maintenance_windows, self.maintenance_time_zone = validate_maintenance(self.maintenance_windows,
+                                                                                    self.maintenance_time_zone)
         return self
 
     # What a caller asks for when it creates a job; the rest is the job's life.
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "devices", "batch",
-                       "cancellation_threshold", "organizations")
+                       "cancellation_threshold", "organizations", "maintenance_windows", "maintenance_time_zone")
 
     def is_defined_as(self, requested: "Job") -> bool:
         """Whether this job is what `requested` asks for (a create sent again is this job)."""
@@ -149,8 +159,8 @@ class Job:
         if unknown:
             raise InvalidField(sorted(unknown)[0], "cannot be edited.")
         for name, value in changes.items():
-            setattr(self, name, tuple(value) if name in ("operations", "devices", "organizations") and value is not None
-                    else value)
+            setattr(self, name, tuple(value) if name in ("operations", "devices", "organizations",
+                                                         "maintenance_windows") and value is not None else value)
         self.validated()
         self.last_modified = now
 
@@ -167,6 +177,7 @@ class Job:
             return  # a stop asked again (a client's retry) is done already: unchanged, not refused
         self._move(JobAction.STOP, JobStatus.STOPPED, now)
         self.stopped_by = by or self.stopped_by
+        self.window_opened()  # a stopped job waits for a resume, not for a window
 
     def resume(self, now: datetime, by: Actor | None = None) -> None:
         if self.status in (JobStatus.RUNNING, JobStatus.PENDING) and not self.deleting:
@@ -174,12 +185,57 @@ class Job:
         self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
         self.resumed_by = by or self.resumed_by
 
+    # --- Maintenance windows ---
+
+    def window_end(self, now: datetime) -> datetime | None:
+        """Until when devices may be sent to from `now` (ask again then), or None while every
+        window is closed. A job without windows is always open (datetime.max)."""
+        if not self.maintenance_windows:
+            return datetime.max.replace(tzinfo=now.tzinfo)
+        return current_window_end(self.maintenance_windows, now, self.maintenance_time_zone)
+
+    def next_window_opening(self, now: datetime) -> datetime | None:
+        return next_opening(self.maintenance_windows, now, self.maintenance_time_zone)
+
+    def wait_for_window(self, opening: datetime) -> None:
+        """A running job whose senders wait for the next window, which opens at `opening` (UTC).
+        Not a change of the job's state: its last change (which its watchdog keys on) stays."""
+        if self.status is JobStatus.RUNNING:
+            self.reason = self.waiting_reason(opening)
+
+    @staticmethod
+    def waiting_reason(opening: datetime) -> str:
+        return f"{WAITING_FOR_WINDOW}{opening.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+
+    def window_open_throughout(self, start: datetime, end: datetime) -> bool:
+        """Whether a window was open at every instant from `start` to `end` (windows that
+        follow on from each other count as one)."""
+        at = start
+        for _ in range(_MAX_CHAINED_WINDOWS):
+            until = self.window_end(at)
+            if until is None:
+                return False
+            if until >= end:
+                return True
+            at = until
+        return True  # windows chained past counting: open
+
+    def window_opened(self) -> None:
+        """Sending goes on (or the job no longer waits for a window): the waiting reason goes."""
+        if self.waiting_for_window:
+            self.reason = None
+
+    @property
+    def waiting_for_window(self) -> bool:
+        return bool(self.reason and self.reason.startswith(WAITING_FOR_WINDOW))
+
     def finish(self, progress: Progress, now: datetime) -> None:
         if not progress.is_done:
             raise IllegalTransition(f"job {self.id}", self.status.value, "finish with devices still to do")
         ended = JobStatus.COMPLETED if progress.succeeded else JobStatus.FAILED
         self._move(JobAction.FINISH, ended, now)
         self.ended_at = now
+        self.window_opened()
 
     def fail(self, reason: str, now: datetime) -> None:
         self._move(JobAction.FAIL, JobStatus.FAILED, now)
@@ -243,6 +299,18 @@ def new_incarnation() -> str:
 
 def _copy_name(display_name: str) -> str:
     return f"{display_name} Copy"[: limits.MAX_DISPLAY_NAME_LENGTH]
+
+
+def validate_maintenance(windows, zone: str | None) -> tuple[tuple[MaintenanceWindow, ...], str]:
+    """The windows (each checked, named `maintenanceWindows[i]`) and their zone (UTC when not given)."""
+    windows = tuple(windows or ())
+    if len(windows) > MAX_MAINTENANCE_WINDOWS:
+        raise InvalidField("maintenanceWindows", f"may hold at most {MAX_MAINTENANCE_WINDOWS} maintenance windows.")
+    for index, window in enumerate(windows):
+        if not isinstance(window, MaintenanceWindow):
+            raise InvalidField(f"maintenanceWindows[{index}]", "must be an object with cron and durationMinutes.")
+        window.validated(f"maintenanceWindows[{index}]")
+    return windows, maintenance_time_zone_from_api(zone)
 
 
 def _validated_devices(devices: tuple[str, ...] | None) -> tuple[str, ...] | None:

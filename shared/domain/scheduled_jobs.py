@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain import limits
-from shared.domain.jobs import Actor, Job
+from shared.domain.jobs import Actor, Job, validate_maintenance
 from shared.domain.operations import Operation, validate_operations
-from shared.domain.schedules import (Decision, Occurrence, Schedule, next_due, nth_occurrence, occurrences,
+from shared.domain.schedules import (Decision, MaintenanceWindow, Occurrence, Schedule, next_due, nth_occurrence, occurrences,
                                      run_display_name, run_job_id)
 
 NEXT_RUNS_SHOWN = 5
@@ -36,6 +36,8 @@ class ScheduledJob:
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given (runs refuse it)
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     organizations: tuple[str, ...] | None = None
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()  # passed on to each run
+    maintenance_time_zone: str = "UTC"
     enabled: bool = True
     completed: bool = False  # no occurrence is left
     last_index: int = 0  # the last occurrence started or missed (0: none)
@@ -46,7 +48,8 @@ class ScheduledJob:
     etag: str | None = field(default=None, compare=False)
 
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "schedule", "batch",
-                       "cancellation_threshold", "organizations", "enabled")
+                       "cancellation_threshold", "organizations", "maintenance_windows", "maintenance_time_zone",
+                       "enabled")
 
     @classmethod
     def define(cls, id: str, display_name: str, group_id: str, operations: list[Operation], schedule: Schedule,
@@ -66,6 +69,8 @@ class ScheduledJob:
         limits.validate_group_id(self.group_id, "group")
         self.operations = validate_operations(list(self.operations))
         self.organizations = limits.validate_organizations(self.organizations)
+        self.maintenance_windows, self.maintenance_time_zone = validate_maintenance(self.maintenance_windows,
+                                                                                    self.maintenance_time_zone)
         return self
 
     def redefined(self, new: "ScheduledJob", now: datetime) -> "ScheduledJob":
@@ -107,7 +112,8 @@ class ScheduledJob:
         return Job.draft(self.run_id(occurrence), name, self.group_id, list(self.operations), now,
                          description=self.description, batch=copy.deepcopy(self.batch),
                          cancellation_threshold=copy.deepcopy(self.cancellation_threshold),
-                         organizations=self.organizations, created_by=by, scheduled_job_id=self.id)
+                         organizations=self.organizations, maintenance_windows=self.maintenance_windows,
+                         maintenance_time_zone=self.maintenance_time_zone, created_by=by, scheduled_job_id=self.id)
 
     def next_runs(self, now: datetime, limit: int = NEXT_RUNS_SHOWN) -> list[datetime]:
         """The next occurrences that will run (none while disabled)."""

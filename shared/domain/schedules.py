@@ -380,6 +380,14 @@ def maintenance_windows_from_api(value: Any, field: str = "maintenanceWindows") 
     return tuple(MaintenanceWindow.from_api(item, f"{field}[{index}]") for index, item in enumerate(value))
 
 
+def maintenance_time_zone_from_api(value: Any, field: str = "maintenanceTimeZone") -> str:
+    """The IANA zone the windows' cron times are read in; UTC when left out."""
+    if value is None:
+        return "UTC"
+    _zone(value, field)
+    return value
+
+
 def _check_cron(value: Any, field: str) -> None:
     parts = value.split() if isinstance(value, str) and len(value) <= MAX_CRON_LENGTH else []
     if len(parts) != 5 or not all(_CRON_FIELD.fullmatch(part) for part in parts):

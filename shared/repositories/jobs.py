@@ -21,6 +21,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 from shared.domain.errors import AlreadyExists, ConcurrencyConflict, JobNotFound
 from shared.domain.jobs import Actor, Job, JobStatus
 from shared.domain.operations import Operation, OperationType
+from shared.domain.schedules import MaintenanceWindow
 from shared.repositories.tables import join_json, split_json
 from shared.storage_names import JOBS_TABLE
 
@@ -180,6 +181,7 @@ def job_to_entity(job: Job) -> dict:
     options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}
     if job.organizations is not None:
         options["organizations"] = list(job.organizations)
+    options.update(maintenance_to_options(job.maintenance_windows, job.maintenance_time_zone))
     entity.update(split_json("options", options))
     if job.devices is not None:
         entity.update(split_json("devices", list(job.devices)))
@@ -208,11 +210,25 @@ def job_from_entity(entity: dict) -> Job:
         rerun_of=entity.get("rerunOf"), scheduled_job_id=entity.get("scheduledJobId"),
         incarnation=entity.get("incarnation", ""),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
+        **maintenance_from_options(options),
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
         deleting=entity.get("deleting", False), created_by=actors.get("createdBy"),
         stopped_by=actors.get("stoppedBy"), resumed_by=actors.get("resumedBy"), etag=entity.metadata["etag"],
     )
+
+
+def maintenance_to_options(windows: tuple[MaintenanceWindow, ...], zone: str) -> dict:
+    """Stored only when set: a job without them is stored as before."""
+    if not windows and zone == "UTC":
+        return {}
+    return {"maintenanceWindows": [window.to_api() for window in windows], "maintenanceTimeZone": zone}
+
+
+def maintenance_from_options(options: dict) -> dict:
+    windows = options.get("maintenanceWindows") or []
+    return {"maintenance_windows": tuple(MaintenanceWindow(item["cron"], item["durationMinutes"]) for item in windows),
+            "maintenance_time_zone": options.get("maintenanceTimeZone") or "UTC"}
 
 
 def operation_to_dict(operation: Operation) -> dict:

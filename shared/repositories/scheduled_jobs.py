@@ -22,7 +22,8 @@ from shared.domain.errors import AlreadyExists, ConcurrencyConflict, ScheduledJo
 from shared.domain.jobs import Actor
 from shared.domain.scheduled_jobs import ScheduledJob
 from shared.domain.schedules import Schedule
-from shared.repositories.jobs import CHANGE_ATTEMPTS, operation_from_dict, operation_to_dict
+from shared.repositories.jobs import (CHANGE_ATTEMPTS, maintenance_from_options, maintenance_to_options,
+                                     operation_from_dict, operation_to_dict)
 from shared.repositories.tables import join_json, split_json
 from shared.storage_names import SCHEDULED_JOBS_TABLE
 
@@ -123,7 +124,8 @@ def scheduled_job_to_entity(job: ScheduledJob) -> dict:
     }
     entity.update(split_json("operations", [operation_to_dict(operation) for operation in job.operations]))
     options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold,
-               "organizations": list(job.organizations) if job.organizations is not None else None}
+               "organizations": list(job.organizations) if job.organizations is not None else None,
+               **maintenance_to_options(job.maintenance_windows, job.maintenance_time_zone)}
     entity.update(split_json("options", options))
     return {key: value for key, value in entity.items() if value is not None}
 
@@ -138,7 +140,7 @@ def scheduled_job_from_entity(entity: dict) -> ScheduledJob:
         created_at=entity["createdAt"], last_modified=entity["lastModified"], batch=options.get("batch"),
         cancellation_threshold=options.get("cancellationThreshold"),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
-        enabled=entity.get("enabled", True), completed=entity.get("completed", False),
+        **maintenance_from_options(options), enabled=entity.get("enabled", True), completed=entity.get("completed", False),
         last_index=entity.get("lastIndex", 0), run_base=entity.get("runBase", 0), missed=entity.get("missed", 0),
         last_error=entity.get("lastError"), created_by=Actor(**created_by) if created_by else None,
         etag=entity.metadata["etag"])

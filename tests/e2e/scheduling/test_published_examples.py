@@ -67,7 +67,9 @@ def test_the_scheduled_job_examples(client, example_group):
 
 
 def test_bad_input_gets_the_error_shape_naming_the_field(client, example_group):
-    for body, target in [({**CREATE_REQUEST, "maintenanceWindows": []}, "maintenanceWindows"),
+    for body, target in [({**CREATE_REQUEST, "maintenanceWindows": [{"cron": "0 2 * *", "durationMinutes": 60}]},
+                          "maintenanceWindows[0].cron"),
+                         ({**CREATE_REQUEST, "maintenanceWindow": []}, "maintenanceWindow"),
                          ({**CREATE_REQUEST, "schedule": {"start": "2022-05-24T22:29:01Z"}}, "schedule.start"),
                          ({**CREATE_REQUEST, "schedule": {"start": "2022-05-24", "recurrence": "daily"}},
                           "schedule.start"),

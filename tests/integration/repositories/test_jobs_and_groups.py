@@ -9,6 +9,7 @@ from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_COMMAND_PAYLOAD_BYTES, MAX_EXPLICIT_DEVICES
 from shared.domain.operations import Operation, OperationType
+from shared.domain.schedules import MaintenanceWindow
 from shared.repositories import ensure_tables
 from tests.integration.repositories.conftest import NOW
 
@@ -28,6 +29,19 @@ def test_a_job_round_trips_every_field(jobs):
     jobs.add(job)
     stored = jobs.get("job-1")
     assert stored == job and stored.etag == job.etag and stored.etag
+
+
+def test_maintenance_windows_and_their_zone_round_trip(jobs):
+    windows = (MaintenanceWindow("0 2 * * SUN", 120), MaintenanceWindow("30 1 1,15 * *", 1440))
+    job = a_job(maintenance_windows=windows, maintenance_time_zone="Europe/Berlin")
+    job.run(NOW + timedelta(seconds=1))
+    job.start(NOW + timedelta(seconds=2))
+    job.wait_for_window(NOW + timedelta(hours=3))
+    jobs.add(job)
+    stored = jobs.get("job-1")
+    assert stored == job and stored.maintenance_windows == windows and stored.waiting_for_window
+    jobs.add(a_job("job-2"))
+    assert (jobs.get("job-2").maintenance_windows, jobs.get("job-2").maintenance_time_zone) == ((), "UTC")
 
 
 def test_a_rerun_keeps_its_source(jobs):

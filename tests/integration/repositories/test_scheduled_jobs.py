@@ -7,7 +7,7 @@ from shared.domain.errors import AlreadyExists, ConcurrencyConflict, ScheduledJo
 from shared.domain.jobs import Actor
 from shared.domain.operations import Operation, OperationType
 from shared.domain.scheduled_jobs import ScheduledJob
-from shared.domain.schedules import EndByDate, Schedule
+from shared.domain.schedules import EndByDate, MaintenanceWindow, Occurrence, Schedule
 from tests.integration.repositories.conftest import NOW
 
 
@@ -28,6 +28,15 @@ def test_a_scheduled_job_round_trips_every_field(scheduled_jobs):
     stored = scheduled_jobs.get("nightly")
     assert stored == job and stored.etag == job.etag and stored.etag
     assert stored.schedule.time_zone == "Europe/Berlin" and stored.last_index == job.last_index
+
+
+def test_maintenance_windows_round_trip_and_pass_on_to_the_runs(scheduled_jobs):
+    windows = (MaintenanceWindow("0 22 * * MON-FRI", 180),)
+    scheduled_jobs.add(a_scheduled_job(maintenance_windows=windows, maintenance_time_zone="America/New_York"))
+    stored = scheduled_jobs.get("nightly")
+    assert (stored.maintenance_windows, stored.maintenance_time_zone) == (windows, "America/New_York")
+    run = stored.run_for(Occurrence(1, NOW), NOW)
+    assert (run.maintenance_windows, run.maintenance_time_zone) == (windows, "America/New_York")
 
 
 def test_a_one_time_schedule_in_the_past_is_read_back(scheduled_jobs):

@@ -74,7 +74,7 @@ class TestPut:
             use_cases.put_scheduled_job("nightly", definition(schedule=schedule), None, ctx)
         assert refused.value.field == field and ctx.scheduled_jobs.list() == []
 
-    @pytest.mark.parametrize("changes", [{"maintenanceWindows": []}, {"devices": ["vending-0001"]},
+    @pytest.mark.parametrize("changes", [{"maintenanceWindow": []}, {"devices": ["vending-0001"]},
                                          {"schedule": {"start": LATER, "maintenanceWindows": []}},
                                          {"schedule": {"start": LATER, "recurrence": "hourly"}}])
     def test_unknown_fields_and_values_are_refused(self, changes):
