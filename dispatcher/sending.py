@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BatchResult:
     sent: int = 0  # devices whose outcome this call reported
-    released: int = 0  # claimed but not started because the job stopped
+    released: int = 0  # claimed but not started because the job stopped or its window closed
     resolved: int = 0  # leftover rows failed by the dead-sender rule
     waiting: bool = False  # outside the job's maintenance windows: the batch waits for the next one
 

@@ -92,6 +92,7 @@ _WINDOWS_TEXT = ("Ours (after AWS IoT Jobs' maintenanceWindows): devices are sen
                  "Left out: always.")
 _WINDOWS = {"maxItems": MAX_MAINTENANCE_WINDOWS}
 _ZONE_TEXT = "The IANA zone the windows' cron times are read in (ours; UTC when left out)."
+_ZONE_VIEW_TEXT = "The IANA zone the windows' cron times are read in (ours; shown with windows)."
 
 
 class MaintenanceWindowDefinition(RequestModel):
@@ -334,7 +335,7 @@ class JobView(ResponseModel):
     scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
     organizations: list[str] | None = None
     maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT)
-    maintenance_time_zone: str | None = Field(None, description="With windows: " + _ZONE_TEXT)
+    maintenance_time_zone: str | None = Field(None, description=_ZONE_VIEW_TEXT)
     created_by: ActorView | None = Field(None, description="Who made the job (an extension).")
     last_stopped_by: ActorView | None = Field(None, description="Who last stopped it (an extension).")
     last_resumed_by: ActorView | None = Field(None, description="Who last resumed it (an extension).")
@@ -373,7 +374,7 @@ class ScheduledJobView(ResponseModel):
     organizations: list[str] | None = None
     maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT +
                                                                     " Passed on to each run.")
-    maintenance_time_zone: str | None = Field(None, description="With windows: " + _ZONE_TEXT)
+    maintenance_time_zone: str | None = Field(None, description=_ZONE_VIEW_TEXT)
     schedule: ScheduleView
     enabled: bool
     completed: bool

@@ -109,6 +109,22 @@ def test_a_wait_beyond_the_queue_s_longest_delay_waits_again_then(pipeline):
     assert pipeline.c.jobs.get("job-1").reason == "Waiting for the maintenance window at 2027-01-01T03:00:00Z"
 
 
+def test_a_redelivered_batch_in_a_closed_window_resolves_its_dead_sender_s_devices_and_waits_with_the_rest(pipeline):
+    (batch,) = planned(pipeline, 4, [property_op()], [OPEN_NOW])
+    pipeline.c.job_devices.claim("job-1", batch.batch, pipeline.clock(), "message-a")  # then the sender died
+    pipeline.clock.now = START + timedelta(hours=2)  # 14:00: closed until tomorrow's 12:00
+    result = send_batch(batch, pipeline.c, redelivered=True, delivery_id="message-a")
+    assert result.waiting and pipeline.hub.calls == []
+    # Property writes only: the dead sender's rows are released to pending and sent again, in the next window.
+    assert set(statuses(pipeline).values()) == {DeviceStatus.PENDING}
+    (waiting,) = pipeline.dispatch_queue.take(DispatchRequest)
+    pipeline.clock.now = START + timedelta(days=1)
+    pipeline.dispatch_queue.send(waiting.to_text())
+    run_until_quiet(pipeline)
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+    assert sorted(call[1] for call in pipeline.hub.calls) == [f"dev-{i:05d}" for i in range(4)]  # each once
+
+
 def test_jobs_without_windows_send_as_before(pipeline):
     (batch,) = planned(pipeline, 3, [property_op()], [])
     result = send_batch(batch, pipeline.c)
