@@ -23,7 +23,8 @@ from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
 from shared.messages import PlanRequest
-from shared.repositories.jobs import CHANGE_ATTEMPTS, require_version
+from shared.repositories.jobs import require_version
+from shared.repositories.tables import CHANGE_ATTEMPTS
 from jobs_api.models import DraftRequest, JobDefinition, JobPatch, JobView
 from jobs_api.targets import TargetRefused, require_subset_in_group, require_usable_group
 

@@ -8,7 +8,6 @@ step. `retentionAnchor` (see Job.retention_anchor) is stored so retention filter
 from __future__ import annotations
 
 import abc
-import copy
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -22,14 +21,11 @@ from shared.domain.errors import AlreadyExists, ConcurrencyConflict, JobNotFound
 from shared.domain.jobs import Actor, Job, JobStatus
 from shared.domain.operations import Operation, OperationType
 from shared.domain.schedules import MaintenanceWindow
-from shared.repositories.tables import join_json, split_json
+from shared.repositories.tables import change_with_retries, join_json, split_json
 from shared.storage_names import JOBS_TABLE
 
 JOB_PARTITION = "job"
 _ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPED)
-# Writers that raced for one job: the API, planners, collectors. Each lost race is another
-# writer's success, so a few attempts always suffice; this many means something is wrong.
-CHANGE_ATTEMPTS = 10
 
 Decision = Callable[[Job], "Job | None"]
 
@@ -87,19 +83,9 @@ class JobStore(abc.ABC):
         decide again. With `if_match` the caller decided on that version, so a job that is no
         longer it is the caller's ConcurrencyConflict, at once. Raises JobNotFound.
         """
-        if_match = None if if_match == "*" else if_match  # any version: no precondition to lose
-        for _ in range(1 if if_match else CHANGE_ATTEMPTS):
-            before = require_version(self.get(job_id), if_match)
-            after = copy.deepcopy(before)
-            after = decide(after) or after
-            if after == before:
-                return JobChange(before, before)
-            after.etag = before.etag
-            try:
-                return JobChange(before, self.update(after))
-            except ConcurrencyConflict:
-                continue
-        raise ConcurrencyConflict("Job", job_id)
+        before, after = change_with_retries(lambda: self.get(job_id), self.update, decide, if_match,
+                                            lambda: ConcurrencyConflict("Job", job_id))
+        return JobChange(before, after)
 
 
 class JobRepository(JobStore):

@@ -8,7 +8,6 @@ that lost a race to another, or to a caller's edit, writes nothing.
 from __future__ import annotations
 
 import abc
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,9 +21,9 @@ from shared.domain.errors import AlreadyExists, ConcurrencyConflict, ScheduledJo
 from shared.domain.jobs import Actor
 from shared.domain.scheduled_jobs import ScheduledJob
 from shared.domain.schedules import Schedule
-from shared.repositories.jobs import (CHANGE_ATTEMPTS, maintenance_from_options, maintenance_to_options,
-                                     operation_from_dict, operation_to_dict)
-from shared.repositories.tables import join_json, split_json
+from shared.repositories.jobs import (maintenance_from_options, maintenance_to_options, operation_from_dict,
+                                     operation_to_dict)
+from shared.repositories.tables import change_with_retries, join_json, split_json
 from shared.storage_names import SCHEDULED_JOBS_TABLE
 
 SCHEDULED_JOB_PARTITION = "scheduledjob"
@@ -53,19 +52,8 @@ class ScheduledJobStore(abc.ABC):
                if_match: str | None = None) -> ScheduledJob:
         """Read, let `decide` return what it becomes, save with the read's ETag; a lost race is
         decided again on the fresh one, unless the caller named its version (`if_match`)."""
-        if_match = None if if_match == "*" else if_match
-        for _ in range(1 if if_match else CHANGE_ATTEMPTS):
-            before = self.get(job_id)
-            if if_match and before.etag != if_match:
-                raise ConcurrencyConflict("Scheduled job", job_id)
-            after = decide(copy.deepcopy(before))
-            after.etag = before.etag
-            try:
-                return self.update(after)
-            except ConcurrencyConflict:
-                if if_match:
-                    raise
-        raise ConcurrencyConflict("Scheduled job", job_id)
+        return change_with_retries(lambda: self.get(job_id), self.update, decide, if_match,
+                                   lambda: ConcurrencyConflict("Scheduled job", job_id))[1]
 
 
 class ScheduledJobRepository(ScheduledJobStore):

@@ -1,14 +1,19 @@
 """Table creation and the small pieces every repository shares."""
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient, TableTransactionError
 
+from shared.domain.errors import ConcurrencyConflict
 from shared.tokens import is_service_token, opaque_token, read_opaque_token
 from shared.storage_names import TABLES
+
+T = TypeVar("T")
 
 # A string property holds at most 64 KiB, counted in UTF-16; 16,000 characters fit even when
 # every one of them is outside the BMP.
@@ -22,6 +27,36 @@ def ensure_tables(service: TableServiceClient, names: Iterable[str] = TABLES) ->
             service.create_table_if_not_exists(name)
         except ResourceExistsError:
             pass  # created concurrently by another instance
+
+
+# Writers that race for one entity (the API, planners, collectors, schedulers): each lost race is
+# another writer's success, so a few attempts always suffice; this many means something is wrong.
+CHANGE_ATTEMPTS = 10
+
+
+def change_with_retries(read: Callable[[], T], write: Callable[[T], T], decide: Callable[[T], T | None],
+                        if_match: str | None, conflict: Callable[[], Exception]) -> tuple[T, T]:
+    """The read-decide-write loop of the ETag-conditioned stores: read the entity, let `decide`
+    change a copy (or return what it becomes), write it with the read's ETag; (before, after).
+
+    What `decide` leaves as it was is not written. A lost race means another writer moved the
+    entity meanwhile: read it again and decide again. With `if_match` (not `*`) the caller decided
+    on that version, so an entity that is no longer it is the caller's `conflict()`, at once."""
+    if_match = None if if_match == "*" else if_match  # any version: no precondition to lose
+    for _ in range(1 if if_match else CHANGE_ATTEMPTS):
+        before = read()
+        if if_match and before.etag != if_match:
+            raise conflict()
+        after = copy.deepcopy(before)
+        after = decide(after) or after
+        if after == before:
+            return before, before
+        after.etag = before.etag
+        try:
+            return before, write(after)
+        except ConcurrencyConflict:
+            continue
+    raise conflict()
 
 
 def delete_rows(table, rows: list[dict]) -> int:
