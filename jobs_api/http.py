@@ -50,11 +50,10 @@ def respond(req: func.HttpRequest, permission: Action | None,
     collaborators, record the outcome in the audit log, and map any failure to an error."""
     request_id, caller = str(uuid.uuid4()), None
     try:
-        # Storage clients that give up quickly (a 503 at once); no caller until one is admitted.
-        ctx = replace(services().api_collaborators, caller=Caller.anonymous())
         if permission is not None:
             caller = services().access.admit(req.headers, permission)
-            ctx = replace(ctx, caller=caller)
+        # Storage clients that give up quickly (a 503 at once); a public endpoint has no caller.
+        ctx = replace(services().api_collaborators, caller=caller or Caller.anonymous())
         require_api_version(req)
         response = action(ctx)
     except Exception as error:  # every failure becomes an error response; unexpected ones are logged
