@@ -135,6 +135,10 @@ class Stack:
             raise
         return stack
 
+    def log_of(self, device_id: str, operation: str) -> list[dict]:
+        """What the simulated device received of one SDK operation (`update_twin`, `invoke_device_method`, …)."""
+        return [entry for entry in self.hub.control.device_log(device_id) if entry["operation"] == operation]
+
     def queue(self, name: str) -> QueueClient:
         from azure.storage.queue import TextBase64EncodePolicy
         return QueueClient.from_connection_string(self.azurite.connection_string, name,

@@ -167,4 +167,4 @@ def prepare_devices(stack: Stack, device_ids: list[str], **behaviour) -> None:
 
 
 def received(stack: Stack, device_id: str, operation: str = "invoke_device_method") -> list[dict]:
-    return [entry for entry in stack.hub.control.device_log(device_id) if entry["operation"] == operation]
+    return stack.log_of(device_id, operation)

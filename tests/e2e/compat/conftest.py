@@ -107,6 +107,3 @@ def other_host(stack, proxy):
             proxy.upstream_base_url = stack.host.base_url
     return replaced
 
-
-def device_log(stack: Stack, device_id: str, operation: str) -> list[dict]:
-    return [entry for entry in stack.hub.control.device_log(device_id) if entry["operation"] == operation]

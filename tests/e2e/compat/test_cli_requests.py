@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local.waiting import wait_for
-
 from shared.storage_names import DISPATCH_QUEUE, PLAN_QUEUE
-
-from .conftest import device_log
 
 VENDING = ("vending-0001", "vending-0002", "vending-0003")
 VENDING_MODEL = "dtmi:contoso:RefrigeratedVendingMachine;1"
@@ -100,7 +97,7 @@ def test_a_urn_target_is_accepted_and_devices_of_another_model_fail_with_model_m
         assert device["status"] == "failed" and device["errorCode"] == "ModelMismatch", device
         assert VENDING_MODEL in device["errorMessage"] or URN_TEMPLATE in device["errorMessage"], device
     for device_id in VENDING:
-        assert not device_log(stack, device_id, "update_twin")
+        assert not stack.log_of(device_id, "update_twin")
 
 
 @pytest.mark.parametrize("condition, selected", [
@@ -163,7 +160,7 @@ def test_a_pending_job_stops_at_once_sends_nothing_until_resumed_and_then_runs_e
 
 
 def received(stack, device_id: str, value: int) -> list[dict]:
-    return [entry for entry in device_log(stack, device_id, "update_twin")
+    return [entry for entry in stack.log_of(device_id, "update_twin")
             if entry.get("desired", {}).get("fanSpeed") == value]
 
 

@@ -84,7 +84,7 @@ class Client(Api):
                         what="GET /api/health to answer 200")
 
     def log_of(self, device_id: str, operation: str) -> list[dict]:
-        return [entry for entry in self.stack.hub.control.device_log(device_id) if entry["operation"] == operation]
+        return self.stack.log_of(device_id, operation)
 
 
 def device_filter(*device_ids: str) -> str:

@@ -108,7 +108,7 @@ def executed(stack: Stack, function: str) -> int:
 
 
 def log_of(stack: Stack, device_id: str, operation: str) -> list[dict]:
-    return [entry for entry in stack.hub.control.device_log(device_id) if entry["operation"] == operation]
+    return stack.log_of(device_id, operation)
 
 
 @pytest.fixture
