@@ -18,6 +18,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# The console's browser tests drive Debian's chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+$(CHROMIUM):
+	@echo "==> Debian's chromium for the console's browser tests"
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium
+
 $(TOOLS)/.installed: infra/requirements-tools.txt
 	@echo "==> Infrastructure checks (checkov) in $(TOOLS)"
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,7 +34,7 @@ $(TOOLS)/.installed: infra/requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --progress-bar off -r infra/requirements-tools.txt
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(CHROMIUM)
 
 tools: $(TOOLS)/.installed
 

@@ -179,6 +179,7 @@ def development_token(environment: dict[str, str]) -> str:
 def print_banner(base_url: str, token: str) -> None:
     print(f"""
 The bulk jobs API is up: {base_url}
+The operators' console: {base_url}/console/ (sign in with the token below)
 A development administrator API token (for this local stack only; send it as Authorization):
   export TOKEN='{token}'
 Try it:

@@ -1,0 +1,967 @@
+'''The console's script, served as /api/console/console.js: plain JavaScript, no build step.
+
+It is a client of the public API only (same origin, `../<path>` from the page, so under
+whatever prefix serves the API) and sends the signed-in credential with every call.
+'''
+
+TEXT = r"""'use strict';
+(() => {
+  const API = new URL('../', document.baseURI);
+  const TOKEN_KEY = 'bulkJobsConsole.token';
+  const ACCESS_KEY = 'bulkJobsConsole.mayRun';
+  const JOBS_PAGE = 25;
+  const DEVICES_PAGE = 50;
+  const POLL_MS = 1500;
+  const ACTIVE = ['pending', 'running'];
+  const ENDED = ['completed', 'failed', 'cancelled'];
+  const STATUS = {draft: 'Draft', pending: 'Pending', running: 'Running', stopped: 'Stopped',
+                  completed: 'Completed', failed: 'Failed', cancelled: 'Cancelled'};
+  const TYPES = [['property', 'Property'], ['cloudProperty', 'Cloud property'], ['command', 'Command']];
+  const DEVICE_STATUS = {pending: 'Pending', running: 'Running', completed: 'Completed', failed: 'Failed'};
+
+  const state = {token: sessionStorage.getItem(TOKEN_KEY), mayRun: null, flash: null, view: 0, timers: [],
+                 groups: null};
+  const main = document.getElementById('main');
+
+  // DOM: elements are built, never parsed from strings (names and errors come from users).
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'class') el.className = value;
+      else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+      else if (['checked', 'disabled', 'hidden', 'value', 'selected', 'required', 'indeterminate'].includes(key))
+        el[key] = value;
+      else el.setAttribute(key, value === true ? '' : String(value));
+    }
+    append(el, children);
+    return el;
+  }
+  function append(el, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === undefined || child === null || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+  function replace(el, ...children) { el.replaceChildren(); return append(el, children); }
+  let uniqueCounter = 0;
+  const uid = (prefix) => `${prefix}-${++uniqueCounter}`;
+
+  // The API
+
+  class ApiError extends Error {
+    constructor(status, body, message) {
+      const error = (body && body.error) || {};
+      super(message || error.message || `The service answered ${status}.`);
+      this.status = status;
+      this.code = error.code || '';
+      this.target = error.target || '';
+      this.details = Array.isArray(error.details) ? error.details : [];
+      this.requestId = error.requestId || '';
+      this.retryAfter = 0;
+    }
+  }
+
+  async function call(method, path, body, options = {}) {
+    const url = /^https?:/i.test(path) ? path : new URL(path, API).href;
+    const headers = {Authorization: options.token || state.token || '', ...(options.headers || {})};
+    const init = {method, headers, cache: 'no-store'};
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      headers['Content-Type'] = 'application/json';
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (failure) {
+      throw new ApiError(0, null, `The service could not be reached (${failure.message}). Nothing was changed by this page; try again.`);
+    }
+    if (!response.ok) {
+      let payload = null;
+      try { payload = await response.json(); } catch (ignored) { /* not the error shape */ }
+      const error = new ApiError(response.status, payload);
+      error.retryAfter = Number(response.headers.get('Retry-After')) || 0;
+      if (response.status === 401 && !options.token) {
+        signOut('The service no longer accepts your token (expired, revoked or changed). Sign in again.');
+      }
+      throw error;
+    }
+    if (options.raw) return response;
+    if (response.status === 204) return null;
+    return response.json();
+  }
+
+  // Errors in words, naming the field as the form labels it.
+
+  function fieldLabel(target, context) {
+    if (!target) return '';
+    const operation = /^data\[(\d+)\](?:\.(\w+))?$/.exec(target);
+    if (operation) {
+      const n = Number(operation[1]) + 1;
+      const command = context && context.type === 'command';
+      const part = {path: command ? 'command name' : 'property name', value: command ? 'payload' : 'value',
+                    type: 'job type', responseTimeout: 'response timeout', connectTimeout: 'connect timeout'}[operation[2]];
+      return part ? `Operation ${n}, ${part}` : `Operation ${n}`;
+    }
+    const device = /^devices\[(\d+)\]$/.exec(target);
+    if (device) {
+      const id = context && context.devices && context.devices[Number(device[1])];
+      return id ? `Device ${id}` : `Device ${Number(device[1]) + 1} of the selection`;
+    }
+    return {displayName: 'Name', description: 'Description', group: 'Device group', devices: 'Devices',
+            data: 'Operations', jobId: 'Job id', rerunId: 'Rerun job id'}[target] || target;
+  }
+
+  function headline(error) {
+    switch (error.status) {
+      case 0: return error.message;
+      case 400: return 'The service refused the request.';
+      case 401: return 'Your token was refused.';
+      case 403: return 'Your role does not allow this.';
+      case 404: return 'Not found.';
+      case 409: return 'Not possible now.';
+      case 412: return 'Someone changed this meanwhile: reload the page and try again.';
+      case 413: return 'The request is too large.';
+      case 429: return `Too many requests: try again${error.retryAfter ? ` in ${error.retryAfter} s` : ''}.`;
+      case 503: return `The service is unavailable; nothing was changed. Try again${error.retryAfter ? ` in ${error.retryAfter} s` : ''}.`;
+      default: return `The service failed (HTTP ${error.status}).`;
+    }
+  }
+
+  // [{label, message, target}] for an error: the details when they name fields, else the error itself.
+  function problems(error, context) {
+    const named = error.details.filter((detail) => detail.target);
+    const items = named.length ? named : [{target: error.target, message: error.message}];
+    return items.map((item) => {
+      let message = item.message || error.message;
+      const prefix = item.target ? `${item.target}: ` : '';
+      if (prefix && message.startsWith(prefix)) message = message.slice(prefix.length);
+      return {label: fieldLabel(item.target, context), message, target: item.target};
+    });
+  }
+
+  function errorBox(error, context) {
+    if (!(error instanceof ApiError)) {
+      return h('div', {class: 'error', role: 'alert'}, h('p', {}, String(error && error.message || error)));
+    }
+    return h('div', {class: 'error', role: 'alert'},
+      h('p', {class: 'headline'}, headline(error)),
+      error.status === 0 ? null : h('ul', {}, problems(error, context).map((p) =>
+        h('li', {}, p.label ? [h('strong', {}, p.label), ': '] : null, p.message))),
+      error.code ? h('p', {class: 'meta'}, `Code ${error.code}${error.requestId ? `, request ${error.requestId}` : ''}`) : null);
+  }
+
+  function showError(slot, error, context) { replace(slot, errorBox(error, context)); slot.focus && slot.focus(); }
+
+  // Formatting
+
+  const dateFormat = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'medium'});
+  const when = (text) => text ? dateFormat.format(new Date(text)) : '—';
+  function duration(job) {
+    if (!job.start) return '—';
+    const end = job.end ? new Date(job.end) : (ACTIVE.includes(job.status) ? new Date() : null);
+    if (!end) return '—';
+    let seconds = Math.max(0, Math.round((end - new Date(job.start)) / 1000));
+    const hours = Math.floor(seconds / 3600); seconds -= hours * 3600;
+    const minutes = Math.floor(seconds / 60); seconds -= minutes * 60;
+    return [hours ? `${hours} h` : '', minutes ? `${minutes} min` : '', `${seconds} s`].filter(Boolean).join(' ');
+  }
+  const statusBadge = (status) => h('span', {class: `status status-${status}`}, STATUS[status] || status);
+  const valueText = (value) => value === undefined || value === null ? '' : JSON.stringify(value);
+  const typeName = (type) => (TYPES.find(([key]) => key === type) || [type, type])[1];
+
+  function progressBar(progress, label) {
+    const total = progress.total || 0;
+    const done = progress.completed + progress.failed;
+    const share = (n) => `${total ? (100 * n / total).toFixed(2) : 0}%`;
+    const text = `${progress.completed} completed, ${progress.failed} failed, ${progress.running} running, ` +
+                 `${progress.pending} pending, of ${total}`;
+    const ok = h('span', {class: 'ok'});
+    const bad = h('span', {class: 'bad'});
+    ok.style.width = share(progress.completed);
+    bad.style.width = share(progress.failed);
+    return h('div', {class: 'progress'},
+      h('div', {class: 'bar', role: 'progressbar', 'aria-label': label, 'aria-valuemin': 0,
+                'aria-valuemax': total || 1, 'aria-valuenow': done, 'aria-valuetext': text}, ok, bad),
+      h('span', {class: 'counts'}, `${done} of ${total} done`, progress.failed ? `, ${progress.failed} failed` : ''));
+  }
+
+  // Views and navigation
+
+  function later(fn, ms) { const t = setTimeout(fn, ms); state.timers.push(t); return t; }
+  function leaveView() { state.view += 1; state.timers.forEach(clearTimeout); state.timers = []; return state.view; }
+  const current = (view) => view === state.view;
+
+  function page(title, ...content) {
+    document.title = `${title} - Bulk jobs console`;
+    const heading = h('h1', {tabindex: '-1'}, title);
+    const flash = state.flash ? h('p', {class: 'flash', role: 'status'}, state.flash) : null;
+    state.flash = null;
+    replace(main, heading, flash, content);
+    heading.focus();
+    return heading;
+  }
+
+  async function route() {
+    const hash = location.hash;
+    if (hash === '#main') return;  // the skip link
+    const view = leaveView();
+    if (!state.token) { showWho(); return signInPage(); }
+    try {
+      await ensureAccess();
+    } catch (error) {
+      if (!current(view) || error.status === 401) return;  // signed out: the sign-in page is shown
+      return page('The console cannot start', errorBox(error));
+    }
+    if (!current(view)) return;
+    showWho();
+    const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] === 'new') return jobForm(view, null);
+    if (parts[0] === 'jobs' && parts[1] && parts[2] === 'edit') return jobForm(view, parts[1]);
+    if (parts[0] === 'jobs' && parts[1]) return jobOverview(view, parts[1]);
+    if (hash && hash !== '#/jobs') { history.replaceState(null, '', '#/jobs'); }
+    return jobsPage(view);
+  }
+  function go(hash) { if (location.hash === hash) route(); else location.hash = hash; }
+
+  // Signing in. A credential is kept in this tab only (sessionStorage) and sent only to this API.
+
+  function tokenFrom(text) {
+    let token = text.trim().replace(/^export\s+TOKEN=/, '').trim();
+    if (/^(['"]).*\1$/.test(token)) token = token.slice(1, -1);
+    return token;
+  }
+
+  function signInPage(message) {
+    const slot = h('div', {tabindex: '-1'});
+    const input = h('input', {id: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false',
+                              required: true, 'aria-describedby': 'token-help'});
+    const form = h('form', {class: 'sign-in', onsubmit: async (event) => {
+      event.preventDefault();
+      const token = tokenFrom(input.value);
+      if (!token) { input.setAttribute('aria-invalid', 'true'); return showError(slot, 'Paste a token first.'); }
+      try {
+        await call('GET', 'jobs?maxpagesize=1', undefined, {token});
+      } catch (error) {
+        input.setAttribute('aria-invalid', 'true');
+        return showError(slot, error);
+      }
+      state.token = token;
+      state.mayRun = null;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.removeItem(ACCESS_KEY);
+      go(/^#\/./.test(location.hash) ? location.hash : '#/jobs');
+    }},
+      h('label', {for: 'token'}, 'API token'),
+      input,
+      h('p', {id: 'token-help', class: 'help'},
+        'An API token of this app (SharedAccessSignature sr=…). Locally, make run prints a development ',
+        'Administrator token as export TOKEN=\'…\'; paste it, with or without that part. The token stays in ',
+        'this browser tab and is sent only to this app\'s API.'),
+      h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
+    page('Sign in', message ? h('p', {class: 'error', role: 'alert'}, message) : null, slot, form);
+  }
+
+  function signOut(message) {
+    state.token = null;
+    state.mayRun = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ACCESS_KEY);
+    leaveView();
+    showWho();
+    signInPage(message);
+  }
+
+  function tokenName(token) {
+    const name = /(?:^|[&\s])skn=([^&\s]+)/.exec(token || '');
+    return name ? `API token ${decodeURIComponent(name[1])}` : 'a bearer token';
+  }
+
+  function showWho() {
+    const who = document.getElementById('who');
+    who.hidden = !state.token;
+    if (state.token) {
+      document.getElementById('who-text').textContent =
+        `Signed in with ${tokenName(state.token)}${state.mayRun === false ? ' (read only)' : ''}`;
+    }
+  }
+
+  // What the caller may do. The API has no "who am I" endpoint, so the console asks once per
+  // sign-in with a run of an id no job can have: 403 if the roles do not allow running jobs,
+  // else 400 for the id. Nothing is changed either way (the audit log records the refusal).
+  async function ensureAccess() {
+    if (state.mayRun !== null) return;
+    const kept = sessionStorage.getItem(ACCESS_KEY);
+    if (kept !== null) { state.mayRun = kept === 'true'; return; }
+    try {
+      await call('POST', 'jobs/%21/run');
+      state.mayRun = true;
+    } catch (error) {
+      if (error.status === 401) throw error;
+      if (error.status !== 403 && error.status !== 400) throw error;
+      state.mayRun = error.status === 400;
+    }
+    sessionStorage.setItem(ACCESS_KEY, String(state.mayRun));
+  }
+
+  async function groupsById() {
+    if (!state.groups) {
+      const groups = new Map();
+      let url = 'deviceGroups?maxpagesize=1000';
+      while (url) {
+        const body = await call('GET', url);
+        body.value.forEach((group) => groups.set(group.id, group));
+        url = body.nextLink;
+      }
+      state.groups = groups;
+    }
+    return state.groups;
+  }
+  const groupName = (groups, id) => (groups && groups.get(id) && groups.get(id).displayName) || id;
+
+  // The jobs page: running jobs first, then the rest (newest first, as the API lists them).
+
+  async function jobsPage(view) {
+    const jobs = [];
+    let nextLink = null;
+    let groups = null;
+    const slot = h('div', {tabindex: '-1'});
+    const status = h('select', {id: 'filter-status', onchange: () => render()},
+      h('option', {value: ''}, 'All statuses'),
+      Object.entries(STATUS).map(([value, label]) => h('option', {value}, label)));
+    const search = h('input', {id: 'filter-name', type: 'search', autocomplete: 'off', oninput: () => render()});
+    const summary = h('p', {class: 'summary', role: 'status'});
+    const body = h('tbody');
+    const more = h('button', {type: 'button', hidden: true, onclick: () => load(nextLink)}, 'Load more jobs');
+    const toolbar = h('div', {class: 'toolbar'},
+      state.mayRun ? h('button', {type: 'button', class: 'primary', onclick: () => go('#/new')}, 'New') : null,
+      h('div', {class: 'field inline'}, h('label', {for: 'filter-status'}, 'Status'), status),
+      h('div', {class: 'field inline'}, h('label', {for: 'filter-name'}, 'Search by name'), search),
+      h('button', {type: 'button', onclick: () => go('#/jobs')}, 'Refresh'));
+    const table = h('table', {class: 'jobs'},
+      h('caption', {class: 'visually-hidden'}, 'Jobs, running jobs first'),
+      h('thead', {}, h('tr', {}, ['Name', 'Status', 'Device group', 'Progress', 'Start', 'End', 'Duration']
+        .map((name) => h('th', {scope: 'col'}, name)))),
+      body);
+    page('Jobs', slot, toolbar, summary, h('div', {class: 'scroll'}, table), more);
+
+    function shown() {
+      const wanted = status.value;
+      const words = search.value.trim().toLowerCase();
+      const rank = (job) => job.status === 'running' ? 0 : 1;
+      return jobs.map((job, index) => [job, index])
+        .filter(([job]) => (!wanted || job.status === wanted) &&
+          (!words || (job.displayName || '').toLowerCase().includes(words) || job.id.toLowerCase().includes(words)))
+        .sort(([a, i], [b, j]) => rank(a) - rank(b) || i - j)
+        .map(([job]) => job);
+    }
+
+    function row(job) {
+      const href = job.status === 'draft' ? `#/jobs/${encodeURIComponent(job.id)}/edit` : `#/jobs/${encodeURIComponent(job.id)}`;
+      return h('tr', {'data-job': job.id},
+        h('th', {scope: 'row'}, h('a', {href}, job.displayName || job.id)),
+        h('td', {}, statusBadge(job.status)),
+        h('td', {}, groupName(groups, job.group)),
+        h('td', {}, progressBar(job.progress, `Progress of ${job.displayName || job.id}`)),
+        h('td', {}, when(job.start)),
+        h('td', {}, when(job.end)),
+        h('td', {}, duration(job)));
+    }
+
+    function render() {
+      const visible = shown();
+      replace(body, visible.length ? visible.map(row)
+        : h('tr', {}, h('td', {colspan: 7, class: 'empty'}, jobs.length ? 'No loaded job matches.' : 'No jobs yet.')));
+      summary.textContent = `${visible.length} of ${jobs.length} loaded jobs shown` +
+        (nextLink ? '; more jobs are on the server (Load more jobs).' : '.');
+      more.hidden = !nextLink;
+    }
+
+    async function load(url) {
+      more.disabled = true;
+      try {
+        const [answer, known] = await Promise.all([call('GET', url), groups ? groups : groupsById().catch(() => null)]);
+        if (!current(view)) return;
+        groups = known;
+        jobs.push(...answer.value.filter((job) => !jobs.some((seen) => seen.id === job.id)));
+        nextLink = answer.nextLink || null;
+        replace(slot);
+        render();
+        if (jobs.some((job) => ACTIVE.includes(job.status))) later(refreshActive, POLL_MS * 2);
+      } catch (error) {
+        if (current(view)) showError(slot, error);
+      } finally {
+        more.disabled = false;
+      }
+    }
+
+    // Live rows: only the loaded jobs still pending or running are read again.
+    async function refreshActive() {
+      const active = jobs.filter((job) => ACTIVE.includes(job.status)).slice(0, 20);
+      if (!active.length || !current(view)) return;
+      const fresh = await Promise.all(active.map((job) => call('GET', `jobs/${encodeURIComponent(job.id)}`).catch(() => job)));
+      if (!current(view)) return;
+      fresh.forEach((job) => { jobs[jobs.findIndex((seen) => seen.id === job.id)] = job; });
+      const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('tbody tr');
+      if (!focused) render();
+      later(refreshActive, POLL_MS * 2);
+    }
+
+    await load(`jobs?maxpagesize=${JOBS_PAGE}`);
+  }
+
+  // The job form: a new job, a draft being edited, or a copy (a draft too).
+
+  async function jobForm(view, jobId) {
+    if (!state.mayRun) {
+      return page('New job', h('p', {class: 'error', role: 'alert'}, 'Your role may read jobs but not create or run them.'));
+    }
+    let draft = null;
+    let groups;
+    try {
+      state.groups = null;  // the groups as they are now: they change elsewhere
+      [draft, groups] = await Promise.all([jobId ? call('GET', `jobs/${encodeURIComponent(jobId)}`) : null, groupsById()]);
+      if (!current(view)) return;
+    } catch (error) {
+      if (current(view)) page(jobId ? 'Edit job' : 'New job', errorBox(error));
+      return;
+    }
+    if (draft && draft.status !== 'draft') { history.replaceState(null, '', `#/jobs/${encodeURIComponent(draft.id)}`); return route(); }
+
+    const newId = jobId || (crypto.randomUUID ? crypto.randomUUID() : randomId());
+    const slot = h('div', {tabindex: '-1'});
+    const fieldErrors = new Map();
+    function field(id, label, control, help) {
+      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
+      fieldErrors.set(id, {control, error});
+      const described = [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' ');
+      control.setAttribute('aria-describedby', described);
+      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
+        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
+    }
+    const name = h('input', {id: 'job-name', type: 'text', autocomplete: 'off', value: draft ? draft.displayName : ''});
+    const description = h('textarea', {id: 'job-description', rows: 2});
+    description.value = (draft && draft.description) || '';
+    const group = h('select', {id: 'job-group', onchange: () => devices.choose(group.value)},
+      h('option', {value: ''}, 'Choose a device group'),
+      [...groups.values()].map((g) => h('option', {value: g.id, selected: draft && draft.group === g.id},
+        g.displayName + (g.corrupted ? ' (corrupted)' : ''))));
+    if (draft && draft.group && !groups.has(draft.group)) {
+      group.append(h('option', {value: draft.group, selected: true}, `${draft.group} (not found)`));
+    }
+
+    // Job type and operations
+    let jobType = draft && draft.data[0] ? draft.data[0].type : 'property';
+    const typeName_ = `job-type-${newId}`;
+    const typeSet = h('fieldset', {class: 'types'}, h('legend', {}, 'Job type'),
+      TYPES.map(([value, label]) => {
+        const id = uid('type');
+        return h('span', {class: 'choice'},
+          h('input', {type: 'radio', id, name: typeName_, value, checked: value === jobType,
+                      onchange: () => { jobType = value; operations.forEach((op) => op.retype()); }}),
+          h('label', {for: id}, label));
+      }));
+    const operations = [];
+    const opList = h('ol', {class: 'operations'});
+    function addOperation(data) {
+      const n = uid('op');
+      const path = h('input', {id: `${n}-path`, type: 'text', autocomplete: 'off', value: data ? data.path : ''});
+      const value = h('textarea', {id: `${n}-value`, rows: 2, class: 'code', spellcheck: 'false'});
+      value.value = data ? valueText(data.value) : '';
+      const pathLabel = h('label', {for: path.id});
+      const valueLabel = h('label', {for: value.id});
+      const pathError = h('p', {class: 'field-error', id: `${n}-path-error`, hidden: true});
+      const valueError = h('p', {class: 'field-error', id: `${n}-value-error`, hidden: true});
+      const valueHelp = h('p', {class: 'help', id: `${n}-value-help`});
+      path.setAttribute('aria-describedby', pathError.id);
+      value.setAttribute('aria-describedby', `${valueHelp.id} ${valueError.id}`);
+      const legend = h('legend');
+      const remove = h('button', {type: 'button', class: 'quiet', onclick: () => {
+        operations.splice(operations.indexOf(op), 1); item.remove(); renumber();
+        (operations[operations.length - 1] || {path: add}).path.focus();
+      }});
+      const item = h('li', {}, h('fieldset', {class: 'operation'}, legend,
+        h('div', {class: 'field'}, pathLabel, path, pathError),
+        h('div', {class: 'field'}, valueLabel, value, valueHelp, valueError), remove));
+      const op = {path, value, item, legend, remove, pathError, valueError,
+        retype() {
+          const command = jobType === 'command';
+          pathLabel.textContent = command ? 'Command name' : 'Property name';
+          valueLabel.textContent = command ? 'Payload' : 'Value';
+          valueHelp.textContent = command ? 'JSON, such as {"delay": 0}; leave empty for none.'
+            : 'JSON, such as 3, "text", true or {"a": 1}.';
+          op.check();
+        },
+        check() {
+          const text = value.value.trim();
+          let message = '';
+          if (text) {
+            try { JSON.parse(text); } catch (failure) { message = `Not valid JSON: ${failure.message}`; }
+          } else if (jobType !== 'command') {
+            message = value.dataset.touched ? 'Enter a value in JSON.' : '';
+          }
+          setFieldError(value, valueError, message);
+          return !message;
+        },
+        read() {
+          const text = value.value.trim();
+          const item = {type: jobType, path: path.value.trim()};
+          if (text) item.value = JSON.parse(text);
+          return item;
+        }};
+      value.addEventListener('input', () => op.check());
+      value.addEventListener('blur', () => { value.dataset.touched = '1'; op.check(); });
+      path.addEventListener('input', () => setFieldError(path, pathError, ''));
+      operations.push(op);
+      opList.append(item);
+      op.retype();
+      renumber();
+      return op;
+    }
+    function renumber() {
+      operations.forEach((op, index) => {
+        op.legend.textContent = `Operation ${index + 1}`;
+        op.remove.textContent = `Remove operation ${index + 1}`;
+        op.remove.hidden = operations.length === 1;
+      });
+    }
+    const add = h('button', {type: 'button', class: 'add', title: 'Add an operation', onclick: () => addOperation().path.focus()}, '+');
+    ((draft && draft.data.length) ? draft.data : [null]).forEach((data) => addOperation(data));
+
+    const devices = devicePicker(view, draft);
+    const run = h('button', {type: 'submit', class: 'primary'}, 'Run');
+    const save = h('button', {type: 'button', onclick: () => submit(false)}, 'Save');
+    const form = h('form', {class: 'job-form', novalidate: true, onsubmit: (event) => { event.preventDefault(); submit(true); }},
+      h('div', {class: 'columns'},
+        h('div', {class: 'definition'},
+          field('job-name', 'Name', name),
+          field('job-description', 'Description', description),
+          field('job-group', 'Device group', group),
+          typeSet,
+          h('fieldset', {class: 'ops'}, h('legend', {}, 'Operations'), opList, add,
+            h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation')),
+          h('div', {class: 'actions'}, run, save, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel'))),
+        devices.element));
+    page(draft ? `Edit ${draft.displayName || draft.id}` : 'New job', slot, form);
+    if (draft && draft.group) devices.choose(draft.group);
+
+    function setFieldError(control, error, message) {
+      error.textContent = message;
+      error.hidden = !message;
+      if (message) control.setAttribute('aria-invalid', 'true'); else control.removeAttribute('aria-invalid');
+    }
+    function clearErrors() {
+      replace(slot);
+      fieldErrors.forEach(({control, error}) => setFieldError(control, error, ''));
+      operations.forEach((op) => { setFieldError(op.path, op.pathError, ''); });
+      devices.setError('');
+    }
+    function fieldFor(target) {
+      const byName = {displayName: 'job-name', description: 'job-description', group: 'job-group'}[target];
+      if (byName) return fieldErrors.get(byName);
+      const op = /^data\[(\d+)\](?:\.(\w+))?$/.exec(target || '');
+      if (op && operations[Number(op[1])]) {
+        const o = operations[Number(op[1])];
+        return op[2] === 'value' ? {control: o.value, error: o.valueError} : {control: o.path, error: o.pathError};
+      }
+      return null;
+    }
+
+    function body(forRun) {
+      const data = operations.map((op) => op.read());
+      const chosen = devices.selection();
+      const definition = {displayName: name.value.trim() || undefined, group: group.value || undefined, data};
+      const text = description.value.trim();
+      if (text) definition.description = text;
+      if (chosen) definition.devices = chosen;
+      return definition;
+    }
+
+    function checkLocally(forRun) {
+      let first = null;
+      const fail = (control, error, message) => { setFieldError(control, error, message); first = first || control; };
+      operations.forEach((op) => {
+        op.value.dataset.touched = '1';
+        if (!op.check()) first = first || op.value;
+        if (!op.path.value.trim()) fail(op.path, op.pathError, `Enter the ${jobType === 'command' ? 'command' : 'property'} name.`);
+      });
+      if (forRun && !group.value) { const f = fieldErrors.get('job-group'); fail(f.control, f.error, 'Choose a device group.'); }
+      if (forRun && group.value && devices.selection() && !devices.selection().length) {
+        devices.setError('Check "All devices in the group" or at least one device.');
+        first = first || devices.focusTarget();
+      }
+      if (first) {
+        replace(slot, h('div', {class: 'error', role: 'alert'}, h('p', {class: 'headline'}, 'Some fields need attention; they say why.')));
+        first.focus();
+        return false;
+      }
+      return true;
+    }
+
+    let busy = false;
+    async function submit(forRun) {
+      if (busy) return;
+      clearErrors();
+      if (!checkLocally(forRun)) return;
+      const definition = body(forRun);
+      busy = true; run.disabled = save.disabled = true;
+      try {
+        if (!draft && forRun) {
+          const job = await call('PUT', `jobs/${encodeURIComponent(newId)}`, definition);
+          state.flash = 'The job is running.';
+          return go(`#/jobs/${encodeURIComponent(job.id)}`);
+        }
+        if (!draft) {
+          const job = await call('POST', 'jobs', definition);
+          state.flash = 'Saved as a draft.';
+          return go(`#/jobs/${encodeURIComponent(job.id)}/edit`);
+        }
+        const patch = {...definition, description: definition.description || null, devices: definition.devices || null};
+        let saved = await call('PATCH', `jobs/${encodeURIComponent(draft.id)}`, patch, {headers: {'If-Match': draft.etag}});
+        draft = saved;
+        if (forRun) {
+          saved = await call('POST', `jobs/${encodeURIComponent(draft.id)}/run`, undefined, {headers: {'If-Match': saved.etag}});
+          state.flash = 'The job is running.';
+          return go(`#/jobs/${encodeURIComponent(saved.id)}`);
+        }
+        state.flash = 'Saved.';
+        return go(`#/jobs/${encodeURIComponent(draft.id)}/edit`);
+      } catch (error) {
+        if (!current(view)) return;
+        showError(slot, error, {type: jobType, devices: definition.devices});
+        let focus = null;
+        for (const problem of (error instanceof ApiError ? problems(error, {}) : [])) {
+          const target = problem.target || '';
+          const f = fieldFor(target);
+          if (f) { setFieldError(f.control, f.error, problem.message); focus = focus || f.control; }
+          else if (/^devices/.test(target)) { devices.setError(`${fieldLabel(target, {devices: definition.devices})}: ${problem.message}`); }
+        }
+        (focus || slot).focus();
+      } finally {
+        busy = false; run.disabled = save.disabled = false;
+      }
+    }
+  }
+
+  function randomId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return 'job-' + [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // The devices of the chosen group, beside the form: all of them (no subset), or those checked.
+
+  function devicePicker(view, draft) {
+    let all = !(draft && draft.devices);
+    const selected = new Set((draft && draft.devices) || []);
+    let pages = [];
+    let index = 0;
+    let rows = [];
+    let groupId = null;
+    let generation = 0;
+    const status = h('p', {class: 'summary', role: 'status'});
+    const message = h('div');
+    const error = h('p', {class: 'field-error', id: 'devices-error', hidden: true});
+    const allBox = h('input', {type: 'checkbox', id: 'all-devices', checked: all, 'aria-describedby': 'devices-error',
+                               onchange: () => { all = allBox.checked; selected.clear(); render(); }});
+    const pageBox = h('input', {type: 'checkbox', 'aria-label': 'Select every device on this page',
+                                onchange: () => selectPage(pageBox.checked)});
+    const body = h('tbody');
+    const previous = h('button', {type: 'button', onclick: () => show(index - 1)}, 'Previous devices');
+    const next = h('button', {type: 'button', onclick: () => show(index + 1)}, 'Next devices');
+    const table = h('table', {class: 'devices'},
+      h('caption', {class: 'visually-hidden'}, 'Devices of the group'),
+      h('thead', {}, h('tr', {},
+        h('th', {scope: 'col'}, h('span', {class: 'check-head'}, pageBox, h('span', {}, 'Name'))),
+        h('th', {scope: 'col'}, 'Device ID'), h('th', {scope: 'col'}, 'Connection'))), body);
+    const controls = h('div', {class: 'devices-body', hidden: true},
+      h('div', {class: 'all'}, allBox, h('label', {for: 'all-devices'}, 'All devices in the group')),
+      status, error, h('div', {class: 'scroll'}, table), h('div', {class: 'pager'}, previous, next));
+    const element = h('section', {class: 'device-picker', 'aria-labelledby': 'devices-heading'},
+      h('h2', {id: 'devices-heading'}, 'Devices'), message, controls);
+    replace(message, h('p', {class: 'help'}, 'Choose a device group to see its devices.'));
+
+    async function choose(id) {
+      generation += 1;
+      const mine = generation;
+      if (groupId !== null && id !== groupId) { all = true; selected.clear(); }
+      groupId = id;
+      allBox.checked = all;
+      setError('');
+      if (!id) { controls.hidden = true; return replace(message, h('p', {class: 'help'}, 'Choose a device group to see its devices.')); }
+      pages = [`deviceGroups/${encodeURIComponent(id)}/devices?maxpagesize=${DEVICES_PAGE}`];
+      await show(0, mine);
+    }
+
+    async function show(at, mine = generation) {
+      replace(message, h('p', {class: 'help'}, 'Loading the devices…'));
+      previous.disabled = next.disabled = true;
+      try {
+        const answer = await call('GET', pages[at]);
+        if (mine !== generation || !current(view)) return;
+        if (answer.corrupted) {
+          controls.hidden = true;
+          return replace(message, h('p', {class: 'error', role: 'alert'},
+            `This device group is corrupted, so it has no devices: ${answer.corruptionReason || 'its query is no longer accepted'}. ` +
+            'Fix its query before running a job on it.'));
+        }
+        index = at;
+        rows = answer.value;
+        pages = pages.slice(0, at + 1);
+        if (answer.nextLink) pages.push(answer.nextLink);
+        replace(message);
+        controls.hidden = false;
+        render();
+      } catch (failure) {
+        if (mine === generation && current(view)) replace(message, errorBox(failure));
+      }
+    }
+
+    function selectable(device) { return !device.iotEdge; }
+
+    function render() {
+      allBox.checked = all;
+      replace(body, rows.length ? rows.map((device, n) => {
+        const id = `device-${generation}-${index}-${n}`;
+        const note = device.iotEdge ? h('span', {class: 'note', id: `${id}-note`}, 'IoT Edge device: jobs cannot target it') : null;
+        return h('tr', {},
+          h('td', {}, h('span', {class: 'check-cell'},
+            h('input', {type: 'checkbox', id, disabled: !selectable(device),
+                        checked: selectable(device) && (all || selected.has(device.id)),
+                        'aria-describedby': note ? note.id : null,
+                        onchange: (event) => toggle(device, event.target.checked)}),
+            h('label', {for: id}, device.displayName || device.id)), note),
+          h('td', {}, device.id),
+          h('td', {}, device.connectionState || '—'));
+      }) : h('tr', {}, h('td', {colspan: 3, class: 'empty'}, 'The group has no devices.')));
+      const page = rows.filter(selectable);
+      const checkedHere = page.filter((device) => all || selected.has(device.id)).length;
+      pageBox.checked = page.length > 0 && checkedHere === page.length;
+      pageBox.indeterminate = checkedHere > 0 && checkedHere < page.length;
+      pageBox.disabled = page.length === 0;
+      status.textContent = all ? 'The job runs on every device of the group, on every page.'
+        : `${selected.size} device${selected.size === 1 ? '' : 's'} selected.`;
+      previous.disabled = index === 0;
+      next.disabled = index + 1 >= pages.length;
+      previous.hidden = next.hidden = pages.length <= 1;
+    }
+
+    function leaveAll() {
+      if (!all) return;
+      all = false;
+      rows.filter(selectable).forEach((device) => selected.add(device.id));
+    }
+    function toggle(device, checked) {
+      leaveAll();
+      if (checked) selected.add(device.id); else selected.delete(device.id);
+      setError('');
+      render();
+    }
+    function selectPage(checked) {
+      leaveAll();
+      rows.filter(selectable).forEach((device) => checked ? selected.add(device.id) : selected.delete(device.id));
+      setError('');
+      render();
+    }
+    function setError(text) {
+      error.textContent = text;
+      error.hidden = !text;
+      if (text) allBox.setAttribute('aria-invalid', 'true'); else allBox.removeAttribute('aria-invalid');
+    }
+
+    return {element, choose, setError, focusTarget: () => allBox,
+            selection: () => all ? null : [...selected]};
+  }
+
+  // A job's overview: details, live progress, its devices, and what may be done to it.
+
+  async function jobOverview(view, jobId) {
+    const path = `jobs/${encodeURIComponent(jobId)}`;
+    let job;
+    let groups = null;
+    try {
+      [job, groups] = await Promise.all([call('GET', path), groupsById().catch(() => null)]);
+    } catch (error) {
+      if (current(view)) page('Job', errorBox(error));
+      return;
+    }
+    if (!current(view)) return;
+    const slot = h('div', {tabindex: '-1'});
+    const statusLine = h('p', {class: 'status-line', role: 'status'});
+    const actions = h('div', {class: 'actions'});
+    const progressSlot = h('div');
+    const details = h('dl', {class: 'details'});
+    const devices = jobDevices(view, path);
+    const heading = page(job.displayName || job.id, slot, statusLine, actions,
+      h('section', {'aria-labelledby': 'progress-heading'}, h('h2', {id: 'progress-heading'}, 'Progress'), progressSlot),
+      h('section', {'aria-labelledby': 'details-heading'}, h('h2', {id: 'details-heading'}, 'Details'), details),
+      devices.element);
+
+    function button(label, handler, primary) {
+      return h('button', {type: 'button', class: primary ? 'primary' : null, onclick: async (event) => {
+        const pressed = event.currentTarget;
+        pressed.disabled = true;
+        replace(slot);
+        try { await handler(); } catch (error) { if (current(view)) showError(slot, error); }
+        finally { pressed.disabled = false; }
+      }}, label);
+    }
+
+    let shownActions = '';
+    function render() {
+      heading.textContent = job.displayName || job.id;
+      replace(statusLine, 'Status: ', statusBadge(job.status), job.reason ? ` — ${job.reason}` : '');
+      renderActions();
+      renderProgressAndDetails();
+    }
+
+    function renderActions() {
+      const may = state.mayRun;
+      const ended = ENDED.includes(job.status);
+      const key = `${job.status} ${job.progress.failed > 0}`;
+      if (key === shownActions) return;  // unchanged: keep the buttons (and the focus) as they are
+      shownActions = key;
+      const focusedLabel = actions.contains(document.activeElement) ? document.activeElement.textContent : null;
+      replace(actions,
+        may && job.status === 'draft' ? button('Edit', () => go(`#/jobs/${encodeURIComponent(job.id)}/edit`)) : null,
+        may && job.status === 'draft' ? button('Run', async () => { await call('POST', `${path}/run`); await refresh(); }, true) : null,
+        may && ACTIVE.includes(job.status) ? button('Stop', async () => { await call('POST', `${path}/stop`); await refresh(); }) : null,
+        may && job.status === 'stopped' ? button('Run', async () => { await call('POST', `${path}/resume`); await refresh(); }, true) : null,
+        may ? button('Copy', async () => {
+          const copy = await call('POST', `${path}/copy`);
+          state.flash = `Copied: this is a new draft. Its devices are read from the group again when it runs.`;
+          go(`#/jobs/${encodeURIComponent(copy.id)}/edit`);
+        }) : null,
+        may && ended && job.progress.failed > 0 ? button('Rerun on failed', async () => {
+          const rerunId = `${job.id.slice(0, 200)}-rerun-${randomId().slice(4, 12)}`;
+          const rerun = await call('PUT', `${path}/rerun/${encodeURIComponent(rerunId)}`);
+          state.flash = `A new job runs the operations again on the ${job.progress.failed} failed device${job.progress.failed === 1 ? '' : 's'}.`;
+          go(`#/jobs/${encodeURIComponent(rerun.id)}`);
+        }) : null,
+        button('Download job details', () => download(`${path}/report.csv`, `job-${job.id}.csv`)));
+      if (focusedLabel) {
+        const again = [...actions.querySelectorAll('button')].find((b) => b.textContent === focusedLabel);
+        (again || heading).focus();
+      }
+    }
+
+    function renderProgressAndDetails() {
+      replace(progressSlot, progressBar(job.progress, 'Progress'),
+        h('ul', {class: 'counts-list'}, ['completed', 'failed', 'running', 'pending'].map((key) =>
+          h('li', {}, h('span', {class: `dot dot-${key}`}), `${key[0].toUpperCase()}${key.slice(1)}: ${job.progress[key]}`)),
+          h('li', {}, `Total: ${job.progress.total}`)));
+      const who = job.createdBy ? `${job.createdBy.displayName} (${job.createdBy.type})` : '—';
+      const entries = [
+        ['Job ID', job.id],
+        ['Description', job.description || '—'],
+        ['Device group', groupName(groups, job.group)],
+        ['Devices', job.devices ? `${job.devices.length} chosen: ${job.devices.join(', ')}` : 'All devices in the group'],
+        ['Job type', job.data.length ? typeName(job.data[0].type) : '—'],
+        ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
+          h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))])))],
+        ['Created by', who],
+        ['Created', when(job.created)],
+        ['Start', when(job.start)],
+        ['End', when(job.end)],
+        ['Duration', duration(job)],
+        job.rerunOf ? ['Rerun of', h('a', {href: `#/jobs/${encodeURIComponent(job.rerunOf)}`}, job.rerunOf)] : null,
+        job.lastStoppedBy ? ['Last stopped by', job.lastStoppedBy.displayName] : null,
+        job.lastResumedBy ? ['Last resumed by', job.lastResumedBy.displayName] : null,
+      ].filter(Boolean);
+      replace(details, entries.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
+    }
+
+    async function refresh() {
+      job = await call('GET', path);
+      if (!current(view)) return;
+      render();
+      await devices.reload();
+    }
+
+    async function poll() {
+      if (!current(view)) return;
+      if (ACTIVE.includes(job.status)) {
+        try { await refresh(); } catch (error) { /* shown on the next action; keep polling */ }
+      }
+      if (current(view)) later(poll, POLL_MS);
+    }
+
+    render();
+    devices.reload();
+    later(poll, POLL_MS);
+  }
+
+  function jobDevices(view, jobPath) {
+    let pages = [`${jobPath}/devices?maxpagesize=${DEVICES_PAGE}`];
+    let index = 0;
+    let rows = [];
+    const slot = h('div');
+    const status = h('select', {id: 'device-status', onchange: () => { pages = [first()]; index = 0; reload(); }},
+      h('option', {value: ''}, 'All'), Object.entries(DEVICE_STATUS).map(([value, label]) => h('option', {value}, label)));
+    const search = h('input', {id: 'device-search', type: 'search', autocomplete: 'off', oninput: () => render()});
+    const summary = h('p', {class: 'summary', role: 'status'});
+    const body = h('tbody');
+    const previous = h('button', {type: 'button', onclick: () => { index -= 1; reload(); }}, 'Previous devices');
+    const next = h('button', {type: 'button', onclick: () => { index += 1; reload(); }}, 'Next devices');
+    const element = h('section', {'aria-labelledby': 'job-devices-heading'},
+      h('h2', {id: 'job-devices-heading'}, 'Devices'),
+      h('div', {class: 'toolbar'},
+        h('div', {class: 'field inline'}, h('label', {for: 'device-status'}, 'Device status'), status),
+        h('div', {class: 'field inline'}, h('label', {for: 'device-search'}, 'Filter by device ID'), search)),
+      slot, summary,
+      h('div', {class: 'scroll'}, h('table', {class: 'job-devices'},
+        h('caption', {class: 'visually-hidden'}, 'Devices of the job'),
+        h('thead', {}, h('tr', {}, ['Device ID', 'Status', 'Error code', 'Error message', 'Time']
+          .map((name) => h('th', {scope: 'col'}, name)))), body)),
+      h('div', {class: 'pager'}, previous, next));
+
+    function first() {
+      return `${jobPath}/devices?maxpagesize=${DEVICES_PAGE}${status.value ? `&status=${status.value}` : ''}`;
+    }
+    function render() {
+      const words = search.value.trim().toLowerCase();
+      const visible = rows.filter((row) => !words || row.id.toLowerCase().includes(words));
+      replace(body, visible.length ? visible.map((row) => h('tr', {'data-device': row.id},
+        h('th', {scope: 'row'}, row.id, row.deleted ? h('span', {class: 'note'}, ' (deleted)') : null),
+        h('td', {}, h('span', {class: `status status-${row.status}`}, DEVICE_STATUS[row.status] || row.status)),
+        h('td', {}, row.errorCode || ''),
+        h('td', {}, row.errorMessage || ''),
+        h('td', {}, when(row.time)))) : h('tr', {}, h('td', {colspan: 5, class: 'empty'}, 'No devices to show.')));
+      summary.textContent = `${visible.length} device${visible.length === 1 ? '' : 's'} shown on this page.`;
+      previous.disabled = index === 0;
+      next.disabled = index + 1 >= pages.length;
+      previous.hidden = next.hidden = pages.length <= 1;
+    }
+    async function reload() {
+      try {
+        const answer = await call('GET', pages[index]);
+        if (!current(view)) return;
+        rows = answer.value;
+        pages = pages.slice(0, index + 1);
+        if (answer.nextLink) pages.push(answer.nextLink);
+        replace(slot);
+        render();
+      } catch (error) {
+        if (current(view)) showError(slot, error);
+      }
+    }
+    return {element, reload};
+  }
+
+  async function download(path, filename) {
+    const response = await call('GET', path, undefined, {raw: true});
+    const disposition = /filename="?([^";]+)"?/.exec(response.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(await response.blob());
+    const link = h('a', {href: url, download: disposition ? disposition[1] : filename, hidden: true});
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  document.getElementById('sign-out').addEventListener('click', () => signOut());
+  document.getElementById('skip').addEventListener('click', (event) => { event.preventDefault(); main.focus(); });
+  window.addEventListener('hashchange', route);
+  route();
+})();
+"""
