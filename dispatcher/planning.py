@@ -16,6 +16,10 @@ device, then enqueue one dispatch message per batch of the pending devices.
   its still-pending devices batched anew; a job stopped before its planning finished is
   pending again and planned anew.
 - A stall watchdog (`watch` messages, see `watch_job`) follows every running job.
+- Rollout batches (a job's `batch`, see shared.domain.rollout): cut once planning finished, before
+  anything is sent; only the active batch's pending devices are dispatched. When the collector
+  sees the active batch done it asks for the next (`nextBatch`), which is made active and sent
+  to, or, with `pauseAfterEach`, left for a resume.
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from shared.domain.errors import DeviceGroupNotFound, InvalidGroupFilter, JobNot
 from shared.domain.groups import SUBSET_CHUNK, selecting, subset_query
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
+from shared.domain.progress import Progress
+from shared.domain.rollout import Rollout, batch_size, cut_batches
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
 from shared.repositories.jobs import JobChange
@@ -75,6 +81,33 @@ def _continue(job: Job, request: PlanRequest, c: Collaborators) -> None:
 def _dispatch_more(job: Job, request: PlanRequest, c: Collaborators) -> None:
     if job.status is JobStatus.RUNNING:
         dispatch_pending(job, c, watch=False, after=request.after)
+
+
+def _next_batch(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    """Rollout batch `finished` has every outcome: keep its counts, make the next batch active,
+    then send to it, pause the job (`pauseAfterEach`), or cancel it when the next batch's
+    refused devices alone cross a per-batch threshold. A stopped job goes on at its resume:
+    its dispatch finds the batch done and asks again."""
+    if job.status is not JobStatus.RUNNING:
+        return
+    progress = c.job_devices.get_progress(job.id)
+    rollout = progress.rollout
+    if rollout is None or rollout.active != request.finished or rollout.is_last or not rollout.active_done(progress):
+        return  # moved on already (a message delivered twice), or not done after all
+    batches = c.job_devices.rollout_batches(job.id)
+    finished = rollout.active_progress(progress)
+    c.job_devices.save_rollout_batches(job.id, [batches[rollout.active].finished_with(finished)])
+    following = rollout.following(finished, batches[rollout.active + 1])
+    if not c.job_devices.set_rollout(job.id, following, rollout.active, job.incarnation):
+        return  # another delivery moved it first
+    logger.info("job %s: batch %d of %d done %s; batch %d next", job.id, rollout.active + 1, rollout.count,
+                finished.as_dict(), following.active + 1)
+    if reason := job.threshold_crossed(Progress(**progress.as_dict(), rollout=following)):
+        _change(job, c, JobAction.CANCEL, lambda j, now: j.cancel(reason, now))
+    elif job.batch_pauses:
+        _change(job, c, JobAction.STOP, lambda j, now: j.pause_after_batch(rollout.active, rollout.count, now))
+    else:
+        dispatch_pending(job, c, watch=False)
 
 
 def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
@@ -162,13 +195,16 @@ def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str 
     returns how many. Past PLAN_SECONDS_PER_INVOCATION the rest is left to a new `jobs-plan` message
     carrying the last id batched, so a huge group never holds one invocation for long."""
     sent, deadline = 0, c.monotonic() + c.settings.plan_seconds_per_invocation
-    for batch in c.job_devices.pending_batches(job.id, after=after):
+    rollout = c.job_devices.get_progress(job.id).rollout if job.batch else None
+    through = rollout.last_device_id if rollout else None  # only the active rollout batch
+    for batch in c.job_devices.pending_batches(job.id, after=after, through=through):
         c.dispatch_queue.send(DispatchRequest.of(job, batch).to_text())
         sent += 1
         if c.monotonic() >= deadline:
             c.plan_queue.send(PlanRequest.dispatch_more(job, batch.last_device_id).to_text())
             break
-    if sent == 0 and after is None:  # nothing to send: the collector ends the job if nothing is running either
+    # Nothing to send: the collector ends the job if nothing is running either (or starts the next batch).
+    if sent == 0 and after is None:
         c.outcomes_queue.send(OutcomesReport.nothing_left(job).to_text())
     if watch:
         _send_watch(job, None, c)
@@ -288,9 +324,21 @@ def _finish_planning(job: Job, c: Collaborators) -> None:
     if progress.total == 0:
         _change(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
         return
+    if job.batch:
+        _cut_rollout(job, progress, c)
     started = _change(job, c, JobAction.START, lambda j, now: j.start(now))
     if started is not None and started.changed:  # this call started it (a concurrent planner may have)
         dispatch_pending(started.after, c)
+
+
+def _cut_rollout(job: Job, progress: Progress, c: Collaborators) -> None:
+    """Cut the rollout batches from the rows planning wrote (none was sent to yet) and make the
+    first one active. A replayed cut writes the same batches again."""
+    batches = list(cut_batches(c.job_devices.device_statuses(job.id), batch_size(job.batch, progress.total)))
+    c.job_devices.save_rollout_batches(job.id, batches)
+    stored = progress.rollout.active if progress.rollout else None
+    c.job_devices.set_rollout(job.id, Rollout.starting(batches), stored, job.incarnation)
+    logger.info("job %s: %d devices in %d rollout batches", job.id, progress.total, len(batches))
 
 
 def _end_empty(job: Job, progress, now: datetime) -> None:
@@ -340,4 +388,4 @@ def _same_time(first: datetime | None, second: datetime | None) -> bool:
 
 
 _BY_KIND = {PlanKind.PLAN: _plan, PlanKind.CONTINUE: _continue, PlanKind.DISPATCH_MORE: _dispatch_more,
-            PlanKind.RESUME: replan_resumed, PlanKind.WATCH: watch_job}
+            PlanKind.RESUME: replan_resumed, PlanKind.WATCH: watch_job, PlanKind.NEXT_BATCH: _next_batch}

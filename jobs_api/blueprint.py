@@ -187,8 +187,9 @@ def jobs_devices(req: func.HttpRequest) -> func.HttpResponse:
     def action(ctx):
         params = query(req)
         token, size = _continuation(req), paging.page_size(params)
-        devices = job_cases.list_job_devices(_job_id(req), params.get("status"), size, token, ctx)
-        body = paging.page([JobDeviceStatus.of(device).to_json() for device in devices.devices],
+        devices, batches = job_cases.list_job_devices(_job_id(req), params.get("status"), size, token, ctx)
+        body = paging.page([JobDeviceStatus.of(device, batches).to_json()
+                            for device in devices.devices],
                            devices.continuation, public_url(req))
         return json_response(JobDeviceCollection.model_validate(body))
     return respond(req, Action.READ_JOB_DEVICES, action)
@@ -202,7 +203,8 @@ def jobs_report(req: func.HttpRequest) -> func.HttpResponse:
             job = ctx.jobs.get(job_id)
         except JobNotFound:
             raise _missing_job(req, job_id, ctx) from None
-        chunks = write_job_report(job, ctx.job_devices.get_progress(job_id), ctx.job_devices.iter_devices(job_id))
+        chunks = write_job_report(job, ctx.job_devices.get_progress(job_id), ctx.job_devices.iter_devices(job_id),
+                                  ctx.job_devices.rollout_batches(job_id))
         # The Python worker cannot stream a body, so the chunks are joined here; the writer streams.
         body = "".join(chunks).encode("utf-8")
         headers = {"Content-Disposition": report_disposition(job_id)}

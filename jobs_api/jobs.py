@@ -22,6 +22,7 @@ from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGrou
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
+from shared.domain.rollout import RolloutBatch
 from shared.messages import PlanRequest
 from shared.repositories.jobs import require_version
 from shared.repositories.tables import CHANGE_ATTEMPTS
@@ -159,7 +160,14 @@ def get_job(job_id: str, ctx: Collaborators) -> JobView:
 
 
 def view_of(job: Job, ctx: Collaborators) -> JobView:
-    return JobView.of(job, _progress_of(job, ctx))
+    return JobView.of(job, _progress_of(job, ctx), rollout_batches_of(job, ctx))
+
+
+def rollout_batches_of(job: Job, ctx: Collaborators) -> list[RolloutBatch]:
+    """The job's rollout batches, once planning cut them; a read only for a job with `batch`."""
+    if job.batch is None or job.status is JobStatus.DRAFT:
+        return []
+    return ctx.job_devices.rollout_batches(job.id)
 
 
 def LIST_ORDER(job: Job) -> tuple[int, str]:
@@ -174,27 +182,30 @@ def list_jobs(ctx: Collaborators) -> list[Job]:
 
 
 def list_job_devices(job_id: str, status: str | None, page_size: int, token: str | None,
-                     ctx: Collaborators) -> DevicePage[JobDevice]:
+                     ctx: Collaborators) -> tuple[DevicePage[JobDevice], list[RolloutBatch]]:
+    """A page of the job's devices, with its rollout batches to say which batch each is in."""
     wanted = _device_status(status)
-    ctx.jobs.get(job_id)  # 404 for an unknown job rather than an empty page
+    job = ctx.jobs.get(job_id)  # 404 for an unknown job rather than an empty page
     try:
-        return ctx.job_devices.list_devices(job_id, wanted, page_size, token)
+        return ctx.job_devices.list_devices(job_id, wanted, page_size, token), rollout_batches_of(job, ctx)
     except InvalidField:  # the storage position in the token is not one this list gave
         raise InvalidField("$skiptoken", "is not valid; use the nextLink of the previous page.") from None
 
 
 def require_runnable(job: Job, ctx: Collaborators) -> None:
     """Everything a run needs, checked before anything is written."""
-    if job.batch is not None:
-        raise TargetRefused("batch", "batch is stored with a draft but not carried out yet; remove it to run the "
-                            "job.", "NotSupported")
-    if (job.cancellation_threshold or {}).get("batch"):
-        raise TargetRefused("cancellationThreshold", "a cancellation threshold per batch needs batches, which are "
-                            "not carried out yet; set its batch to false to apply it to the whole job.", "NotSupported")
+    require_batches_for_threshold(job.batch, job.cancellation_threshold)
     group = _group_of(job, ctx)
     require_usable_group(group, ctx.hub)
     if job.devices:
         require_subset_in_group(group, job.devices, ctx.hub)
+
+
+def require_batches_for_threshold(batch: dict | None, threshold: dict | None) -> None:
+    """A threshold per batch needs batches to count in."""
+    if (threshold or {}).get("batch") and batch is None:
+        raise InvalidField("cancellationThreshold.batch", "is true but the job has no batch; add a batch, or set it "
+                           "to false to apply the threshold to the whole job.")
 
 
 def load(job_id: str, if_match: str | None, ctx: Collaborators) -> Job:

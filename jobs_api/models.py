@@ -18,6 +18,7 @@ from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Actor, Job
 from shared.domain.operations import Operation, parse_operation_type
 from shared.domain.progress import Progress
+from shared.domain.rollout import RolloutBatch, batch_index_of, batch_statuses
 from shared.domain.scheduled_jobs import ScheduledJob
 from shared.domain.schedules import (MAX_CRON_LENGTH, MAX_MAINTENANCE_WINDOWS, MAX_WINDOW_MINUTES, MaintenanceWindow,
                                      Schedule)
@@ -63,16 +64,33 @@ class JobData(RequestModel):
 
 
 class JobBatch(RequestModel):
+    """Send to the job's devices in batches of `value` devices (or `value` % of them), in device
+    id order; a batch starts once every device of the one before it has an outcome."""
     type: Literal["number", "percentage"]
     value: Number
+    pause_after_each: StrictBool | None = Field(
+        None, description="Ours (after hawkBit's rollout pause): the job stops after each batch, with a reason "
+                          "saying which; resuming it sends to the next batch. Left out: false.")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> "JobBatch":
+        if self.type == "number" and (self.value != int(self.value) or self.value < 1):
+            raise ValueError("value must be a whole number of devices, at least 1")
+        if self.type == "percentage" and not 0 < self.value <= 100:
+            raise ValueError("value must be more than 0 and at most 100 for a percentage")
+        return self
 
 
 class JobCancellationThreshold(RequestModel):
     """Cancel the job once more devices failed than `value` (a number of devices, or a
-    percentage of the job's devices); `batch` true would apply it per batch."""
+    percentage of the job's devices); `batch` true applies it to each batch on its own."""
     type: Literal["number", "percentage"]
     value: Number
     batch: StrictBool = False
+    min_number_of_executed_devices: StrictInt | None = Field(
+        None, ge=1, description="Ours (after AWS IoT Jobs' minNumberOfExecutedThings): no cancellation before "
+                                "this many of the job's devices have an outcome, so a few early failures do not "
+                                "stop a large job. Left out: from the first outcome.")
 
     @field_validator("batch", mode="before")
     @classmethod
@@ -290,6 +308,25 @@ class JobProgress(ResponseModel):
     failed: int
 
 
+class BatchView(ResponseModel):
+    """One rollout batch of a job with `batch` (an extension): its devices and how they fare."""
+    index: int = Field(description="1 for the first batch sent to; device rows name it as `batch`.")
+    status: Literal["pending", "running", "stopped", "completed", "failed", "cancelled"]
+    total: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    first_device_id: str
+    last_device_id: str = Field(description="The batch holds the job's devices from the first id to this one, "
+                                            "both included, in id order.")
+
+    @classmethod
+    def of(cls, batch: RolloutBatch, status: str) -> "BatchView":
+        return cls(index=batch.index + 1, status=status, first_device_id=batch.first_device_id,
+                   last_device_id=batch.last_device_id, **batch.progress.as_dict())
+
+
 class ActorView(ResponseModel):
     type: Literal["apiToken", "user", "servicePrincipal", "system"]
     id: str
@@ -330,6 +367,8 @@ class JobView(ResponseModel):
     last_modified: datetime
     progress: JobProgress
     batch: dict[str, Any] | None = None
+    batches: list[BatchView] | None = Field(None, description="For a job with `batch`, once it is planned: each "
+                                                              "batch's status and counters (an extension).")
     cancellation_threshold: dict[str, Any] | None = None
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
@@ -342,8 +381,9 @@ class JobView(ResponseModel):
     etag: str | None = None
 
     @classmethod
-    def of(cls, job: Job, progress: Progress) -> "JobView":
-        return cls(id=job.id, display_name=job.display_name, description=job.description, group=job.group_id,
+    def of(cls, job: Job, progress: Progress, batches: list[RolloutBatch] = ()) -> "JobView":
+        shown = batch_statuses(list(batches), progress.rollout, progress, job.status.value)
+        return cls(batches=[BatchView.of(batch, status) for batch, status in shown] or None, id=job.id, display_name=job.display_name, description=job.description, group=job.group_id,
                    devices=list(job.devices) if job.devices is not None else None,
                    data=[_operation_view(operation) for operation in job.operations], status=job.status.value,
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
@@ -411,12 +451,16 @@ class JobDeviceStatus(ResponseModel):
     error_message: str | None = None
     time: datetime | None = Field(None, description="When the device's status last changed.")
     deleted: bool = Field(False, description="The device was deleted from the hub after the job was created.")
+    batch: int | None = Field(None, description="For a job with `batch`: the number of the batch the device is in "
+                                                "(an extension).")
 
     @classmethod
-    def of(cls, device: JobDevice) -> "JobDeviceStatus":
+    def of(cls, device: JobDevice, batches: list[RolloutBatch] = ()) -> "JobDeviceStatus":
+        batch_index = batch_index_of(batches, device.device_id) if batches else None
         return cls(id=device.device_id, status=device.status.value,
                    error_code=device.error_code.value if device.error_code else None,
-                   error_message=device.error_message, time=device.updated_at, deleted=device.deleted)
+                   error_message=device.error_message, time=device.updated_at, deleted=device.deleted,
+                   batch=batch_index + 1 if batch_index is not None else None)
 
 
 class JobDeviceCollection(ResponseModel):
@@ -507,7 +551,7 @@ def _operation_view(operation: Operation) -> JobDataView:
 
 
 def _dumped(model: BaseModel | None) -> dict | None:
-    return model.model_dump(by_alias=True) if model is not None else None
+    return model.model_dump(by_alias=True, exclude_none=True) if model is not None else None
 
 
 class ArchiveLocation(ResponseModel):

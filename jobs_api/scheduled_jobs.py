@@ -3,8 +3,8 @@
 A refused request changes nothing: the body, the schedule and the group are checked before the
 write. The group must exist and its filter still translate; IoT Hub is not asked here (each run
 asks it when it starts, through jobs_api.jobs.start_job), so saving a schedule spends no hub
-quota. What a run could not carry out (`batch`, a threshold per batch) is refused now, as a job
-that runs refuses it, rather than at every occurrence.
+quota. What a run would refuse (a threshold per batch without batches) is refused now, rather
+than at every occurrence.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGrou
 from shared.domain.jobs import Job
 from shared.domain.scheduled_jobs import ScheduledJob
 from shared.domain.schedules import Schedule
-from jobs_api.jobs import list_jobs
+from jobs_api.jobs import list_jobs, require_batches_for_threshold
 from jobs_api.models import ScheduledJobDefinition, ScheduledJobView, scheduled_job_as_definition
 from jobs_api.targets import TargetRefused, local_corruption_of
 
@@ -114,12 +114,7 @@ def _require_future_if_once(schedule: Schedule, now: datetime) -> None:
 
 
 def _require_runnable(job: ScheduledJob, ctx: Collaborators) -> None:
-    if job.batch is not None:
-        raise TargetRefused("batch", "batches are not carried out yet; remove batch to schedule the job.",
-                            "NotSupported")
-    if (job.cancellation_threshold or {}).get("batch"):
-        raise TargetRefused("cancellationThreshold", "a cancellation threshold per batch needs batches, which are "
-                            "not carried out yet; set its batch to false to apply it to the whole job.", "NotSupported")
+    require_batches_for_threshold(job.batch, job.cancellation_threshold)
     try:
         group = ctx.groups.get(job.group_id)
     except DeviceGroupNotFound:

@@ -95,7 +95,8 @@ def archive_job(job: Job, now: datetime, *, job_devices, archive: JobArchive) ->
     """Write, check and record the job's report, exactly as the API would answer it now."""
     progress = job_devices.get_progress(job.id)
     devices = CountedRows(job_devices.iter_devices(job.id))
-    chunks = (chunk.encode("utf-8") for chunk in write_job_report(job, progress, devices))
+    batches = job_devices.rollout_batches(job.id)
+    chunks = (chunk.encode("utf-8") for chunk in write_job_report(job, progress, devices, batches))
     entry = archive.write(job, progress, chunks, now)
     if devices.count != progress.total:
         raise IncompleteRows(f"job {job.id}: {devices.count} device rows, progress total {progress.total}")

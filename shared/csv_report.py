@@ -13,6 +13,7 @@ Streamed (one chunk per row, flat memory for any job size) and deterministic, so
   on that separator (Excel in a `;` locale, a naive split on `,`) starts a new cell (OWASP's CSV
   injection advice). This changes how such a value reads in the file, e.g. a device id `=x`
   appears as `'=x` and `a;-1` as `a;'-1`; the JSON API shows the value unchanged.
+- A job with rollout batches gets a detail row per batch and a last device column, `Batch`.
 - The download's file name is `job-<id>.csv`: the prefix keeps an id that is a reserved device
   name on Windows (CON, NUL, COM1, …, with any extension) or one starting with `-` from breaking
   the saved file.
@@ -27,6 +28,7 @@ from datetime import datetime, timezone
 from shared.domain.devices import JobDevice
 from shared.domain.jobs import Job
 from shared.domain.progress import Progress
+from shared.domain.rollout import RolloutBatch, batch_index_of, batch_statuses
 
 BOM = "\ufeff"
 DEVICE_COLUMNS = ("Device ID", "Status", "Error code", "Error message", "Time", "Deleted")
@@ -39,15 +41,21 @@ _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 MAX_FILE_NAME_LENGTH = 255  # most file systems
 
 
-def write_job_report(job: Job, progress: Progress, devices: Iterable[JobDevice]) -> Iterator[str]:
+def write_job_report(job: Job, progress: Progress, devices: Iterable[JobDevice],
+                     batches: list[RolloutBatch] = ()) -> Iterator[str]:
     """The report as text chunks; encode each as UTF-8 (the first one starts with the BOM)."""
+    batches = list(batches)
     yield BOM + _line(["Job ID", job.id])
-    for row in _detail_rows(job, progress):
+    for row in _detail_rows(job, progress, batches):
         yield _line(row)
     yield _line([])
-    yield _line(DEVICE_COLUMNS)
+    yield _line(DEVICE_COLUMNS + (("Batch",) if batches else ()))
     for device in devices:
-        yield _line(_device_row(device))
+        row = _device_row(device)
+        if batches:
+            index = batch_index_of(batches, device.device_id)
+            row.append(str(index + 1) if index is not None else "")
+        yield _line(row)
 
 
 def neutralised(cell: str) -> str:
@@ -66,7 +74,7 @@ def report_disposition(job_id: str) -> str:
     return f'attachment; filename="{report_file_name(job_id)}"'
 
 
-def _detail_rows(job: Job, progress: Progress) -> Iterator[list[str]]:
+def _detail_rows(job: Job, progress: Progress, batches: list[RolloutBatch]) -> Iterator[list[str]]:
     yield ["Name", job.display_name]
     yield ["Description", job.description or ""]
     yield ["Device group", job.group_id]
@@ -84,8 +92,24 @@ def _detail_rows(job: Job, progress: Progress) -> Iterator[list[str]]:
         yield [f"Maintenance window {index}", window.cron, f"{window.duration_minutes} minutes"]
     if job.maintenance_windows:
         yield ["Maintenance time zone", job.maintenance_time_zone]
+    if job.batch:
+        yield ["Batch size", _amount(job.batch, "devices")] + (["pause after each"] if job.batch_pauses else [])
+    if job.cancellation_threshold:
+        threshold = job.cancellation_threshold
+        yield (["Cancellation threshold", _amount(threshold, "devices failed"),
+                "per batch" if threshold.get("batch") else "whole job"]
+               + ([f"after {threshold['minNumberOfExecutedDevices']} outcomes"]
+                  if threshold.get("minNumberOfExecutedDevices") else []))
     for name, count in progress.as_dict().items():
         yield [f"Devices {name}", str(count)]
+    for batch, status in batch_statuses(batches, progress.rollout, progress, job.status.value):
+        yield [f"Batch {batch.index + 1}", status, f"{batch.total} devices", f"{batch.completed} completed",
+               f"{batch.failed} failed", f"{batch.first_device_id} to {batch.last_device_id}"]
+
+
+def _amount(setting: dict, unit: str) -> str:
+    value = setting["value"]
+    return f"{value}%" if setting["type"] == "percentage" else f"{value} {unit}"
 
 
 def _device_row(device: JobDevice) -> list[str]:

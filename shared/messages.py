@@ -56,6 +56,7 @@ class PlanKind(str, Enum):
     DISPATCH_MORE = "dispatchMore"  # go on sending dispatch messages after the device `after`
     RESUME = "resume"  # a resumed job: resolve dead senders' leftovers, batch its pending devices
     WATCH = "watch"  # the stall watchdog's look at a running job
+    NEXT_BATCH = "nextBatch"  # rollout batch `finished` has every outcome: start the next one
 
 
 class PlanRequest(JobMessage):
@@ -70,6 +71,7 @@ class PlanRequest(JobMessage):
     progress: dict[str, int | str | None] | None = None  # WATCH: the counters (and planning's position)
     since: datetime | None = None  # WATCH
     replanned: bool = False  # WATCH of a pending job: planning was already asked again once
+    finished: int | None = None  # NEXT_BATCH: the index of the rollout batch that finished
 
     @model_validator(mode="before")
     @classmethod
@@ -90,7 +92,8 @@ class PlanRequest(JobMessage):
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> "PlanRequest":
-        needed = {PlanKind.CONTINUE: "continuation", PlanKind.DISPATCH_MORE: "after", PlanKind.WATCH: "since"}
+        needed = {PlanKind.CONTINUE: "continuation", PlanKind.DISPATCH_MORE: "after", PlanKind.WATCH: "since",
+                  PlanKind.NEXT_BATCH: "finished"}
         field = needed.get(self.kind)
         if field and getattr(self, field) is None:
             raise ValueError(f"a {self.kind.value} message needs {field}")
@@ -107,6 +110,10 @@ class PlanRequest(JobMessage):
     @classmethod
     def dispatch_more(cls, job: Job, after: str) -> "PlanRequest":
         return cls(kind=PlanKind.DISPATCH_MORE, job_id=job.id, incarnation=job.incarnation, after=after)
+
+    @classmethod
+    def next_batch(cls, job_id: str, incarnation: str, finished: int) -> "PlanRequest":
+        return cls(kind=PlanKind.NEXT_BATCH, job_id=job_id, incarnation=incarnation, finished=finished)
 
     @classmethod
     def resume(cls, job: Job) -> "PlanRequest":

@@ -1,7 +1,8 @@
 """Collect outcomes (queue `jobs-outcomes`): record a batch's outcomes and the job's counters in
 one conditional transaction (exactly once: a replayed report changes nothing), then cancel the
 job if its failures crossed its cancellation threshold, or end it when no device is pending or
-running: `completed` if none failed, else `failed`.
+running: `completed` if none failed, else `failed`. When the active rollout batch is done but
+the job is not, the planner is asked for the next batch.
 
 A pending job is left to its planner (which ends empty groups itself); a stopped job whose
 last in-flight devices finish with nothing pending ends like a running one.
@@ -15,7 +16,7 @@ from shared.collaborators import Collaborators
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
-from shared.messages import OutcomesReport
+from shared.messages import OutcomesReport, PlanRequest
 from shared.repositories.jobs import Decision, JobStore
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
         return result.progress
     if result.progress.is_done:
         end_job(c.jobs, report, result.progress, now)
+    elif (rollout := result.progress.rollout) and not rollout.is_last and rollout.active_done(result.progress):
+        c.plan_queue.send(PlanRequest.next_batch(report.job_id, report.incarnation, rollout.active).to_text())
     return result.progress
 
 

@@ -24,6 +24,7 @@ from shared.domain.schedules import (MAX_MAINTENANCE_WINDOWS, MaintenanceWindow,
                                      next_opening)
 
 WAITING_FOR_WINDOW = "Waiting for the maintenance window at "
+PAUSED_AFTER_BATCH = "Paused after batch "
 _MAX_CHAINED_WINDOWS = 1000
 
 
@@ -76,6 +77,9 @@ class Actor:
     type: str
     id: str
     display_name: str
+
+
+ROLLOUT_ACTOR = Actor("system", "rollout", "Rollout batches")  # who stops a job that pauses after each batch
 
 
 @dataclass
@@ -184,6 +188,8 @@ class Job:
             return  # likewise for a resume of a job that runs
         self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
         self.resumed_by = by or self.resumed_by
+        if self.reason and self.reason.startswith(PAUSED_AFTER_BATCH):
+            self.reason = None
 
     # --- Maintenance windows ---
 
@@ -242,19 +248,41 @@ class Job:
         self.ended_at, self.reason = now, reason
 
     def threshold_crossed(self, progress: Progress) -> str | None:
-        """The reason to cancel the job when more devices failed than its job-wide cancellation
-        threshold allows (a number of devices, or a percentage of its devices); else None."""
+        """The reason to cancel the job when more devices failed than its cancellation threshold
+        allows (a number of devices, or a percentage of its devices), job-wide or, with `batch`
+        true, in the active rollout batch; else None. With a minimum sample (ours, after AWS IoT
+        Jobs' minNumberOfExecutedThings), not before that many of the job's devices have an
+        outcome, so early failures of a large job do not end it."""
         threshold = self.cancellation_threshold
-        if not threshold or threshold.get("batch"):
+        if not threshold:
             return None
-        value, failed = threshold["value"], progress.failed
+        scope, where = progress, "devices"
+        if threshold.get("batch"):
+            if progress.rollout is None:
+                return None
+            scope, where = progress.rollout.active_progress(progress), f"devices of batch {progress.rollout.active + 1}"
+        if progress.completed + progress.failed < min(threshold.get("minNumberOfExecutedDevices") or 0, progress.total):
+            return None
+        value, failed = threshold["value"], scope.failed
         if threshold["type"] == "percentage":
-            crossed, allowed = failed * 100 > value * progress.total, f"{value}% of its {progress.total} devices"
+            crossed, allowed = failed * 100 > value * scope.total, f"{value}% of its {scope.total} {where}"
         else:
-            crossed, allowed = failed > value, f"{value} devices"
+            crossed, allowed = failed > value, f"{value} {where}"
         if not crossed:
             return None
-        return f"{failed} devices failed, more than the cancellation threshold of {allowed}; the rest were not sent to."
+        return (f"{failed} {where} failed, more than the cancellation threshold of {allowed}; the rest were not "
+                "sent to.")
+
+    @property
+    def batch_pauses(self) -> bool:
+        """Ours (after hawkBit's PAUSE): the job stops after each rollout batch until resumed."""
+        return bool((self.batch or {}).get("pauseAfterEach"))
+
+    def pause_after_batch(self, finished: int, count: int, now: datetime) -> None:
+        """Stop after batch `finished` (0-based) of `count`; a resume starts the next one."""
+        self._move(JobAction.STOP, JobStatus.STOPPED, now)
+        self.stopped_by = ROLLOUT_ACTOR
+        self.reason = f"{PAUSED_AFTER_BATCH}{finished + 1} of {count}; resume to send to batch {finished + 2}."
 
     def cancel(self, reason: str, now: datetime) -> None:
         self._move(JobAction.CANCEL, JobStatus.CANCELLED, now)

@@ -1,9 +1,13 @@
 """A job's progress counters and the rule that ends a job."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from shared.domain.devices import DeviceStatus
+
+if TYPE_CHECKING:
+    from shared.domain.rollout import Rollout
 
 _COUNTER = {
     DeviceStatus.PENDING: "pending",
@@ -20,6 +24,8 @@ class Progress:
     running: int = 0
     completed: int = 0
     failed: int = 0
+    # A job with rollout batches: which batch is active, and its baseline (see shared.domain.rollout).
+    rollout: "Rollout | None" = field(default=None, compare=False)
 
     @property
     def is_done(self) -> bool:

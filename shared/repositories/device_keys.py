@@ -22,6 +22,12 @@ from shared.domain.limits import validate_device_id
 
 PROGRESS_ROW_KEY = "~progress"
 DEVICE_KEYS_END = "~"  # every device row key sorts below it
+BATCH_KEYS_END = "~batch~~"  # every rollout batch's row key sorts below it (and above the device rows)
+
+
+def batch_row_key(index: int) -> str:
+    """A rollout batch's row: zero-padded, so the rows sort in index order (-1 sorts before them all)."""
+    return f"~batch~{index:06d}" if index >= 0 else "~batch~"
 
 _ENCODE = str.maketrans({"#": '"', "?": ">", "%": "&", "'": "&~"})
 _ENCODED_TOKEN = re.compile(r'&~|[&">]')

@@ -18,6 +18,7 @@ from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
+from shared.domain.rollout import Rollout, RolloutBatch
 from shared.repositories.device_keys import device_row_key
 from shared.domain.devices import DevicePage
 from shared.repositories.job_devices import AbstractJobDeviceRepository, AppliedChange, TooManyToChange
@@ -113,6 +114,7 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
         self._progress: dict[str, Progress] = {}
         self._incarnations: dict[str, str] = {}
         self._positions: dict[str, str] = {}
+        self._batches: dict[str, dict[int, RolloutBatch]] = {}
         self._lock = threading.RLock()
         self._versions = _Versions()
 
@@ -131,10 +133,29 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
                 self._positions[job_id] = max(listed)
             return len(new_ids)
 
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
-                        after: str | None = None) -> Iterator[DeviceBatch]:
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE, after: str | None = None,
+                        through: str | None = None) -> Iterator[DeviceBatch]:
         return batches_of([row.device_id for row in self.iter_devices(job_id, DeviceStatus.PENDING)
-                           if after is None or row.device_id > after], size)
+                           if (after is None or row.device_id > after)
+                           and (through is None or row.device_id <= through)], size)
+
+    def save_rollout_batches(self, job_id: str, batches: Iterable[RolloutBatch]) -> None:
+        with self._lock:
+            self._batches.setdefault(job_id, {}).update({batch.index: batch for batch in batches})
+
+    def rollout_batches(self, job_id: str) -> list[RolloutBatch]:
+        with self._lock:
+            return [batch for _, batch in sorted(self._batches.get(job_id, {}).items())]
+
+    def set_rollout(self, job_id: str, rollout: Rollout, expected_active: int | None, incarnation: str) -> bool:
+        with self._lock:
+            if job_id not in self._progress or self._incarnations.get(job_id) != incarnation:
+                raise JobNotFound(job_id)
+            progress = self._progress[job_id]
+            if (progress.rollout.active if progress.rollout else None) != expected_active:
+                return False
+            self._progress[job_id] = _replace(progress, rollout=rollout)
+            return True
 
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         return [row for row in self._sorted(job_id) if batch.contains(row.device_id)]
@@ -166,6 +187,7 @@ class InMemoryJobDeviceRepository(AbstractJobDeviceRepository):
             self._incarnations.pop(job_id, None)
             self._positions.pop(job_id, None)
             deleted = len(self._rows.pop(job_id, {})) + (1 if self._progress.pop(job_id, None) else 0)
+            deleted += len(self._batches.pop(job_id, {}))
             return deleted
 
     def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],

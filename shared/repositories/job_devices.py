@@ -1,5 +1,7 @@
 """The `jobdevices` table: PartitionKey the job id, one row per device (RowKey: the encoded
-device id, see device_keys) and the job's progress row (RowKey `~progress`).
+device id, see device_keys), the job's progress row (RowKey `~progress`) and, for a job with
+rollout batches, one row per batch (RowKey `~batch~NNNNNN`) with the active batch's baseline
+in the progress row (see shared.domain.rollout).
 
 Incarnations: the progress row names the incarnation of the job that planned the partition
 (see Job.incarnation). Every change names the incarnation it is for, and a partition of
@@ -22,7 +24,7 @@ from datetime import datetime
 from itertools import islice
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.domain.batching import DeviceBatch, batches_of
@@ -30,8 +32,9 @@ from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DevicePage, De
 from shared.domain.errors import ConcurrencyConflict, JobNotFound
 from shared.domain.limits import MAX_BATCH_SIZE, MAX_TRANSACTION_OPERATIONS
 from shared.domain.progress import Progress
-from shared.repositories.device_keys import (DEVICE_KEYS_END, PROGRESS_ROW_KEY, device_id_from_row_key,
-                                             device_row_key)
+from shared.domain.rollout import Rollout, RolloutBatch
+from shared.repositories.device_keys import (BATCH_KEYS_END, DEVICE_KEYS_END, PROGRESS_ROW_KEY, batch_row_key,
+                                             device_id_from_row_key, device_row_key)
 from shared.repositories.table_transactions import transaction_client
 from shared.repositories.tables import decode_continuation, delete_rows, encode_continuation
 from shared.storage_names import JOB_DEVICES_TABLE
@@ -101,10 +104,27 @@ class AbstractJobDeviceRepository(abc.ABC):
         return self.delete_all(job_id) if stored is not None and stored != incarnation else 0
 
     @abc.abstractmethod
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
-                        after: str | None = None) -> Iterator[DeviceBatch]:
-        """The job's `pending` devices (those after the id `after`, if given) as batches of
-        consecutive ids, streamed in id order."""
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE, after: str | None = None,
+                        through: str | None = None) -> Iterator[DeviceBatch]:
+        """The job's `pending` devices (those after the id `after` and up to `through`, if given)
+        as batches of consecutive ids, streamed in id order."""
+
+    def device_statuses(self, job_id: str) -> Iterator[tuple[str, DeviceStatus]]:
+        """(device id, status) of every device row, in id order, streamed."""
+        return ((row.device_id, row.status) for row in self.iter_devices(job_id))
+
+    @abc.abstractmethod
+    def save_rollout_batches(self, job_id: str, batches: Iterable[RolloutBatch]) -> None:
+        """Write (or write again: the same cut gives the same rows) the job's rollout batches."""
+
+    @abc.abstractmethod
+    def rollout_batches(self, job_id: str) -> list[RolloutBatch]:
+        """The job's rollout batches in index order; none for a job without batches."""
+
+    @abc.abstractmethod
+    def set_rollout(self, job_id: str, rollout: Rollout, expected_active: int | None, incarnation: str) -> bool:
+        """Store `rollout` in the progress row if the active batch stored is `expected_active`
+        (None: no rollout yet); False when another writer moved it first."""
 
     @abc.abstractmethod
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
@@ -125,7 +145,7 @@ class AbstractJobDeviceRepository(abc.ABC):
 
     @abc.abstractmethod
     def delete_all(self, job_id: str) -> int:
-        """Delete the job's device rows and progress row. Idempotent; returns rows deleted."""
+        """Delete the job's device rows, progress row and batch rows. Idempotent; returns rows deleted."""
 
     @abc.abstractmethod
     def _apply(self, job_id: str, read_rows: Callable[[], list[JobDevice]],
@@ -222,13 +242,48 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         except ResourceNotFoundError:
             return None
 
-    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE,
-                        after: str | None = None) -> Iterator[DeviceBatch]:
+    def pending_batches(self, job_id: str, size: int = MAX_BATCH_SIZE, after: str | None = None,
+                        through: str | None = None) -> Iterator[DeviceBatch]:
         condition, parameters = "status eq @status", {"status": DeviceStatus.PENDING.value}
         if after is not None:
             condition, parameters = f"RowKey gt @after and {condition}", {**parameters, "after": device_row_key(after)}
+        if through is not None:
+            condition = f"RowKey le @through and {condition}"
+            parameters = {**parameters, "through": device_row_key(through)}
         rows = self._query(job_id, condition, parameters, select=["RowKey"])
         return batches_of((device_id_from_row_key(row["RowKey"]) for row in rows), size)
+
+    def device_statuses(self, job_id: str) -> Iterator[tuple[str, DeviceStatus]]:
+        rows = self._query(job_id, "", {}, select=["RowKey", "status"])
+        return ((device_id_from_row_key(row["RowKey"]), DeviceStatus(row.get("status", DeviceStatus.PENDING.value)))
+                for row in rows)
+
+    def save_rollout_batches(self, job_id: str, batches: Iterable[RolloutBatch]) -> None:
+        rows = iter(batches)
+        while chunk := list(islice(rows, MAX_TRANSACTION_OPERATIONS)):
+            self._table.submit_transaction([("upsert", _batch_to_entity(job_id, batch), {"mode": UpdateMode.REPLACE})
+                                            for batch in chunk])
+
+    def rollout_batches(self, job_id: str) -> list[RolloutBatch]:
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+            parameters={"pk": job_id, "start": batch_row_key(-1), "end": BATCH_KEYS_END}, results_per_page=_READ_PAGE)
+        return sorted((_batch_from_entity(entity) for entity in entities), key=lambda batch: batch.index)
+
+    def set_rollout(self, job_id: str, rollout: Rollout, expected_active: int | None, incarnation: str) -> bool:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            progress, etag, stored_incarnation = self._read_progress(job_id)
+            if etag is None or stored_incarnation != incarnation:
+                raise JobNotFound(job_id)
+            if (progress.rollout.active if progress.rollout else None) != expected_active:
+                return False
+            try:
+                self._table.update_entity({"PartitionKey": job_id, "RowKey": PROGRESS_ROW_KEY, **rollout.to_fields()},
+                                          mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified)
+                return True
+            except ResourceModifiedError:
+                self._pause(attempt)  # the counters moved meanwhile: look again
+        raise ConcurrencyConflict("Job progress", job_id)
 
     def read_batch(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         return self._read_range(job_id, batch.first_device_id, batch.last_device_id)
@@ -330,7 +385,8 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
         except ResourceNotFoundError:
             return Progress(), None, None
         counters = {name: entity.get(name, 0) for name in Progress().as_dict()}
-        return Progress(**counters), entity.metadata["etag"], entity.get("incarnation", "")
+        return (Progress(**counters, rollout=Rollout.from_fields(entity)), entity.metadata["etag"],
+                entity.get("incarnation", ""))
 
     def _read_range(self, job_id: str, first_device_id: str, last_device_id: str,
                     select: list[str] | None = None) -> list[JobDevice]:
@@ -388,6 +444,20 @@ def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
                      error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
                      updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"),
                      claimed_by=entity.get("claimedBy"))
+
+
+def _batch_to_entity(job_id: str, batch: RolloutBatch) -> dict:
+    return {"PartitionKey": job_id, "RowKey": batch_row_key(batch.index), "index": batch.index,
+            "first": batch.first_device_id, "last": batch.last_device_id, "total": batch.total,
+            "pending": batch.pending, "running": batch.running, "completed": batch.completed, "failed": batch.failed,
+            "done": batch.done}
+
+
+def _batch_from_entity(entity: dict) -> RolloutBatch:
+    return RolloutBatch(index=entity["index"], first_device_id=entity["first"], last_device_id=entity["last"],
+                        total=entity["total"], pending=entity.get("pending", 0), running=entity.get("running", 0),
+                        completed=entity.get("completed", 0), failed=entity.get("failed", 0),
+                        done=entity.get("done", False))
 
 
 def _with_etag(device: JobDevice, result: dict) -> JobDevice:

@@ -8,6 +8,7 @@ from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.errors import InvalidField, JobNotFound
 from shared.domain.progress import Progress
+from shared.domain.rollout import Rollout, cut_batches
 from shared.repositories import JobDeviceRepository
 from tests.integration.repositories.conftest import NOW
 
@@ -287,6 +288,54 @@ class TestReading:
         assert next(streamed).device_id == "dev-00000"
         assert sum(1 for _ in streamed) == 1199
         assert job_devices.get_progress("never-planned") == Progress()
+
+
+class TestRolloutBatches:
+    def test_batches_are_cut_from_the_rows_in_id_order_and_stored_apart_from_them(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(250), NOW)
+        job_devices.record_outcomes(job_id, [DeviceOutcome.failure("dev-00120", DeviceErrorCode.EDGE_NOT_SUPPORTED,
+                                                                   "edge")], NOW)
+        batches = list(cut_batches(job_devices.device_statuses(job_id), 100))
+        job_devices.save_rollout_batches(job_id, batches)
+        job_devices.save_rollout_batches(job_id, batches)  # a replayed cut
+        stored = job_devices.rollout_batches(job_id)
+        assert [(b.first_device_id, b.last_device_id, b.total, b.pending, b.failed) for b in stored] == [
+            ("dev-00000", "dev-00099", 100, 100, 0), ("dev-00100", "dev-00199", 100, 99, 1),
+            ("dev-00200", "dev-00249", 50, 50, 0)]
+        assert sum(1 for _ in job_devices.iter_devices(job_id)) == 250  # batch rows are not device rows
+        assert job_devices.get_progress(job_id).as_dict() == {"total": 250, "pending": 249, "running": 0,
+                                                              "completed": 0, "failed": 1}
+        assert job_devices.rollout_batches("other-job") == []
+
+    def test_only_the_active_batch_is_batched_for_sending(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(250), NOW)
+        sent = list(job_devices.pending_batches(job_id, through="dev-00099"))
+        assert sum(batch.size for batch in sent) == 100 and sent[-1].last_device_id == "dev-00099"
+
+    def test_the_active_batch_moves_once_and_survives_the_counters_moving(self, job_devices, job_id):
+        job_devices.add_pending(job_id, ids(20), NOW)
+        batches = list(cut_batches(job_devices.device_statuses(job_id), 10))
+        first = Rollout.starting(batches)
+        assert job_devices.set_rollout(job_id, first, None, "")
+        assert not job_devices.set_rollout(job_id, first, None, "")  # a replay: already set
+        (batch,) = job_devices.pending_batches(job_id, through=first.last_device_id)
+        job_devices.claim(job_id, batch, NOW)
+        job_devices.record_outcomes(job_id, [DeviceOutcome.success(f"dev-{n:05}") for n in range(10)], LATER)
+        progress = job_devices.get_progress(job_id)
+        assert progress.rollout == first and first.active_done(progress)
+        second = first.following(first.active_progress(progress), batches[1])
+        assert job_devices.set_rollout(job_id, second, 0, "")
+        assert not job_devices.set_rollout(job_id, second, 0, "")  # a second delivery moved nothing
+        assert job_devices.get_progress(job_id).rollout == second
+        assert not second.active_done(job_devices.get_progress(job_id))
+        with pytest.raises(JobNotFound):
+            job_devices.set_rollout(job_id, second, 1, "another-incarnation")
+
+    def test_delete_all_takes_the_batch_rows_too(self, job_devices, job_id, stored_rows):
+        job_devices.add_pending(job_id, ids(30), NOW)
+        job_devices.save_rollout_batches(job_id, cut_batches(job_devices.device_statuses(job_id), 10))
+        assert job_devices.delete_all(job_id) == 34
+        assert stored_rows(job_id) == {} and job_devices.rollout_batches(job_id) == []
 
 
 class TestDeleteAll:

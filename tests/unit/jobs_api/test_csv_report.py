@@ -118,3 +118,24 @@ def test_the_download_name_is_prefixed_safe_and_short_enough():
     longest = report_file_name("a" * 255)
     assert len(longest) == 255 and longest.startswith("job-a") and longest.endswith(".csv")
     assert report_file_name('a/b\\c"d') == "job-a_b_c_d.csv"
+
+
+def test_a_job_with_batches_names_each_devices_batch_and_each_batchs_counts():
+    from shared.domain.rollout import Rollout, cut_batches
+    job = Job.draft("job-2", "Waves", "west", [Operation(OperationType.PROPERTY, "fanSpeed", 3)], AT,
+                    batch={"type": "number", "value": 2, "pauseAfterEach": True},
+                    cancellation_threshold={"type": "percentage", "value": 10, "batch": True,
+                                            "minNumberOfExecutedDevices": 2})
+    devices = [JobDevice("job-2", device_id, DeviceStatus.PENDING) for device_id in ("a", "b", "c")]
+    batches = list(cut_batches(((device.device_id, device.status) for device in devices), 2))
+    rows = _parse(write_job_report(job, Progress(3, 3, rollout=Rollout.starting(batches)), devices, batches))
+    details = {row[0]: row[1:] for row in rows[:rows.index([])]}
+    assert details["Batch size"] == ["2 devices", "pause after each"]
+    assert details["Cancellation threshold"] == ["10%", "per batch", "after 2 outcomes"]
+    assert details["Batch 1"] == ["draft", "2 devices", "0 completed", "0 failed", "a to b"]
+    assert details["Batch 2"] == ["pending", "1 devices", "0 completed", "0 failed", "c to c"]
+    table = rows[rows.index([]) + 1:]
+    assert table[0] == list(DEVICE_COLUMNS) + ["Batch"]
+    assert [(row[0], row[-1]) for row in table[1:]] == [("a", "1"), ("b", "1"), ("c", "2")]
+    plain = _parse(write_job_report(_job(), Progress(4, 1, 0, 1, 2), iter(_devices())))
+    assert "Batch" not in plain[plain.index([]) + 1]

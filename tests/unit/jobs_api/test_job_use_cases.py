@@ -73,9 +73,6 @@ class TestCreateJob:
         ({"group": "nowhere"}, "group", "DeviceGroupNotFound"),
         ({"devices": ["vending-0009"]}, "devices[0]", "DeviceNotInGroup"),
         ({"devices": ["vending-0001", "edge-gateway-01"]}, "devices[1]", "EdgeDeviceNotSupported"),
-        ({"batch": {"type": "percentage", "value": 10}}, "batch", "NotSupported"),
-        ({"cancellationThreshold": {"type": "number", "value": 3, "batch": True}}, "cancellationThreshold",
-         "NotSupported"),
     ])
     def test_refusals_name_the_field_and_write_nothing(self, ctx, changes, field, code):
         with pytest.raises(TargetRefused) as refused:
@@ -84,6 +81,17 @@ class TestCreateJob:
         with pytest.raises(JobNotFound):
             ctx.jobs.get("job-1")
         assert ctx.plan_queue.messages == []
+
+    def test_a_threshold_per_batch_without_batches_is_refused_and_writes_nothing(self, ctx):
+        threshold = {"type": "number", "value": 3, "batch": True}
+        with pytest.raises(InvalidField) as refused:
+            use_cases.create_job("job-1", definition(cancellationThreshold=threshold), ctx)
+        assert refused.value.field == "cancellationThreshold.batch"
+        with pytest.raises(JobNotFound):
+            ctx.jobs.get("job-1")
+        created = use_cases.create_job("job-2", definition(cancellationThreshold=threshold,
+                                                           batch={"type": "number", "value": 5}), ctx)
+        assert created.batch == {"type": "number", "value": 5} and created.cancellation_threshold == threshold
 
     def test_a_bad_job_id_is_refused(self, ctx):
         with pytest.raises(InvalidField) as refused:
@@ -321,8 +329,8 @@ class TestReads:
         _started(ctx)
         ctx.job_devices.add_pending("job-1", ["vending-0001", "vending-0002"], ctx.clock())
         ctx.job_devices.record_outcomes("job-1", [DeviceOutcome.success("vending-0001")], ctx.clock())
-        page = use_cases.list_job_devices("job-1", "completed", 10, None, ctx)
-        assert [device.device_id for device in page.devices] == ["vending-0001"]
+        page, batches = use_cases.list_job_devices("job-1", "completed", 10, None, ctx)
+        assert [device.device_id for device in page.devices] == ["vending-0001"] and batches == []
         with pytest.raises(InvalidField):
             use_cases.list_job_devices("job-1", "exploded", 10, None, ctx)
         with pytest.raises(JobNotFound):

@@ -51,9 +51,6 @@ class TestPut:
 
     @pytest.mark.parametrize("changes, field, code", [
         ({"group": "nowhere"}, "group", "DeviceGroupNotFound"),
-        ({"batch": {"type": "number", "value": 5}}, "batch", "NotSupported"),
-        ({"cancellationThreshold": {"type": "number", "value": 1, "batch": True}}, "cancellationThreshold",
-         "NotSupported"),
     ])
     def test_targets_that_a_run_would_refuse_are_refused_now(self, ctx, changes, field, code):
         with pytest.raises(TargetRefused) as refused:
