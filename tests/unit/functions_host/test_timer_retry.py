@@ -1,5 +1,6 @@
 """Timer retry policies (@app.retry), which the host applies to timer triggers only."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from local.functions_host.invoker import InvocationResult
@@ -17,7 +18,9 @@ class FailingInvoker:
 
 def run(policy, failures):
     invoker = FailingInvoker(failures)
-    result = asyncio.run(invoke_with_retry(invoker, SimpleNamespace(retry=policy), None))
+    # A loop of its own in its own thread: the browser tests' Playwright keeps one running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        result = thread.submit(asyncio.run, invoke_with_retry(invoker, SimpleNamespace(retry=policy), None)).result()
     return result.succeeded, invoker.calls
 
 
