@@ -7,6 +7,7 @@ TEXT = """:root {
   font-size: 15px; line-height: 1.45; color: var(--text); background: #fff;
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; }
 a { color: var(--accent); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }

@@ -358,7 +358,8 @@ TEXT = r"""'use strict';
     }
 
     function row(job) {
-      const href = job.status === 'draft' ? `#/jobs/${encodeURIComponent(job.id)}/edit` : `#/jobs/${encodeURIComponent(job.id)}`;
+      const href = job.status === 'draft' && state.mayRun ? `#/jobs/${encodeURIComponent(job.id)}/edit`
+        : `#/jobs/${encodeURIComponent(job.id)}`;
       return h('tr', {'data-job': job.id},
         h('th', {scope: 'row'}, h('a', {href}, job.displayName || job.id)),
         h('td', {}, statusBadge(job.status)),
@@ -878,9 +879,11 @@ TEXT = r"""'use strict';
       await devices.reload();
     }
 
+    // Live while anything may change: pending, running, and stopped (devices in flight finish, and
+    // someone else may run it again); ended jobs and drafts are read once.
     async function poll() {
       if (!current(view)) return;
-      if (ACTIVE.includes(job.status)) {
+      if (ACTIVE.includes(job.status) || job.status === 'stopped') {
         try { await refresh(); } catch (error) { /* shown on the next action; keep polling */ }
       }
       if (current(view)) later(poll, POLL_MS);

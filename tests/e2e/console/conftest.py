@@ -208,9 +208,9 @@ def read_csv(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     return details, list(csv.DictReader(io.StringIO(devices_part)))
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
 
 
 def axe_violations(page: Page) -> list[dict]:
