@@ -364,7 +364,8 @@ TEXT = r"""'use strict';
         h('th', {scope: 'row'}, h('a', {href}, job.displayName || job.id)),
         h('td', {}, statusBadge(job.status)),
         h('td', {}, groupName(groups, job.group)),
-        h('td', {}, progressBar(job.progress, `Progress of ${job.displayName || job.id}`)),
+        h('td', {}, job.status === 'draft' ? h('span', {class: 'counts'}, 'Not started')
+          : progressBar(job.progress, `Progress of ${job.displayName || job.id}`)),
         h('td', {}, when(job.start)),
         h('td', {}, when(job.end)),
         h('td', {}, duration(job)));
@@ -541,9 +542,10 @@ TEXT = r"""'use strict';
           field('job-group', 'Device group', group),
           typeSet,
           h('fieldset', {class: 'ops'}, h('legend', {}, 'Operations'), opList, add,
-            h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation')),
-          h('div', {class: 'actions'}, run, save, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel'))),
-        devices.element));
+            h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation'))),
+        devices.element),
+      // After the devices, so the keyboard reaches Run once everything is chosen.
+      h('div', {class: 'actions'}, run, save, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel')));
     page(draft ? `Edit ${draft.displayName || draft.id}` : 'New job', slot, form);
     if (draft && draft.group) devices.choose(draft.group);
 
@@ -712,6 +714,7 @@ TEXT = r"""'use strict';
         if (answer.nextLink) pages.push(answer.nextLink);
         replace(message);
         controls.hidden = false;
+        build();
         render();
       } catch (failure) {
         if (mine === generation && current(view)) replace(message, errorBox(failure));
@@ -720,21 +723,27 @@ TEXT = r"""'use strict';
 
     function selectable(device) { return !device.iotEdge; }
 
+    // The page's rows, made once per page shown; a change of selection only updates the checkboxes
+    // (a row made anew would take the keyboard focus away).
+    let boxes = [];
+    function build() {
+      boxes = rows.map((device, n) => {
+        const id = `device-${generation}-${index}-${n}`;
+        return h('input', {type: 'checkbox', id, disabled: !selectable(device),
+                           'aria-describedby': device.iotEdge ? `${id}-note` : null,
+                           onchange: (event) => toggle(device, event.target.checked)});
+      });
+      replace(body, rows.length ? rows.map((device, n) => h('tr', {},
+        h('td', {}, h('span', {class: 'check-cell'}, boxes[n], h('label', {for: boxes[n].id}, device.displayName || device.id)),
+          device.iotEdge ? h('span', {class: 'note', id: `${boxes[n].id}-note`}, 'IoT Edge device: jobs cannot target it') : null),
+        h('td', {}, device.id),
+        h('td', {}, device.connectionState || '—')))
+        : h('tr', {}, h('td', {colspan: 3, class: 'empty'}, 'The group has no devices.')));
+    }
+
     function render() {
       allBox.checked = all;
-      replace(body, rows.length ? rows.map((device, n) => {
-        const id = `device-${generation}-${index}-${n}`;
-        const note = device.iotEdge ? h('span', {class: 'note', id: `${id}-note`}, 'IoT Edge device: jobs cannot target it') : null;
-        return h('tr', {},
-          h('td', {}, h('span', {class: 'check-cell'},
-            h('input', {type: 'checkbox', id, disabled: !selectable(device),
-                        checked: selectable(device) && (all || selected.has(device.id)),
-                        'aria-describedby': note ? note.id : null,
-                        onchange: (event) => toggle(device, event.target.checked)}),
-            h('label', {for: id}, device.displayName || device.id)), note),
-          h('td', {}, device.id),
-          h('td', {}, device.connectionState || '—'));
-      }) : h('tr', {}, h('td', {colspan: 3, class: 'empty'}, 'The group has no devices.')));
+      boxes.forEach((box, n) => { box.checked = selectable(rows[n]) && (all || selected.has(rows[n].id)); });
       const page = rows.filter(selectable);
       const checkedHere = page.filter((device) => all || selected.has(device.id)).length;
       pageBox.checked = page.length > 0 && checkedHere === page.length;
