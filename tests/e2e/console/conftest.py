@@ -96,7 +96,8 @@ def console_url(app_host) -> str:
 
 
 def new_console(browser: Browser, console_url: str, base_url: str, **options):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True, **options)
+    options = {"viewport": {"width": 1366, "height": 900}, **options}  # a laptop, unless said
+    context = browser.new_context(accept_downloads=True, **options)
     page = context.new_page()
     console = Console(console_url, base_url, page)
     page.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))
@@ -120,6 +121,16 @@ def console(browser, console_url, app_host):
 def second_console(browser, console_url, app_host):
     """Another person's tab (another context: nothing shared with `console`)."""
     context, opened = new_console(browser, console_url, app_host.base_url)
+    yield opened
+    context.close()
+    assert not opened.errors, f"errors in the page: {opened.errors}"
+
+
+@pytest.fixture
+def tablet_console(browser, console_url, app_host):
+    """The console on a tablet held upright, touch and all."""
+    context, opened = new_console(browser, console_url, app_host.base_url, viewport={"width": 768, "height": 1024},
+                                  has_touch=True, is_mobile=True, device_scale_factor=2)
     yield opened
     context.close()
     assert not opened.errors, f"errors in the page: {opened.errors}"
@@ -152,7 +163,19 @@ def devices(hub):
 
     yield make
     for device_id in made:
-        manager.delete_device(device_id)
+        try:
+            manager.delete_device(device_id)
+        except Exception:  # deleted by the test itself
+            pass
+
+
+@pytest.fixture
+def group_table(azurite):
+    """The devicegroups table itself, to store what the API would refuse (a corrupted group)."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.storage_names import DEVICE_GROUPS_TABLE
+    return TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(DEVICE_GROUPS_TABLE)
 
 
 @pytest.fixture

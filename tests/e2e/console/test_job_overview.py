@@ -181,3 +181,23 @@ def test_a_viewer_sees_no_run_stop_copy_or_new(console, second_console, api, hub
     expect(page.get_by_label("Name", exact=True)).to_have_count(0)
     assert job(api, job_id)["status"] == "stopped"
     api.delete(f"jobs/{job_id}")
+
+
+def test_a_device_deleted_after_planning_is_shown_as_deleted(console, api, hub, devices, make_group, admin_token):
+    ids = devices(2)
+    hub.control.set_behaviour(ids[0], latency="fixed:4000")  # the first batch holds the second one back
+    group_id, _ = make_group(ids)
+    job_id = unique("job")
+    response = api.put(f"jobs/{job_id}", {"displayName": job_id, "group": group_id, "data": ECHO,
+                                          "batch": {"type": "number", "value": 1}})
+    assert response.status_code == 200, response.text
+    wait_job(api, job_id, lambda found: found["progress"]["total"] == 2, "to be planned")
+    hub.registry_manager().delete_device(ids[1])
+    assert wait_ended(api, job_id)["status"] == "failed"
+
+    page = open_job(console, admin_token, job_id)
+
+    row = page.locator(f'tr[data-device="{ids[1]}"]')
+    expect(row).to_contain_text("(deleted)")
+    expect(row).to_contain_text("DeviceNotFound")
+    expect(page.locator(f'tr[data-device="{ids[0]}"]')).not_to_contain_text("(deleted)")

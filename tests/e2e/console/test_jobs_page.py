@@ -173,3 +173,35 @@ def test_no_serious_accessibility_violations(axe_console, api, hub, devices, mak
     expect(page.locator("table.job-devices tbody tr")).to_have_count(3)
     expect(page.locator('tr[data-device="edge-gateway-01"]')).to_contain_text("Failed")
     assert axe_violations(page) == [], "job overview"
+
+
+def fits_the_width(page) -> bool:
+    """Nothing but the tables' own scroll areas is wider than the screen."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_usable_on_a_tablet(tablet_console, api, devices, make_group, admin_token):
+    ids = devices(2)
+    _, group_name = make_group(ids)
+    page = tablet_console.open(admin_token)
+    expect(page.locator("table.jobs")).to_be_visible()
+    assert fits_the_width(page)
+
+    page.get_by_role("button", name="New", exact=True).tap()
+    page.get_by_label("Device group").select_option(label=group_name)
+    expect(page.get_by_role("checkbox", name=ids[0], exact=True)).to_be_visible()
+    assert fits_the_width(page)
+    # One column: the devices come below the form's fields, Run below the devices.
+    name_box = page.get_by_label("Name", exact=True).bounding_box()
+    devices_box = page.get_by_role("heading", name="Devices").bounding_box()
+    run_box = page.get_by_role("button", name="Run", exact=True).bounding_box()
+    assert name_box["y"] < devices_box["y"] < run_box["y"]
+    page.get_by_role("checkbox", name="All devices in the group").tap()
+    page.get_by_role("checkbox", name=ids[1], exact=True).tap()
+    page.get_by_label("Property name").fill("fanSpeed")
+    page.get_by_label("Value", exact=True).fill("2")
+    page.get_by_role("button", name="Run", exact=True).tap()
+
+    expect(page.get_by_role("status").filter(has_text="Status:")).to_contain_text("Completed")
+    assert fits_the_width(page)
+    assert job(api, page.url.rsplit("/", 1)[-1])["devices"] == [ids[1]]

@@ -140,3 +140,25 @@ def test_refusals_are_said_in_words_naming_the_field(console, api, devices, make
     page.get_by_label("Property name").fill("")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_text("Enter the property name.")).to_be_visible()
+
+
+def test_a_corrupted_group_shows_no_devices_and_says_why(console, api, group_table, admin_token):
+    group_id = unique("group")
+    name = unique("Old query")
+    # Stored as an older version could have stored it; IoT Hub no longer accepts the query.
+    group_table.create_entity({"PartitionKey": "group", "RowKey": group_id, "displayName": name,
+                               "filter": "SELECT * FROM devices WHERE (("})
+    page = console.open(admin_token)
+    page.get_by_role("button", name="New", exact=True).click()
+
+    choose_group(page, name)
+
+    expect(page.get_by_role("alert")).to_contain_text("This device group is corrupted, so it has no devices")
+    expect(page.get_by_role("checkbox", name="All devices in the group")).to_be_hidden()
+    page.get_by_label("Property name").fill("fanSpeed")
+    page.get_by_label("Value", exact=True).fill("1")
+    page.get_by_role("button", name="Run", exact=True).click()
+    alert = page.get_by_role("alert").filter(has_text="The service refused the request.")
+    expect(alert).to_contain_text("Device group:")
+    expect(alert).to_contain_text("DeviceGroupCorrupted")
+    expect(page.get_by_label("Device group")).to_have_attribute("aria-invalid", "true")
