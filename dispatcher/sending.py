@@ -20,6 +20,8 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
   before the window closed finish. The first sender to start in an open window clears the reason.
 - Devices run on a process-wide pool (`DISPATCH_CONCURRENCY`); the gateway paces each operation
   class, retries 429 and 5xx and classifies every failure.
+- Each outcome names its attempt; a failure the job's `retry` tries again says after how long
+  (shared/domain/retries.py), and the collector sends the dispatch message for that retry.
 """
 from __future__ import annotations
 
@@ -301,11 +303,13 @@ def _send_all(job: Job, claimed: list[JobDevice],
               c: Collaborators) -> tuple[list[DeviceOutcome], list[str], bool]:
     """The outcomes of the devices started, the ids of those not started, and whether they
     were not started because the maintenance window closed (rather than a stop)."""
-    steps = device_steps(job.operations)
+    steps, retries = device_steps(job.operations), job.retry_policy
     status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic, c.clock)
 
     def send(row: JobDevice) -> DeviceOutcome | None:
-        return send_to_device(c.hub, row.device_id, steps) if status.may_start() else None
+        if not status.may_start():
+            return None
+        return retries.judged(send_to_device(c.hub, row.device_id, steps), row.attempts, job.operations)
 
     results = list(c.devices_pool.map(send, claimed))
     outcomes = [outcome for outcome in results if outcome is not None]

@@ -12,7 +12,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       model_validator)
 from pydantic.alias_generators import to_camel
 
-from shared.domain import limits
+from shared.domain import limits, retries
 from shared.domain.devices import JobDevice
 from shared.domain.groups import DeviceGroup
 from shared.domain.jobs import Actor, Job
@@ -105,6 +105,82 @@ class JobCancellationThreshold(RequestModel):
         return self
 
 
+class RetryCriterion(RequestModel):
+    """Failures of this class are tried again up to `numberOfRetries` times (`all`: every class
+    not listed on its own). Commands are tried again only after failures that prove the device did
+    not run them (DeviceNotOnline, Throttled), after DeviceRejected only when it is listed by name,
+    never after Timeout."""
+    failure_type: Literal[retries.FAILURE_TYPES]
+    number_of_retries: StrictInt = Field(ge=0, le=retries.MAX_RETRIES)
+
+
+class RetryBackoff(RequestModel):
+    """The wait before retry n doubles from `initialSeconds` up to `maximumSeconds`, then a random
+    part of it is taken off (jitter), so devices that failed together do not come back together."""
+    initial_seconds: StrictInt = Field(retries.DEFAULT_INITIAL_SECONDS, ge=1, le=retries.MAX_BACKOFF_SECONDS)
+    maximum_seconds: StrictInt = Field(retries.MAX_BACKOFF_SECONDS, ge=1, le=retries.MAX_BACKOFF_SECONDS)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RetryBackoff":
+        if self.maximum_seconds < self.initial_seconds:
+            raise ValueError("maximumSeconds must be at least initialSeconds")
+        return self
+
+
+class JobRetry(RequestModel):
+    """Ours (after AWS IoT Jobs' jobExecutionsRetryConfig): devices that fail with a listed
+    class are tried again later instead of failing; each device row shows its `attempts`."""
+    criteria: list[RetryCriterion] = Field(min_length=1, max_length=len(retries.FAILURE_TYPES))
+    backoff: RetryBackoff | None = None
+
+    @field_validator("criteria")
+    @classmethod
+    def _each_class_once(cls, criteria: list[RetryCriterion]) -> list[RetryCriterion]:
+        named = [criterion.failure_type for criterion in criteria]
+        twice = sorted({name for name in named if named.count(name) > 1})
+        if twice:
+            raise ValueError(f"failureType {twice[0]} is listed more than once")
+        return criteria
+
+
+class RolloutRateIncrease(RequestModel):
+    """When the exponential rate grows: after every this many devices were sent to (notified) or
+    completed (succeeded). Exactly one of the two."""
+    number_of_notified_devices: StrictInt | None = Field(None, ge=1, le=limits.MAX_ROLLOUT_RATE_PER_MINUTE * 60)
+    number_of_succeeded_devices: StrictInt | None = Field(None, ge=1, le=limits.MAX_ROLLOUT_RATE_PER_MINUTE * 60)
+
+    @model_validator(mode="after")
+    def _one(self) -> "RolloutRateIncrease":
+        if (self.number_of_notified_devices is None) == (self.number_of_succeeded_devices is None):
+            raise ValueError("give exactly one of numberOfNotifiedDevices and numberOfSucceededDevices")
+        return self
+
+
+class ExponentialRolloutRate(RequestModel):
+    """Start at `baseRatePerMinute`, multiplied by `incrementFactor` each time the criteria are met."""
+    base_rate_per_minute: StrictInt = Field(ge=1, le=limits.MAX_ROLLOUT_RATE_PER_MINUTE)
+    increment_factor: Number = Field(ge=1.1, le=5)
+    rate_increase_criteria: RolloutRateIncrease
+
+
+class JobRolloutRate(RequestModel):
+    """Ours (after AWS IoT Jobs' jobExecutionsRolloutConfig): how many devices the job starts per
+    minute, on top of the hub-wide pacing and across every instance sending it."""
+    maximum_per_minute: StrictInt | None = Field(None, ge=1, le=limits.MAX_ROLLOUT_RATE_PER_MINUTE,
+                                                 description="The most devices started in a minute; with "
+                                                             "exponentialRate, the rate it grows to.")
+    exponential_rate: ExponentialRolloutRate | None = None
+
+    @model_validator(mode="after")
+    def _some_rate(self) -> "JobRolloutRate":
+        if self.maximum_per_minute is None and self.exponential_rate is None:
+            raise ValueError("give maximumPerMinute, exponentialRate or both")
+        if (self.maximum_per_minute is not None and self.exponential_rate is not None
+                and self.exponential_rate.base_rate_per_minute > self.maximum_per_minute):
+            raise ValueError("exponentialRate.baseRatePerMinute must be at most maximumPerMinute")
+        return self
+
+
 _WINDOWS_TEXT = ("Ours (after AWS IoT Jobs' maintenanceWindows): devices are sent to only while one of these "
                  "windows is open; outside them the job waits (running, with a reason saying until when). "
                  "Left out: always.")
@@ -135,6 +211,8 @@ class JobDefinition(RequestModel):
                                             max_length=limits.MAX_EXPLICIT_DEVICES)
     batch: JobBatch | None = None
     cancellation_threshold: JobCancellationThreshold | None = None
+    retry: JobRetry | None = None
+    rollout_rate: JobRolloutRate | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT,
@@ -149,6 +227,7 @@ class JobDefinition(RequestModel):
         return {"description": self.description,
                 "devices": tuple(self.devices) if self.devices is not None else None,
                 "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold),
+                "retry": _dumped(self.retry), "rollout_rate": _dumped(self.rollout_rate),
                 "organizations": tuple(self.organizations) if self.organizations is not None else None,
                 **_maintenance(self.maintenance_windows, self.maintenance_time_zone)}
 
@@ -169,6 +248,8 @@ class JobPatch(RequestModel):
     devices: list[StrictStr] | None = Field(None, max_length=limits.MAX_EXPLICIT_DEVICES)
     batch: JobBatch | None = None
     cancellation_threshold: JobCancellationThreshold | None = None
+    retry: JobRetry | None = None
+    rollout_rate: JobRolloutRate | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT + " "
@@ -185,7 +266,7 @@ class JobPatch(RequestModel):
             changes["group_id"] = changes.pop("group")
         if "data" in given:
             changes["operations"] = [item.to_operation() for item in self.data or []]
-        for name in ("batch", "cancellation_threshold"):
+        for name in ("batch", "cancellation_threshold", "retry", "rollout_rate"):
             if name in given:
                 changes[name] = _dumped(getattr(self, name))
         if "maintenance_windows" in given:
@@ -247,6 +328,8 @@ class ScheduledJobDefinition(RequestModel):
     data: list[JobData] = Field(min_length=1, max_length=limits.MAX_OPERATIONS_PER_JOB)
     batch: JobBatch | None = None
     cancellation_threshold: JobCancellationThreshold | None = None
+    retry: JobRetry | None = None
+    rollout_rate: JobRolloutRate | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(
@@ -260,7 +343,8 @@ class ScheduledJobDefinition(RequestModel):
         return ScheduledJob.define(
             job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
             self.schedule.to_schedule(now), now, description=self.description, batch=_dumped(self.batch),
-            cancellation_threshold=_dumped(self.cancellation_threshold), enabled=self.enabled,
+            cancellation_threshold=_dumped(self.cancellation_threshold), retry=_dumped(self.retry),
+            rollout_rate=_dumped(self.rollout_rate), enabled=self.enabled,
             organizations=tuple(self.organizations) if self.organizations is not None else None,
             **_maintenance(self.maintenance_windows, self.maintenance_time_zone))
 
@@ -269,7 +353,7 @@ def scheduled_job_as_definition(job: ScheduledJob) -> dict:
     """The stored definition as a request body: what a merge patch applies to."""
     body = {"displayName": job.display_name, "description": job.description, "group": job.group_id,
             "data": [_operation_view(operation).to_json() for operation in job.operations], "batch": job.batch,
-            "cancellationThreshold": job.cancellation_threshold,
+            "cancellationThreshold": job.cancellation_threshold, "retry": job.retry, "rolloutRate": job.rollout_rate,
             "organizations": list(job.organizations) if job.organizations is not None else None,
             "schedule": job.schedule.to_api(), "enabled": job.enabled, **_maintenance_view(job)}
     return {name: value for name, value in body.items() if value is not None}
@@ -370,6 +454,8 @@ class JobView(ResponseModel):
     batches: list[BatchView] | None = Field(None, description="For a job with `batch`, once it is planned: each "
                                                               "batch's status and counters (an extension).")
     cancellation_threshold: dict[str, Any] | None = None
+    retry: dict[str, Any] | None = Field(None, description="Retries by failure class (an extension).")
+    rollout_rate: dict[str, Any] | None = Field(None, description="Devices started per minute (an extension).")
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
     organizations: list[str] | None = None
@@ -388,7 +474,8 @@ class JobView(ResponseModel):
                    data=[_operation_view(operation) for operation in job.operations], status=job.status.value,
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
-                   cancellation_threshold=job.cancellation_threshold, rerun_of=job.rerun_of,
+                   cancellation_threshold=job.cancellation_threshold, retry=job.retry,
+                   rollout_rate=job.rollout_rate, rerun_of=job.rerun_of,
                    scheduled_job_id=job.scheduled_job_id,
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    created_by=ActorView.of(job.created_by), last_stopped_by=ActorView.of(job.stopped_by),
@@ -410,6 +497,10 @@ class ScheduledJobView(ResponseModel):
     group: str
     batch: dict[str, Any] | None = None
     cancellation_threshold: dict[str, Any] | None = None
+    retry: dict[str, Any] | None = Field(None, description="Retries by failure class, passed on to each run "
+                                                           "(an extension).")
+    rollout_rate: dict[str, Any] | None = Field(None, description="Devices started per minute, passed on to "
+                                                                  "each run (an extension).")
     data: list[JobDataView]
     organizations: list[str] | None = None
     maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT +
@@ -427,7 +518,7 @@ class ScheduledJobView(ResponseModel):
     def of(cls, job: ScheduledJob, now: datetime) -> "ScheduledJobView":
         return cls(id=job.id, etag=job.etag, display_name=job.display_name, description=job.description,
                    group=job.group_id, batch=job.batch, cancellation_threshold=job.cancellation_threshold,
-                   data=[_operation_view(operation) for operation in job.operations],
+                   retry=job.retry, rollout_rate=job.rollout_rate, data=[_operation_view(operation) for operation in job.operations],
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    schedule=ScheduleView.model_validate(job.schedule.to_api()), enabled=job.enabled,
                    completed=job.completed, next_runs=job.next_runs(now), missed=job.missed,
@@ -453,6 +544,10 @@ class JobDeviceStatus(ResponseModel):
     deleted: bool = Field(False, description="The device was deleted from the hub after the job was created.")
     batch: int | None = Field(None, description="For a job with `batch`: the number of the batch the device is in "
                                                 "(an extension).")
+    attempts: int = Field(0, description="Attempts whose outcome is known: more than 1 after retries, 0 before the "
+                                         "first (an extension).")
+    last_attempt_time: datetime | None = Field(None, description="When the last attempt's outcome was recorded "
+                                                                 "(an extension).")
 
     @classmethod
     def of(cls, device: JobDevice, batches: list[RolloutBatch] = ()) -> "JobDeviceStatus":
@@ -460,7 +555,8 @@ class JobDeviceStatus(ResponseModel):
         return cls(id=device.device_id, status=device.status.value,
                    error_code=device.error_code.value if device.error_code else None,
                    error_message=device.error_message, time=device.updated_at, deleted=device.deleted,
-                   batch=batch_index + 1 if batch_index is not None else None)
+                   batch=batch_index + 1 if batch_index is not None else None, attempts=device.attempts,
+                   last_attempt_time=device.last_attempt_at)
 
 
 class JobDeviceCollection(ResponseModel):

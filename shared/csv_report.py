@@ -13,7 +13,8 @@ Streamed (one chunk per row, flat memory for any job size) and deterministic, so
   on that separator (Excel in a `;` locale, a naive split on `,`) starts a new cell (OWASP's CSV
   injection advice). This changes how such a value reads in the file, e.g. a device id `=x`
   appears as `'=x` and `a;-1` as `a;'-1`; the JSON API shows the value unchanged.
-- A job with rollout batches gets a detail row per batch and a last device column, `Batch`.
+- A job with rollout batches gets a detail row per batch and a device column, `Batch`; a job
+  with retries the device columns `Attempts` and `Last attempt time`, after it.
 - The download's file name is `job-<id>.csv`: the prefix keeps an id that is a reserved device
   name on Windows (CON, NUL, COM1, …, with any extension) or one starting with `-` from breaking
   the saved file.
@@ -32,6 +33,7 @@ from shared.domain.rollout import RolloutBatch, batch_index_of, batch_statuses
 
 BOM = "\ufeff"
 DEVICE_COLUMNS = ("Device ID", "Status", "Error code", "Error message", "Time", "Deleted")
+RETRY_COLUMNS = ("Attempts", "Last attempt time")
 FORMULA_STARTS = "=+-@\t\r"
 SEPARATORS = ",;"
 # A formula start at the start of the cell, or right after a separator inside it.
@@ -49,12 +51,14 @@ def write_job_report(job: Job, progress: Progress, devices: Iterable[JobDevice],
     for row in _detail_rows(job, progress, batches):
         yield _line(row)
     yield _line([])
-    yield _line(DEVICE_COLUMNS + (("Batch",) if batches else ()))
+    yield _line(DEVICE_COLUMNS + (("Batch",) if batches else ()) + (RETRY_COLUMNS if job.retry else ()))
     for device in devices:
         row = _device_row(device)
         if batches:
             index = batch_index_of(batches, device.device_id)
             row.append(str(index + 1) if index is not None else "")
+        if job.retry:
+            row += [str(device.attempts), _time(device.last_attempt_at)]
         yield _line(row)
 
 
@@ -100,11 +104,28 @@ def _detail_rows(job: Job, progress: Progress, batches: list[RolloutBatch]) -> I
                 "per batch" if threshold.get("batch") else "whole job"]
                + ([f"after {threshold['minNumberOfExecutedDevices']} outcomes"]
                   if threshold.get("minNumberOfExecutedDevices") else []))
+    if job.retry:
+        for criterion in job.retry["criteria"]:
+            yield ["Retry", criterion["failureType"], f"{criterion['numberOfRetries']} retries"]
+        policy = job.retry_policy
+        yield ["Retry backoff", f"{policy.initial_seconds:g} s initial", f"{policy.maximum_seconds:g} s maximum"]
+    if job.rollout_rate:
+        yield ["Rollout rate"] + _rollout_rate(job.rollout_rate)
     for name, count in progress.as_dict().items():
         yield [f"Devices {name}", str(count)]
     for batch, status in batch_statuses(batches, progress.rollout, progress, job.status.value):
         yield [f"Batch {batch.index + 1}", status, f"{batch.total} devices", f"{batch.completed} completed",
                f"{batch.failed} failed", f"{batch.first_device_id} to {batch.last_device_id}"]
+
+
+def _rollout_rate(rate: dict) -> list[str]:
+    cells = [f"at most {rate['maximumPerMinute']} devices a minute"] if rate.get("maximumPerMinute") else []
+    if ramp := rate.get("exponentialRate"):
+        criteria = ramp["rateIncreaseCriteria"]
+        every = (f"{criteria['numberOfNotifiedDevices']} devices sent to" if criteria.get("numberOfNotifiedDevices")
+                 else f"{criteria['numberOfSucceededDevices']} devices completed")
+        cells.append(f"from {ramp['baseRatePerMinute']} a minute, times {ramp['incrementFactor']:g} every {every}")
+    return cells
 
 
 def _amount(setting: dict, unit: str) -> str:

@@ -143,10 +143,14 @@ class DispatchRequest(JobMessage):
 
 
 class ReportedOutcome(QueueMessageModel):
-    """One device's outcome: no errorCode means it succeeded."""
+    """One device's outcome: no errorCode means it succeeded. `attempt` numbers the sender's
+    attempt (absent in reports sent before attempts were); `retryIn`, a failure the job tries
+    again after that many seconds."""
     device_id: str
     error_code: DeviceErrorCode | None = None
     error_message: str | None = None
+    attempt: int | None = None
+    retry_in: float | None = None
 
     def to_text(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)
@@ -154,12 +158,14 @@ class ReportedOutcome(QueueMessageModel):
     @classmethod
     def of(cls, outcome: DeviceOutcome) -> "ReportedOutcome":
         message = outcome.error_message[:MAX_REPORTED_MESSAGE_LENGTH] if outcome.error_message else None
-        return cls(device_id=outcome.device_id, error_code=outcome.error_code, error_message=message)
+        return cls(device_id=outcome.device_id, error_code=outcome.error_code, error_message=message,
+                   attempt=outcome.attempt, retry_in=round(outcome.retry_in, 1) if outcome.retry_in is not None else None)
 
     def to_outcome(self) -> DeviceOutcome:
         if self.error_code is None:
-            return DeviceOutcome.success(self.device_id)
-        return DeviceOutcome.failure(self.device_id, self.error_code, self.error_message or "")
+            return DeviceOutcome(self.device_id, True, attempt=self.attempt)
+        return DeviceOutcome(self.device_id, False, self.error_code, self.error_message or "", attempt=self.attempt,
+                             retry_in=self.retry_in)
 
 
 class OutcomesReport(JobMessage):

@@ -2,7 +2,8 @@
 one conditional transaction (exactly once: a replayed report changes nothing), then cancel the
 job if its failures crossed its cancellation threshold, or end it when no device is pending or
 running: `completed` if none failed, else `failed`. When the active rollout batch is done but
-the job is not, the planner is asked for the next batch.
+the job is not, the planner is asked for the next batch. Devices whose failed attempt the
+job's `retry` tries again are back to `pending`: their dispatch message is sent with the backoff.
 
 A pending job is left to its planner (which ends empty groups itself); a stopped job whose
 last in-flight devices finish with nothing pending ends like a running one.
@@ -10,13 +11,16 @@ last in-flight devices finish with nothing pending ends like a running one.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 
 from shared.collaborators import Collaborators
+from shared.domain.batching import batches_of
+from shared.domain.devices import DeviceOutcome
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
-from shared.messages import OutcomesReport, PlanRequest
+from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 from shared.repositories.jobs import Decision, JobStore
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
     except JobNotFound:
         logger.info("job %s has no device rows of this incarnation (deleted?); outcomes dropped", report.job_id)
         return None
+    if result.retries:
+        send_retries(report, result.retries, c)
     # Any failure so far, not only this report's: a delivery that recorded them and died before
     # cancelling leaves the decision to its redelivery, which records nothing new.
     if result.progress.failed and cancel_past_threshold(c.jobs, report, result.progress, now):
@@ -40,6 +46,24 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
     elif (rollout := result.progress.rollout) and not rollout.is_last and rollout.active_done(result.progress):
         c.plan_queue.send(PlanRequest.next_batch(report.job_id, report.incarnation, rollout.active).to_text())
     return result.progress
+
+
+def send_retries(report: OutcomesReport, retries: list[DeviceOutcome], c: Collaborators) -> None:
+    """A delayed dispatch message for the devices to try again: per attempt, per run of
+    consecutive ids, visible once the longest backoff among them has passed (none is tried
+    early). Their rows are pending: the sender claims them as any other."""
+    by_attempt: dict[int | None, list[DeviceOutcome]] = {}
+    for outcome in retries:
+        by_attempt.setdefault(outcome.attempt, []).append(outcome)
+    for outcomes in by_attempt.values():
+        wait = {outcome.device_id: outcome.retry_in or 0 for outcome in outcomes}
+        for batch in batches_of(sorted(wait)):
+            delay = math.ceil(max(seconds for device_id, seconds in wait.items() if batch.contains(device_id)))
+            request = DispatchRequest(job_id=report.job_id, incarnation=report.incarnation,
+                                      first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
+                                      size=batch.size)
+            c.dispatch_queue.send(request.to_text(), delay_seconds=max(delay, 1))
+    logger.info("job %s: %d devices to try again", report.job_id, len(retries))
 
 
 def cancel_past_threshold(jobs: JobStore, report: OutcomesReport, progress: Progress, now: datetime) -> bool:

@@ -2,8 +2,13 @@
 
 pending → running (claimed by a sender) → completed | failed.
 running → pending releases a claim (a stopped job's unsent devices, or a dead sender's
-property writes, which may be re-sent). pending → completed | failed lets an outcome that
+property writes, which may be re-sent), or records a failed attempt that the job's retries
+try again (shared/domain/retries.py). pending → completed | failed lets an outcome that
 arrives after such a release still count once. completed and failed are final.
+
+Outcomes name their attempt (1 for the first): a row records an outcome only of an attempt
+later than the last it recorded, so a report delivered twice changes nothing, even when the
+first delivery sent the device back to `pending` for a retry.
 """
 from __future__ import annotations
 
@@ -60,6 +65,8 @@ class DeviceOutcome:
     succeeded: bool
     error_code: DeviceErrorCode | None = None
     error_message: str | None = None
+    attempt: int | None = None  # 1 for the first; None: not from a sender's attempt (as before attempts)
+    retry_in: float | None = None  # a failure to try again this many seconds from now; None: final
 
     @classmethod
     def success(cls, device_id: str) -> "DeviceOutcome":
@@ -71,6 +78,8 @@ class DeviceOutcome:
 
     @property
     def status(self) -> DeviceStatus:
+        if self.retry_in is not None:
+            return DeviceStatus.PENDING
         return DeviceStatus.COMPLETED if self.succeeded else DeviceStatus.FAILED
 
 
@@ -84,6 +93,8 @@ class JobDevice:
     updated_at: datetime | None = None
     etag: str | None = None
     claimed_by: str | None = None  # the delivery (queue message id) whose sender holds a running row
+    attempts: int = 0  # attempts whose outcome the row recorded
+    last_attempt_at: datetime | None = None  # when the last of them was recorded
 
     @property
     def deleted(self) -> bool:
@@ -98,10 +109,19 @@ class JobDevice:
     def claimed(self, now: datetime, claimer: str | None) -> "JobDevice":
         return replace(self.moved_to(DeviceStatus.RUNNING, now), claimed_by=claimer)
 
+    def records(self, outcome: DeviceOutcome) -> bool:
+        """Whether `outcome` is news to this row: it is not final, and the outcome is of a later
+        attempt than the last recorded (outcomes without an attempt: any)."""
+        return not self.status.is_final and (outcome.attempt is None or outcome.attempt > self.attempts)
+
     def with_outcome(self, outcome: DeviceOutcome, now: datetime) -> "JobDevice":
-        moved = self.moved_to(outcome.status, now)
+        """Final, or back to `pending` for a retry with the error it met kept for people to read."""
+        again = outcome.status is DeviceStatus.PENDING is self.status  # a retry of a row released meanwhile
+        moved = self if again else self.moved_to(outcome.status, now)
         message = outcome.error_message[:MAX_ERROR_MESSAGE_LENGTH] if outcome.error_message else None
-        return replace(moved, error_code=outcome.error_code, error_message=message)
+        attempts = self.attempts if outcome.attempt is None else outcome.attempt
+        return replace(moved, error_code=outcome.error_code, error_message=message, updated_at=now, claimed_by=None,
+                       attempts=attempts, last_attempt_at=now if outcome.attempt is not None else self.last_attempt_at)
 
 
 Device = TypeVar("Device")

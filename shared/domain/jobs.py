@@ -20,6 +20,7 @@ from shared.domain import limits
 from shared.domain.errors import IllegalTransition, InvalidField
 from shared.domain.operations import Operation, validate_operations
 from shared.domain.progress import Progress
+from shared.domain.retries import RetryPolicy
 from shared.domain.schedules import (MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, current_window_end, maintenance_time_zone_from_api,
                                      next_opening)
 
@@ -98,6 +99,8 @@ class Job:
     reason: str | None = None
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
+    retry: dict[str, Any] | None = None  # ours: retries by failure class (shared/domain/retries.py), stored as given
+    rollout_rate: dict[str, Any] | None = None  # ours: devices started per minute, stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     scheduled_job_id: str | None = None  # a run of this scheduled job (IoT Central's scheduledJobId)
     organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
@@ -135,7 +138,8 @@ class Job:
 
     # What a caller asks for when it creates a job; the rest is the job's life.
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "devices", "batch",
-                       "cancellation_threshold", "organizations", "maintenance_windows", "maintenance_time_zone")
+                       "cancellation_threshold", "retry", "rollout_rate", "organizations", "maintenance_windows",
+                       "maintenance_time_zone")
 
     def is_defined_as(self, requested: "Job") -> bool:
         """Whether this job is what `requested` asks for (a create sent again is this job)."""
@@ -272,6 +276,10 @@ class Job:
             return None
         return (f"{failed} {where} failed, more than the cancellation threshold of {allowed}; the rest were not "
                 "sent to.")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy.of(self.retry)
 
     @property
     def batch_pauses(self) -> bool:

@@ -42,6 +42,7 @@ MAX_COMMAND_PAYLOAD_BYTES = 128 * 1024  # IoT Hub: direct method payload
 # explicit device list beside it.
 MAX_OPERATIONS_TOTAL_BYTES = 256 * 1024
 MAX_EXPLICIT_DEVICES = 1000
+MAX_ROLLOUT_RATE_PER_MINUTE = 60_000  # a job's rolloutRate: 1,000 devices a second, beyond any hub's quota for one job
 
 # IoT Hub direct methods: responseTimeoutInSeconds 5..300, connectTimeoutInSeconds 0..300.
 DEFAULT_COMMAND_RESPONSE_TIMEOUT_SECONDS = 30

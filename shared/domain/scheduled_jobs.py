@@ -35,6 +35,8 @@ class ScheduledJob:
     description: str | None = None
     batch: dict[str, Any] | None = None  # IoT Central's JobBatch, stored as given (runs refuse it)
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
+    retry: dict[str, Any] | None = None  # ours, passed on to each run
+    rollout_rate: dict[str, Any] | None = None  # ours, passed on to each run
     organizations: tuple[str, ...] | None = None
     maintenance_windows: tuple[MaintenanceWindow, ...] = ()  # passed on to each run
     maintenance_time_zone: str = "UTC"
@@ -48,7 +50,7 @@ class ScheduledJob:
     etag: str | None = field(default=None, compare=False)
 
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "schedule", "batch",
-                       "cancellation_threshold", "organizations", "maintenance_windows", "maintenance_time_zone",
+                       "cancellation_threshold", "retry", "rollout_rate", "organizations", "maintenance_windows", "maintenance_time_zone",
                        "enabled")
 
     @classmethod
@@ -112,6 +114,7 @@ class ScheduledJob:
         return Job.draft(self.run_id(occurrence), name, self.group_id, list(self.operations), now,
                          description=self.description, batch=copy.deepcopy(self.batch),
                          cancellation_threshold=copy.deepcopy(self.cancellation_threshold),
+                         retry=copy.deepcopy(self.retry), rollout_rate=copy.deepcopy(self.rollout_rate),
                          organizations=self.organizations, maintenance_windows=self.maintenance_windows,
                          maintenance_time_zone=self.maintenance_time_zone, created_by=by, scheduled_job_id=self.id)
 

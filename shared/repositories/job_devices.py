@@ -19,7 +19,7 @@ import abc
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
@@ -54,6 +54,9 @@ class ClaimResult:
 class RecordResult:
     recorded: list[JobDevice]  # outcomes that were new and are now stored
     progress: Progress  # after this call; `is_done` tells the collector to end the job
+    # Failed attempts to try again, recorded now or by an earlier delivery of the same report
+    # (which may have died before it asked for the retry): the collector sends their dispatch.
+    retries: list[DeviceOutcome] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,8 @@ class AbstractJobDeviceRepository(abc.ABC):
         partition must be `incarnation`'s (else JobNotFound)."""
 
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
-        """The batch's rows as a change needs them: id, status, claimer and ETag. A change
-        rewrites every other field (see JobDevice.moved_to), so a store may read only those."""
+        """The batch's rows as a change needs them: id, status, claimer, attempts and ETag. A
+        change rewrites every other field (see JobDevice.moved_to), so a store may read only those."""
         return self.read_batch(job_id, batch)
 
     def _read_devices(self, job_id: str, device_ids: set[str]) -> list[JobDevice]:
@@ -203,16 +206,26 @@ class AbstractJobDeviceRepository(abc.ABC):
         by_device = {outcome.device_id: outcome for outcome in outcomes}
 
         def record(row: JobDevice) -> JobDevice | None:
-            return None if row.status.is_final else row.with_outcome(by_device[row.device_id], now)
+            outcome = by_device[row.device_id]
+            return row.with_outcome(outcome, now) if row.records(outcome) else None
 
-        recorded, progress = [], None
+        recorded, progress, retries = [], None, []
         for chunk in _chunks(sorted(by_device)):
             wanted = set(chunk)
             applied = self._apply(job_id, lambda: self._read_devices(job_id, wanted), record, incarnation)
             recorded, progress = recorded + applied.changed, applied.progress
+            retries += _retries(applied, by_device)
         if progress is None:  # nothing to record: the counters, or JobNotFound as a change would say
             progress = self._apply(job_id, lambda: [], lambda row: None, incarnation).progress
-        return RecordResult(recorded, progress)
+        return RecordResult(recorded, progress, retries)
+
+
+def _retries(applied: AppliedChange, by_device: dict[str, DeviceOutcome]) -> list[DeviceOutcome]:
+    """The retry outcomes this change recorded, and those an earlier delivery recorded whose
+    row still waits for that retry (pending, with that attempt its last)."""
+    changed = {row.device_id for row in applied.changed}
+    return [outcome for row in applied.rows if (outcome := by_device[row.device_id]).retry_in is not None
+            and (row.device_id in changed or (row.status is DeviceStatus.PENDING and row.attempts == outcome.attempt))]
 
 
 def _chunks(device_ids: list[str]) -> Iterator[list[str]]:
@@ -293,7 +306,8 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
 
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         # Half the CPU of whole rows: no timestamps to parse.
-        return self._read_range(job_id, batch.first_device_id, batch.last_device_id, ["RowKey", "status", "claimedBy"])
+        return self._read_range(job_id, batch.first_device_id, batch.last_device_id,
+                                ["RowKey", "status", "claimedBy", "attempts", "lastAttemptAt"])
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
                      continuation: str | None = None) -> DevicePage[JobDevice]:
@@ -433,7 +447,8 @@ def _device_to_entity(device: JobDevice) -> dict:
     entity = {"PartitionKey": device.job_id, "RowKey": device_row_key(device.device_id),
               "status": device.status.value, "updatedAt": device.updated_at,
               "errorCode": device.error_code.value if device.error_code else None,
-              "errorMessage": device.error_message, "claimedBy": device.claimed_by}
+              "errorMessage": device.error_message, "claimedBy": device.claimed_by,
+              "attempts": device.attempts or None, "lastAttemptAt": device.last_attempt_at}
     return {key: value for key, value in entity.items() if value is not None}
 
 
@@ -443,7 +458,8 @@ def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
                      status=DeviceStatus(entity.get("status", DeviceStatus.PENDING.value)),
                      error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
                      updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"),
-                     claimed_by=entity.get("claimedBy"))
+                     claimed_by=entity.get("claimedBy"), attempts=entity.get("attempts", 0),
+                     last_attempt_at=entity.get("lastAttemptAt"))
 
 
 def _batch_to_entity(job_id: str, batch: RolloutBatch) -> dict:

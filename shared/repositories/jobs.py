@@ -165,6 +165,10 @@ def job_to_entity(job: Job) -> dict:
     }
     entity.update(split_json("operations", [operation_to_dict(op) for op in job.operations]))
     options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold}
+    if job.retry is not None:
+        options["retry"] = job.retry
+    if job.rollout_rate is not None:
+        options["rolloutRate"] = job.rollout_rate
     if job.organizations is not None:
         options["organizations"] = list(job.organizations)
     options.update(maintenance_to_options(job.maintenance_windows, job.maintenance_time_zone))
@@ -193,6 +197,7 @@ def job_from_entity(entity: dict) -> Job:
         created_at=entity["createdAt"], last_modified=entity["lastModified"],
         started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
         batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
+        retry=options.get("retry"), rollout_rate=options.get("rolloutRate"),
         rerun_of=entity.get("rerunOf"), scheduled_job_id=entity.get("scheduledJobId"),
         incarnation=entity.get("incarnation", ""),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
