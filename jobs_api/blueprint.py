@@ -14,6 +14,7 @@ from jobs_api import access as access_cases
 from jobs_api import groups as group_cases
 from jobs_api import jobs as job_cases
 from jobs_api import paging
+from jobs_api import preview as preview_cases
 from jobs_api import scheduled_jobs as schedule_cases
 from jobs_api.errors import ApiError
 from jobs_api.history import JobPurged, history_page, job_not_found, open_archived_report
@@ -156,6 +157,12 @@ def jobs_delete(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs/{jobId}/run", methods=["POST"])
 def jobs_run(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Action.RUN_JOB, lambda ctx: _job_response(job_cases.run_draft(_job_id(req), if_match(req), ctx), ctx))
+
+
+@bp.route(route="jobs/{jobId}/preview", methods=["POST"])
+def jobs_preview(req: func.HttpRequest) -> func.HttpResponse:
+    # A read: it writes nothing, so readers may ask it and it is not audited (jobs_api/preview.py).
+    return respond(req, Action.READ_JOBS, lambda ctx: json_response(preview_cases.preview_job(_job_id(req), ctx)))
 
 
 @bp.route(route="jobs/{jobId}/stop", methods=["POST"])

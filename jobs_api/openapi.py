@@ -20,6 +20,7 @@ from jobs_api.models import (ApiTokenCollection, ApiTokenRequest, ApiTokenView, 
                              ScheduledJobCollection, ScheduledJobDefinition, ScheduledJobView, UserCollection,
                              UserRequest, UserView)
 from jobs_api.paging import MAX_PAGE_SIZE, SKIP_TOKEN
+from jobs_api.preview import JobPreview
 
 _ID_PATTERN = f"^{limits.JOB_ID_PATTERN.pattern}$"
 
@@ -84,6 +85,9 @@ OPERATIONS = [
     ApiOperation("delete", "/jobs/{jobId}", "Jobs_Remove", "Delete a draft, stopped or ended job", 204,
                  parameters=[_IF_MATCH]),
     ApiOperation("post", "/jobs/{jobId}/run", "Jobs_Run", "Run a draft", 200, JobView, parameters=[_IF_MATCH]),
+    ApiOperation("post", "/jobs/{jobId}/preview", "Jobs_Preview",
+                 "Dry run of a draft (an extension): its targets, the devices a run would refuse and why, those "
+                 "offline now, its rollout batches and an estimated duration; nothing is written", 200, JobPreview),
     ApiOperation("post", "/jobs/{jobId}/stop", "Jobs_Stop", "Stop a running job", 204, parameters=[_IF_MATCH]),
     ApiOperation("post", "/jobs/{jobId}/resume", "Jobs_Resume", "Resume a stopped job", 204,
                  parameters=[_IF_MATCH]),

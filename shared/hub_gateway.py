@@ -17,7 +17,8 @@ query budget (`HubLimits.interactive_query_share`; over it they are refused with
 what reads leave idle. Job checks start a job, so they take the pipeline's budget, waiting
 their turn up to the deadline. Both shares are of this process's share of the hub, so they hold
 across instances as the pacing does. The hub's verdict on a query (accepted or refused) is
-kept for `verdict_seconds`.
+kept for `verdict_seconds`. Aggregate queries (`count_devices`, for previews) are reads like any
+other: admitted together, their rows handed back as the query's aliases and values.
 """
 from __future__ import annotations
 
@@ -338,6 +339,28 @@ class InteractiveHub:
                 continuation, admit = page.continuation, self._gateway._limiters["query"].charge
                 if not continuation:
                     break
+
+    def count_devices(self, queries: Iterable[str]) -> list[list[dict]]:
+        """The rows of each aggregate query (`SELECT COUNT() AS n, <path> AS <alias> FROM devices
+        WHERE … GROUP BY <path>`), admitted together like `query_each`. A row is the query's
+        aliases and their values; give aliases that are not twin fields (`n`, `edge`, `state`), as
+        the SDK reads every row as a twin and keeps only what it does not know as such."""
+        queries = list(queries)
+        if not queries:
+            return []
+        self._gateway._follow_share()
+        self._admit(len(queries))
+        return [self._rows(query) for query in queries]
+
+    def _rows(self, query: str) -> list[dict]:
+        gateway, rows, continuation, admit = self._gateway, [], None, _admitted
+        while True:
+            send = gateway._query_sender(gateway._interactive_manager(), query, continuation, 100)
+            result = gateway._interactive_call("query", send, admit)
+            rows += [dict(getattr(item, "additional_properties", None) or {}) for item in result.items or []]
+            continuation, admit = result.continuation_token or None, gateway._limiters["query"].charge
+            if not continuation:
+                return rows
 
     def refusal_of(self, query: str) -> str | None:
         """Why IoT Hub refuses the query (its message), or None when it accepts it; the verdict
