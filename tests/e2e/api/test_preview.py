@@ -46,6 +46,10 @@ def save_draft(api, group_id: str, **fields) -> dict:
     return response.json()
 
 
+def queries_asked(hub) -> int:
+    return hub.control.counters().get("query_iot_hub", {}).get("calls", 0)
+
+
 def device_rows(azurite, job_id: str) -> list[dict]:
     table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(JOB_DEVICES_TABLE)
     return list(table.query_entities("PartitionKey eq @job", parameters={"job": job_id}))
@@ -56,10 +60,12 @@ def test_a_preview_counts_edge_devices_other_models_offline_devices_and_batches_
     draft = save_draft(api, group, batch={"type": "number", "value": 4})
     before = api.get(f"jobs/{draft['id']}")
     logs_before = {device_id: len(fleet.control.device_log(device_id)) for device_id in DEVICES}
+    queries_before = queries_asked(fleet)
 
     response = api.post(f"jobs/{draft['id']}/preview")
 
     assert response.status_code == 200, response.text
+    assert queries_asked(fleet) - queries_before == 2  # two aggregates, not a listing of the group
     preview = response.json()
     assert {key: preview[key] for key in ("jobId", "group", "targets", "refused", "toSend", "offline", "etag")} == {
         "jobId": draft["id"], "group": group, "targets": 11, "refused": 3, "toSend": 8, "offline": 2,
