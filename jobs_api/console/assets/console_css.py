@@ -84,6 +84,9 @@ td.empty { color: var(--muted); text-align: center; padding: 1.2rem; }
 ul.plain { list-style: none; padding: 0; margin: 0; }
 code { font-family: ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", monospace; background: var(--back); padding: 0 .25rem; border-radius: 4px; }
 .sign-in { max-width: 40rem; }
+.group-form { max-width: 48rem; }
+.top nav a { margin-right: 1rem; }
+table.groups td code { overflow-wrap: anywhere; }
 .sign-in button { margin-top: .75rem; }
 .columns { display: grid; grid-template-columns: minmax(18rem, 1fr) minmax(18rem, 1fr); gap: 1.5rem; align-items: start; }
 .device-picker { border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem 1rem; }

@@ -8,7 +8,7 @@ TEXT = r"""'use strict';
 (() => {
   const API = new URL('../', document.baseURI);
   const TOKEN_KEY = 'bulkJobsConsole.token';
-  const ACCESS_KEY = 'bulkJobsConsole.mayRun';
+  const ACCESS_KEY = 'bulkJobsConsole.access';
   const JOBS_PAGE = 25;
   const DEVICES_PAGE = 50;
   const POLL_MS = 1500;
@@ -19,7 +19,7 @@ TEXT = r"""'use strict';
   const TYPES = [['property', 'Property'], ['cloudProperty', 'Cloud property'], ['command', 'Command']];
   const DEVICE_STATUS = {pending: 'Pending', running: 'Running', completed: 'Completed', failed: 'Failed'};
 
-  const state = {token: sessionStorage.getItem(TOKEN_KEY), mayRun: null, flash: null, view: 0, timers: [],
+  const state = {token: sessionStorage.getItem(TOKEN_KEY), mayRun: null, mayEditGroups: null, flash: null, view: 0, timers: [],
                  groups: null};
   const main = document.getElementById('main');
 
@@ -110,7 +110,8 @@ TEXT = r"""'use strict';
       return id ? `Device ${id}` : `Device ${Number(device[1]) + 1} of the selection`;
     }
     return {displayName: 'Name', description: 'Description', group: 'Device group', devices: 'Devices',
-            data: 'Operations', jobId: 'Job id', rerunId: 'Rerun job id'}[target] || target;
+            data: 'Operations', jobId: 'Job id', rerunId: 'Rerun job id', filter: 'Query',
+            deviceGroupId: 'Group ID'}[target] || target;
   }
 
   function headline(error) {
@@ -218,6 +219,9 @@ TEXT = r"""'use strict';
     showWho();
     const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'new') return jobForm(view, null);
+    if (parts[0] === 'new-group') return groupForm(view);
+    if (parts[0] === 'groups' && parts[1]) return groupPage(view, parts[1]);
+    if (parts[0] === 'groups') return groupsPage(view);
     if (parts[0] === 'jobs' && parts[1] && parts[2] === 'edit') return jobForm(view, parts[1]);
     if (parts[0] === 'jobs' && parts[1]) return jobOverview(view, parts[1]);
     if (hash && hash !== '#/jobs') { history.replaceState(null, '', '#/jobs'); }
@@ -248,7 +252,7 @@ TEXT = r"""'use strict';
         return showError(slot, error);
       }
       state.token = token;
-      state.mayRun = null;
+      state.mayRun = state.mayEditGroups = null;
       sessionStorage.setItem(TOKEN_KEY, token);
       sessionStorage.removeItem(ACCESS_KEY);
       go(/^#\/./.test(location.hash) ? location.hash : '#/jobs');
@@ -265,7 +269,7 @@ TEXT = r"""'use strict';
 
   function signOut(message) {
     state.token = null;
-    state.mayRun = null;
+    state.mayRun = state.mayEditGroups = null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(ACCESS_KEY);
     leaveView();
@@ -283,26 +287,34 @@ TEXT = r"""'use strict';
     who.hidden = !state.token;
     if (state.token) {
       document.getElementById('who-text').textContent =
-        `Signed in with ${tokenName(state.token)}${state.mayRun === false ? ' (read only)' : ''}`;
+        `Signed in with ${tokenName(state.token)}${state.mayRun === false && state.mayEditGroups === false ? ' (read only)' : ''}`;
     }
   }
 
   // What the caller may do. The API has no "who am I" endpoint, so the console asks once per
-  // sign-in with a run of an id no job can have: 403 if the roles do not allow running jobs,
-  // else 400 for the id. Nothing is changed either way (the audit log records the refusal).
+  // sign-in with a run of an id no job can have and a save of a group without a body: 403 if the
+  // roles do not allow it, else 400 for the request. Nothing is changed either way (the audit log
+  // records the refusals).
   async function ensureAccess() {
-    if (state.mayRun !== null) return;
-    const kept = sessionStorage.getItem(ACCESS_KEY);
-    if (kept !== null) { state.mayRun = kept === 'true'; return; }
+    if (state.mayRun !== null && state.mayEditGroups !== null) return;
     try {
-      await call('POST', 'jobs/%21/run');
-      state.mayRun = true;
+      const kept = JSON.parse(sessionStorage.getItem(ACCESS_KEY) || 'null');
+      if (kept && typeof kept.mayRun === 'boolean' && typeof kept.mayEditGroups === 'boolean') {
+        Object.assign(state, {mayRun: kept.mayRun, mayEditGroups: kept.mayEditGroups});
+        return;
+      }
+    } catch (ignored) { /* asked again below */ }
+    [state.mayRun, state.mayEditGroups] = await Promise.all([allowed('POST', 'jobs/%21/run'), allowed('PUT', 'deviceGroups/%21')]);
+    sessionStorage.setItem(ACCESS_KEY, JSON.stringify({mayRun: state.mayRun, mayEditGroups: state.mayEditGroups}));
+  }
+  async function allowed(method, path) {
+    try {
+      await call(method, path);
+      return true;
     } catch (error) {
-      if (error.status === 401) throw error;
       if (error.status !== 403 && error.status !== 400) throw error;
-      state.mayRun = error.status === 400;
+      return error.status === 400;
     }
-    sessionStorage.setItem(ACCESS_KEY, String(state.mayRun));
   }
 
   async function groupsById() {
@@ -411,6 +423,293 @@ TEXT = r"""'use strict';
     }
 
     await load(`jobs?maxpagesize=${JOBS_PAGE}`);
+  }
+
+  // Device groups: the list, a new group, and one group (its query, edited, and its devices).
+
+  const QUERY_HELP = 'An IoT Hub twin query, such as SELECT * FROM devices WHERE tags.region = "west". ' +
+    'IoT Central\'s $id, $template and $provisioned work too.';
+
+  async function groupsPage(view) {
+    const groups = [];
+    let nextLink = null;
+    const slot = h('div', {tabindex: '-1'});
+    const search = h('input', {id: 'filter-group-name', type: 'search', autocomplete: 'off', oninput: () => render()});
+    const summary = h('p', {class: 'summary', role: 'status'});
+    const body = h('tbody');
+    const more = h('button', {type: 'button', hidden: true, onclick: () => load(nextLink)}, 'Load more device groups');
+    page('Device groups', slot,
+      h('div', {class: 'toolbar'},
+        state.mayEditGroups ? h('button', {type: 'button', class: 'primary', onclick: () => go('#/new-group')}, 'New device group') : null,
+        h('div', {class: 'field inline'}, h('label', {for: 'filter-group-name'}, 'Search by name'), search)),
+      summary,
+      h('div', {class: 'scroll'}, h('table', {class: 'groups'},
+        h('caption', {class: 'visually-hidden'}, 'Device groups'),
+        h('thead', {}, h('tr', {}, ['Name', 'Query', 'Description'].map((name) => h('th', {scope: 'col'}, name)))),
+        body)),
+      more);
+
+    function render() {
+      const words = search.value.trim().toLowerCase();
+      const visible = groups.filter((g) => !words || g.displayName.toLowerCase().includes(words) || g.id.toLowerCase().includes(words));
+      replace(body, visible.length ? visible.map((g) => h('tr', {'data-group': g.id},
+        h('th', {scope: 'row'}, h('a', {href: `#/groups/${encodeURIComponent(g.id)}`}, g.displayName),
+          g.corrupted ? h('span', {class: 'note'}, 'Corrupted: its query is no longer accepted') : null),
+        h('td', {}, h('code', {}, g.filter)),
+        h('td', {}, g.description || '')))
+        : h('tr', {}, h('td', {colspan: 3, class: 'empty'}, groups.length ? 'No loaded device group matches.' : 'No device groups yet.')));
+      summary.textContent = `${visible.length} of ${groups.length} loaded device groups shown` +
+        (nextLink ? '; more are on the server (Load more device groups).' : '.');
+      more.hidden = !nextLink;
+    }
+
+    async function load(url) {
+      more.disabled = true;
+      try {
+        const answer = await call('GET', url);
+        if (!current(view)) return;
+        groups.push(...answer.value);
+        nextLink = answer.nextLink || null;
+        replace(slot);
+        render();
+      } catch (error) {
+        if (current(view)) showError(slot, error);
+      } finally {
+        more.disabled = false;
+      }
+    }
+    await load('deviceGroups?maxpagesize=100');
+  }
+
+  // The fields of a group as the form shows them; `group` null for a new one.
+  function groupFields(group) {
+    const errors = new Map();
+    function field(id, label, control, help) {
+      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
+      errors.set(id, {control, error});
+      control.setAttribute('aria-describedby', [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' '));
+      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
+        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
+    }
+    const name = h('input', {id: 'group-name', type: 'text', autocomplete: 'off', value: group ? group.displayName : ''});
+    const groupId = group ? null : h('input', {id: 'group-id', type: 'text', autocomplete: 'off', spellcheck: 'false'});
+    const description = h('textarea', {id: 'group-description', rows: 2});
+    description.value = (group && group.description) || '';
+    const query = h('textarea', {id: 'group-query', rows: 3, class: 'code', spellcheck: 'false'});
+    query.value = group ? group.filter : 'SELECT * FROM devices WHERE ';
+    const element = h('div', {class: 'definition'},
+      field('group-name', 'Name', name),
+      groupId ? field('group-id', 'Group ID', groupId,
+        'Letters, digits, - and _. Left empty, it is made from the name.') : null,
+      field('group-description', 'Description', description),
+      field('group-query', 'Query', query, QUERY_HELP));
+    const byTarget = {displayName: 'group-name', deviceGroupId: 'group-id', description: 'group-description', filter: 'group-query'};
+
+    function set(id, message) {
+      const f = errors.get(id);
+      if (!f) return null;
+      f.error.textContent = message;
+      f.error.hidden = !message;
+      if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
+      return f.control;
+    }
+    return {
+      element,
+      id: () => groupId && groupId.value.trim(),
+      name: () => name.value.trim(),
+      read() {
+        return {displayName: name.value.trim(), filter: query.value.trim(), description: description.value.trim() || null};
+      },
+      clear() { errors.forEach((f, id) => set(id, '')); },
+      // Local checks first (the API would refuse these too): the first field in error, or null.
+      check() {
+        let first = null;
+        const fail = (id, message) => { const control = set(id, message); first = first || control; };
+        if (!name.value.trim()) fail('group-name', 'Enter a name.');
+        if (groupId && groupId.value.trim() && !/^[A-Za-z0-9_-]{1,255}$/.test(groupId.value.trim())) {
+          fail('group-id', 'Use only letters, digits, - and _ (at most 255).');
+        }
+        if (!/^\s*select\s/i.test(query.value)) fail('group-query', 'Enter a query starting with SELECT * FROM devices.');
+        return first;
+      },
+      // The API's refusal, on the fields it names: the first field marked, or null.
+      show(error) {
+        let first = null;
+        for (const problem of (error instanceof ApiError ? problems(error, {}) : [])) {
+          const control = set(byTarget[problem.target], problem.message);
+          first = first || control;
+        }
+        return first;
+      },
+    };
+  }
+
+  function slugOf(name) {
+    const slug = name.normalize('NFKD').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').toLowerCase().slice(0, 200);
+    return `${slug || 'group'}-${randomId().slice(4, 10)}`;
+  }
+
+  async function groupForm(view) {
+    if (!state.mayEditGroups) {
+      return page('New device group', h('p', {class: 'error', role: 'alert'}, 'Your role may read device groups but not create or change them.'));
+    }
+    const slot = h('div', {tabindex: '-1'});
+    const fields = groupFields(null);
+    const save = h('button', {type: 'submit', class: 'primary'}, 'Save');
+    const form = h('form', {class: 'group-form', novalidate: true, onsubmit: (event) => { event.preventDefault(); submit(); }},
+      fields.element, h('div', {class: 'actions'}, save, h('a', {href: '#/groups', class: 'button quiet'}, 'Cancel')));
+    page('New device group', slot, form);
+
+    async function submit() {
+      replace(slot);
+      fields.clear();
+      const invalid = fields.check();
+      if (invalid) return attention(slot, invalid);
+      const id = fields.id() || slugOf(fields.name());
+      const definition = fields.read();
+      if (!definition.description) delete definition.description;
+      save.disabled = true;
+      try {
+        if (fields.id() && await exists(`deviceGroups/${encodeURIComponent(id)}`)) {
+          throw new ApiError(409, {error: {target: 'deviceGroupId',
+            message: 'a device group with this id exists already; choose another id or leave it empty.'}});
+        }
+        await call('PUT', `deviceGroups/${encodeURIComponent(id)}`, definition);
+        state.groups = null;
+        state.flash = 'Saved. These are the devices its query finds now.';
+        go(`#/groups/${encodeURIComponent(id)}`);
+      } catch (error) {
+        if (!current(view)) return;
+        showError(slot, error);
+        (fields.show(error) || slot).focus();
+      } finally {
+        save.disabled = false;
+      }
+    }
+  }
+
+  async function exists(path) {
+    try { await call('GET', path); return true; } catch (error) { if (error.status === 404) return false; throw error; }
+  }
+
+  function attention(slot, first) {
+    replace(slot, h('div', {class: 'error', role: 'alert'}, h('p', {class: 'headline'}, 'Some fields need attention; they say why.')));
+    (first || slot).focus();
+  }
+
+  async function groupPage(view, groupId) {
+    const path = `deviceGroups/${encodeURIComponent(groupId)}`;
+    let group;
+    try {
+      group = await call('GET', path);
+    } catch (error) {
+      if (current(view)) page('Device group', errorBox(error));
+      return;
+    }
+    if (!current(view)) return;
+    const slot = h('div', {tabindex: '-1'});
+    const corruption = h('div');
+    const preview = groupDevices(view, path);
+    const heading = page(group.displayName, slot, corruption,
+      state.mayEditGroups ? editor() : h('dl', {class: 'details'},
+        [['Group ID', group.id], ['Description', group.description || '—'], ['Query', h('code', {}, group.filter)]]
+          .map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
+      preview.element);
+    showCorruption();
+    preview.reload();
+
+    function showCorruption() {
+      replace(corruption, group.corrupted ? h('p', {class: 'error', role: 'alert'},
+        `This device group is corrupted, so it has no devices: ${group.corruptionReason || 'its query is no longer accepted'}. ` +
+        (state.mayEditGroups ? 'Fix its query and save it; jobs cannot run on it until then.' : 'Jobs cannot run on it until its query is fixed.'))
+        : null);
+    }
+
+    function editor() {
+      const fields = groupFields(group);
+      const save = h('button', {type: 'submit', class: 'primary'}, 'Save');
+      return h('form', {class: 'group-form', novalidate: true, onsubmit: async (event) => {
+        event.preventDefault();
+        replace(slot);
+        fields.clear();
+        const invalid = fields.check();
+        if (invalid) return attention(slot, invalid);
+        save.disabled = true;
+        try {
+          group = await call('PATCH', path, fields.read(), {headers: {'If-Match': group.etag}});
+          if (!current(view)) return;
+          state.groups = null;
+          heading.textContent = group.displayName;
+          document.title = `${group.displayName} - Bulk jobs console`;
+          replace(slot, h('p', {class: 'flash', role: 'status'}, 'Saved. The devices below are those its query finds now.'));
+          showCorruption();
+          await preview.reload(true);
+        } catch (error) {
+          if (!current(view)) return;
+          showError(slot, error);
+          (fields.show(error) || slot).focus();
+        } finally {
+          save.disabled = false;
+        }
+      }},
+        h('p', {class: 'help'}, `Group ID: ${group.id}`),
+        fields.element,
+        h('div', {class: 'actions'}, save, h('a', {href: '#/groups', class: 'button quiet'}, 'Back to device groups')));
+    }
+  }
+
+  // The devices a saved group's query finds, as IoT Hub answers it now, 50 a page.
+  function groupDevices(view, groupPath) {
+    let pages = [];
+    let index = 0;
+    const slot = h('div');
+    const summary = h('p', {class: 'summary', role: 'status'});
+    const body = h('tbody');
+    const previous = h('button', {type: 'button', onclick: () => show(index - 1)}, 'Previous devices');
+    const next = h('button', {type: 'button', onclick: () => show(index + 1)}, 'Next devices');
+    const table = h('div', {class: 'scroll'}, h('table', {class: 'group-devices'},
+      h('caption', {class: 'visually-hidden'}, 'Devices the query finds'),
+      h('thead', {}, h('tr', {}, ['Name', 'Device ID', 'Device template', 'Connection', 'Enabled']
+        .map((name) => h('th', {scope: 'col'}, name)))), body));
+    const element = h('section', {'aria-labelledby': 'group-devices-heading'},
+      h('h2', {id: 'group-devices-heading'}, 'Devices'), slot, summary, table, h('div', {class: 'pager'}, previous, next));
+
+    async function show(at) {
+      previous.disabled = next.disabled = true;
+      try {
+        const answer = await call('GET', pages[at]);
+        if (!current(view)) return;
+        replace(slot);
+        if (answer.corrupted) {
+          pages = pages.slice(0, 1);
+          table.hidden = true;
+          previous.hidden = next.hidden = true;
+          summary.textContent = 'No devices: the group is corrupted.';
+          return;
+        }
+        index = at;
+        pages = pages.slice(0, at + 1);
+        if (answer.nextLink) pages.push(answer.nextLink);
+        table.hidden = false;
+        replace(body, answer.value.length ? answer.value.map((device) => h('tr', {'data-device': device.id},
+          h('th', {scope: 'row'}, device.displayName || device.id,
+            device.iotEdge ? h('span', {class: 'note'}, 'IoT Edge device: jobs cannot target it') : null),
+          h('td', {}, device.id),
+          h('td', {}, device.template || '—'),
+          h('td', {}, device.connectionState || '—'),
+          h('td', {}, device.enabled ? 'Yes' : 'No')))
+          : h('tr', {}, h('td', {colspan: 5, class: 'empty'}, 'The query finds no devices.')));
+        const count = answer.value.length;
+        summary.textContent = `${count} device${count === 1 ? '' : 's'} on this page` +
+          (answer.nextLink ? '; more on the next page.' : (index ? '.' : ' (all of them).'));
+        previous.disabled = index === 0;
+        next.disabled = index + 1 >= pages.length;
+        previous.hidden = next.hidden = pages.length <= 1;
+      } catch (error) {
+        if (current(view)) showError(slot, error);
+      }
+    }
+    return {element, reload: () => { pages = [`${groupPath}/devices?maxpagesize=${DEVICES_PAGE}`]; return show(0); }};
   }
 
   // The job form: a new job, a draft being edited, or a copy (a draft too).
