@@ -135,3 +135,43 @@ def test_a_rollout_rate_bounds_the_estimate(api, group, fleet):
     estimate = api.post(f"jobs/{response.json()['id']}/preview").json()["estimatedDuration"]
     assert estimate == {"seconds": 8, "planningSeconds": 0, "sendingSeconds": 8, "devicesPerMinute": 60,
                         "limitedBy": "rolloutRate"}
+
+
+def listed_devices(api, group_id: str) -> list[dict]:
+    devices, url = [], f"deviceGroups/{group_id}/devices?maxpagesize=1000"
+    while url:
+        page = api.get(url)
+        assert page.status_code == 200, page.text
+        devices += page.json()["value"]
+        url = page.json().get("nextLink")
+        url = url and url.split("/api/", 1)[1]
+    return devices
+
+
+def test_on_a_thousand_devices_the_aggregates_agree_with_the_group_s_listing(api, fleet):
+    group_id = unique("preview-fleet")
+    response = api.put(f"deviceGroups/{group_id}", {
+        "displayName": "Vending, kiosks, gateways",
+        "filter": "SELECT * FROM devices WHERE tags.type IN ['vending', 'kiosk'] OR capabilities.iotEdge = true"})
+    assert response.status_code == 200, response.text
+    reboot = [{"type": "command", "path": "reboot", "value": {"delay": 0}, "target": FRIDGE}]
+    draft = save_draft(api, group_id, data=reboot, batch={"type": "percentage", "value": 10, "pauseAfterEach": True})
+
+    preview = api.post(f"jobs/{draft['id']}/preview").json()
+
+    devices = listed_devices(api, group_id)  # the oracle: every twin, as IoT Hub lists them
+    edge = [device for device in devices if device["iotEdge"]]
+    other = [device for device in devices if not device["iotEdge"] and device.get("template") != FRIDGE]
+    to_send = [device for device in devices if not device["iotEdge"] and device.get("template") == FRIDGE]
+    offline = [device for device in to_send if device["connectionState"] == "Disconnected"]
+    assert len(devices) > 1000 and edge and other and offline
+    assert (preview["targets"], preview["toSend"], preview["offline"]) == (len(devices), len(to_send), len(offline))
+    assert preview["refusals"] == [{"code": "EdgeNotSupported", "count": len(edge), "refusesRun": False},
+                                   {"code": "ModelMismatch", "count": len(other), "refusesRun": False}]
+    size = -(-len(devices) // 10)
+    assert preview["batches"] == {"count": 10, "size": size, "lastSize": len(devices) - 9 * size,
+                                  "pauseAfterEach": True}
+    # One 4 KB method unit a device at 40 a second: 2,400 devices a minute.
+    estimate = preview["estimatedDuration"]
+    assert (estimate["devicesPerMinute"], estimate["limitedBy"]) == (2400, "directMethods")
+    assert estimate["sendingSeconds"] == round(len(to_send) / 40, 1)
