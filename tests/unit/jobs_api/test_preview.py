@@ -196,6 +196,14 @@ class TestPreviewJob:
         assert preview["hubLimits"] == {"twinUpdatesPerSecond": 50, "methodUnitsPerSecond": 40, "queriesPerMinute": 20}
         assert preview["estimatedDuration"]["limitedBy"] == "twinUpdates"
 
+    def test_a_group_of_every_device_is_counted_without_a_condition(self, ctx, hub):
+        ctx.groups.save(DeviceGroup("all", "All", "SELECT * FROM devices"))
+        preview_job(draft(ctx, group="all", data=[{"type": "command", "path": "reboot"}]).id, ctx)
+        assert hub.queries == [
+            "SELECT COUNT() AS n, capabilities.iotEdge AS edge FROM devices GROUP BY capabilities.iotEdge",
+            "SELECT COUNT() AS n, connectionState AS state FROM devices WHERE (capabilities.iotEdge = false) "
+            "GROUP BY connectionState"]
+
     def test_nothing_is_written(self, ctx):
         saved = draft(ctx)
         before = copy.deepcopy(ctx.jobs.get(saved.id))
