@@ -50,7 +50,8 @@ def may_resend(job: Job) -> bool:
 def resolve_leftovers(job: Job, rows: Iterable[JobDevice], job_devices, now: datetime) -> list[DeviceOutcome]:
     """Release or fail the `running` rows among `rows`; returns the failures to report (the
     collector records them, and ends the job if that was the last work)."""
-    running = [row.device_id for row in rows if row.status is DeviceStatus.RUNNING]
+    # A row waiting for an acknowledgement is no sender's: its check messages resolve it.
+    running = [row.device_id for row in rows if row.status is DeviceStatus.RUNNING and row.awaiting_version is None]
     if not running:
         return []
     if may_resend(job):

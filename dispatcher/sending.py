@@ -22,6 +22,11 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
   class, retries 429 and 5xx and classifies every failure.
 - Each outcome names its attempt; a failure the job's `retry` tries again says after how long
   (shared/domain/retries.py), and the collector sends the dispatch message for that retry.
+- A property the job wants acknowledged (`completion: acknowledged`): the device's outcome says
+  which desired version was written and it stays running; the collector then sends a check
+  message (`acknowledgements`) for the batch, which the sender answers from the devices'
+  reported properties (shared/domain/acknowledgements.py) and sends again, later, for those
+  that have not answered yet, until the job's in-progress timeout.
 """
 from __future__ import annotations
 
@@ -34,11 +39,13 @@ from datetime import datetime
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from shared.collaborators import Collaborators
-from shared.domain.batching import DeviceBatch
+from shared.domain.acknowledgements import next_look_seconds, timed_out, verdict
+from shared.domain.batching import DeviceBatch, batches_of
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobStatus
-from shared.domain.operations import Operation, OperationType, desired_properties_patch, tags_patch
+from shared.domain.operations import (Operation, OperationType, desired_properties_patch, tags_patch,
+                                     acknowledged as acknowledged_operations)
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport
 
@@ -70,8 +77,12 @@ def send_batch(request: DispatchRequest, c: Collaborators, redelivered: bool = F
         job = c.jobs.get(request.job_id)
     except JobNotFound:
         return BatchResult()
-    if not request.is_for(job) or job.status is not JobStatus.RUNNING:
-        return BatchResult()  # an earlier job's message, or a job not running: its devices stay as they are
+    if not request.is_for(job):
+        return BatchResult()  # an earlier job's message
+    if request.acknowledgements:
+        return check_acknowledgements(job, request, c)  # whatever the job's status: devices in flight finish
+    if job.status is not JobStatus.RUNNING:
+        return BatchResult()  # a job not running: its devices stay as they are
     try:
         resolved = _resolve_dead_sender(job, request.batch, c, delivery_id) if redelivered else []
         if job.window_end(c.clock()) is None:
@@ -188,12 +199,40 @@ def _change_reason(job: Job, c: Collaborators, change) -> None:
         logger.warning("job %s: could not write its waiting reason (%s)", job.id, type(error).__name__)
 
 
+def check_acknowledgements(job: Job, request: DispatchRequest, c: Collaborators) -> BatchResult:
+    """The batch's devices that wait for an acknowledgement: one paced twin query tells which
+    answered (completed, or failed with the device's words), which waited too long (Timeout),
+    and which to look at again later, in a message of their own."""
+    rows = [row for row in c.job_devices.read_batch(job.id, request.batch)
+            if row.status is DeviceStatus.RUNNING and row.awaiting_version is not None]
+    if not rows:
+        return BatchResult()
+    reported, now = c.hub.reported_properties([row.device_id for row in rows]), c.clock()
+    limit, retries = job.in_progress_limit, job.retry_policy
+    outcomes, waiting = [], []
+    for row in rows:
+        outcome = verdict(job.operations, reported.get(row.device_id), row) or timed_out(row, limit, now)
+        if outcome is None:
+            waiting.append(row)
+        else:  # a rejection or a timeout may be tried again, as the job's retries say
+            outcomes.append(retries.judged(outcome, row.attempts - 1, job.operations))
+    for report in OutcomesReport.split(job, outcomes):
+        c.outcomes_queue.send(report.to_text())
+    if waiting:
+        delay = math.ceil(min(next_look_seconds(row, now, limit) for row in waiting))
+        for batch in batches_of([row.device_id for row in waiting]):
+            c.dispatch_queue.send(DispatchRequest.check_acknowledgements(job.id, job.incarnation, batch).to_text(),
+                                  delay_seconds=delay)
+    return BatchResult(sent=len(outcomes))
+
+
 @dataclass(frozen=True)
 class PatchDesired:
     patch: dict
 
-    def apply(self, hub, device_id: str) -> None:
-        hub.patch_desired(device_id, self.patch)
+    def apply(self, hub, device_id: str) -> int | None:
+        """The desired version the hub stored the patch at."""
+        return hub.patch_desired(device_id, self.patch)
 
 
 @dataclass(frozen=True)
@@ -230,17 +269,27 @@ def device_steps(operations: tuple[Operation, ...]) -> list:
     return steps
 
 
-def send_to_device(hub, device_id: str, steps: list) -> DeviceOutcome:
-    """Apply every step; the first failure ends the device's work and is its outcome."""
+def send_to_device(hub, device_id: str, steps: list, acknowledged: bool = False) -> DeviceOutcome:
+    """Apply every step; the first failure ends the device's work and is its outcome.
+    `acknowledged`: the device completes only once it acknowledges the desired version written,
+    so a success says which version that is (the device keeps running meanwhile)."""
+    version = None
     try:
         for step in steps:
-            step.apply(hub, device_id)
+            written = step.apply(hub, device_id)
+            version = written if isinstance(step, PatchDesired) else version
     except HubFailure as failure:
         code = failure.code if failure.code in DeviceErrorCode._value2member_map_ else DeviceErrorCode.HUB_ERROR
         return DeviceOutcome.failure(device_id, DeviceErrorCode(code), failure.message)
     except Exception as error:  # a bug or an SDK surprise must not lose the batch's other outcomes
         logger.exception("unexpected error sending to %s", device_id)
         return DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR, f"Unexpected error: {type(error).__name__}")
+    if acknowledged:
+        if version is None:
+            return DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR,
+                                         "The hub did not say which desired version it stored, so no acknowledgement "
+                                         "of it can be recognised.")
+        return DeviceOutcome(device_id, True, awaiting_version=version)
     return DeviceOutcome.success(device_id)
 
 
@@ -303,13 +352,13 @@ def _send_all(job: Job, claimed: list[JobDevice],
               c: Collaborators) -> tuple[list[DeviceOutcome], list[str], bool]:
     """The outcomes of the devices started, the ids of those not started, and whether they
     were not started because the maintenance window closed (rather than a stop)."""
-    steps, retries = device_steps(job.operations), job.retry_policy
+    steps, retries, acknowledged = device_steps(job.operations), job.retry_policy, bool(acknowledged_operations(job.operations))
     status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic, c.clock)
 
     def send(row: JobDevice) -> DeviceOutcome | None:
         if not status.may_start():
             return None
-        return retries.judged(send_to_device(c.hub, row.device_id, steps), row.attempts, job.operations)
+        return retries.judged(send_to_device(c.hub, row.device_id, steps, acknowledged), row.attempts, job.operations)
 
     results = list(c.devices_pool.map(send, claimed))
     outcomes = [outcome for outcome in results if outcome is not None]

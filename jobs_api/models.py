@@ -57,10 +57,15 @@ class JobData(RequestModel):
                                                     "devices of another model fail.")
     response_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 5-300 (default 30).")
     connect_timeout: StrictInt | None = Field(None, description="Commands only: seconds, 0-300 (default 0).")
+    completion: Literal["written", "acknowledged"] | None = Field(
+        None, description="Properties only, ours: `acknowledged` counts the device completed only once its reported "
+                          "properties acknowledge the value (IoT Plug and Play `ac`/`av`/`ad`); left out: `written`, "
+                          "completed once the hub stored it.")
 
     def to_operation(self) -> Operation:
         return Operation(type=parse_operation_type(self.type), path=self.path, value=self.value, target=self.target,
-                         response_timeout_seconds=self.response_timeout, connect_timeout_seconds=self.connect_timeout)
+                         response_timeout_seconds=self.response_timeout, connect_timeout_seconds=self.connect_timeout,
+                         completion=self.completion)
 
 
 class JobBatch(RequestModel):
@@ -143,6 +148,14 @@ class JobRetry(RequestModel):
         return criteria
 
 
+class JobTimeout(RequestModel):
+    """Ours (after AWS IoT Jobs' timeoutConfig): how long a device may be in progress."""
+    in_progress_minutes: StrictInt = Field(ge=1, le=limits.MAX_IN_PROGRESS_MINUTES, description=(
+        "From the device's last attempt to its outcome; past it the device fails with Timeout. It bounds above all "
+        "the wait for an acknowledgement (`completion: acknowledged`; without a timeout that wait is at most "
+        f"{limits.DEFAULT_ACKNOWLEDGEMENT_MINUTES} minutes); a single hub call ends sooner by its own timeout."))
+
+
 class RolloutRateIncrease(RequestModel):
     """When the exponential rate grows: after every this many devices were sent to (notified) or
     completed (succeeded). Exactly one of the two."""
@@ -213,6 +226,7 @@ class JobDefinition(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     retry: JobRetry | None = None
     rollout_rate: JobRolloutRate | None = None
+    timeout: JobTimeout | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT,
@@ -228,6 +242,7 @@ class JobDefinition(RequestModel):
                 "devices": tuple(self.devices) if self.devices is not None else None,
                 "batch": _dumped(self.batch), "cancellation_threshold": _dumped(self.cancellation_threshold),
                 "retry": _dumped(self.retry), "rollout_rate": _dumped(self.rollout_rate),
+                "timeout": _dumped(self.timeout),
                 "organizations": tuple(self.organizations) if self.organizations is not None else None,
                 **_maintenance(self.maintenance_windows, self.maintenance_time_zone)}
 
@@ -250,6 +265,7 @@ class JobPatch(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     retry: JobRetry | None = None
     rollout_rate: JobRolloutRate | None = None
+    timeout: JobTimeout | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(None, description=_WINDOWS_TEXT + " "
@@ -266,7 +282,7 @@ class JobPatch(RequestModel):
             changes["group_id"] = changes.pop("group")
         if "data" in given:
             changes["operations"] = [item.to_operation() for item in self.data or []]
-        for name in ("batch", "cancellation_threshold", "retry", "rollout_rate"):
+        for name in ("batch", "cancellation_threshold", "retry", "rollout_rate", "timeout"):
             if name in given:
                 changes[name] = _dumped(getattr(self, name))
         if "maintenance_windows" in given:
@@ -330,6 +346,7 @@ class ScheduledJobDefinition(RequestModel):
     cancellation_threshold: JobCancellationThreshold | None = None
     retry: JobRetry | None = None
     rollout_rate: JobRolloutRate | None = None
+    timeout: JobTimeout | None = None
     organizations: list[StrictStr] | None = Field(None, description=_ORGANIZATIONS_TEXT,
                                                   json_schema_extra=_ORGANIZATIONS)
     maintenance_windows: list[MaintenanceWindowDefinition] | None = Field(
@@ -344,7 +361,7 @@ class ScheduledJobDefinition(RequestModel):
             job_id, self.display_name or job_id, self.group, [item.to_operation() for item in self.data],
             self.schedule.to_schedule(now), now, description=self.description, batch=_dumped(self.batch),
             cancellation_threshold=_dumped(self.cancellation_threshold), retry=_dumped(self.retry),
-            rollout_rate=_dumped(self.rollout_rate), enabled=self.enabled,
+            rollout_rate=_dumped(self.rollout_rate), timeout=_dumped(self.timeout), enabled=self.enabled,
             organizations=tuple(self.organizations) if self.organizations is not None else None,
             **_maintenance(self.maintenance_windows, self.maintenance_time_zone))
 
@@ -354,7 +371,7 @@ def scheduled_job_as_definition(job: ScheduledJob) -> dict:
     body = {"displayName": job.display_name, "description": job.description, "group": job.group_id,
             "data": [_operation_view(operation).to_json() for operation in job.operations], "batch": job.batch,
             "cancellationThreshold": job.cancellation_threshold, "retry": job.retry, "rolloutRate": job.rollout_rate,
-            "organizations": list(job.organizations) if job.organizations is not None else None,
+            "timeout": job.timeout, "organizations": list(job.organizations) if job.organizations is not None else None,
             "schedule": job.schedule.to_api(), "enabled": job.enabled, **_maintenance_view(job)}
     return {name: value for name, value in body.items() if value is not None}
 
@@ -382,6 +399,7 @@ class JobDataView(ResponseModel):
     target: str | None = None
     response_timeout: int | None = None
     connect_timeout: int | None = None
+    completion: Literal["written", "acknowledged"] | None = None
 
 
 class JobProgress(ResponseModel):
@@ -456,6 +474,7 @@ class JobView(ResponseModel):
     cancellation_threshold: dict[str, Any] | None = None
     retry: dict[str, Any] | None = Field(None, description="Retries by failure class (an extension).")
     rollout_rate: dict[str, Any] | None = Field(None, description="Devices started per minute (an extension).")
+    timeout: dict[str, Any] | None = Field(None, description="How long a device may be in progress (an extension).")
     rerun_of: str | None = Field(None, description="For a rerun: the job whose failed devices it targets.")
     scheduled_job_id: str | None = Field(None, description="For a run of a scheduled job: its id.")
     organizations: list[str] | None = None
@@ -475,7 +494,7 @@ class JobView(ResponseModel):
                    reason=job.reason, start=job.started_at, end=job.ended_at, created=job.created_at,
                    last_modified=job.last_modified, progress=JobProgress(**progress.as_dict()), batch=job.batch,
                    cancellation_threshold=job.cancellation_threshold, retry=job.retry,
-                   rollout_rate=job.rollout_rate, rerun_of=job.rerun_of,
+                   rollout_rate=job.rollout_rate, timeout=job.timeout, rerun_of=job.rerun_of,
                    scheduled_job_id=job.scheduled_job_id,
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    created_by=ActorView.of(job.created_by), last_stopped_by=ActorView.of(job.stopped_by),
@@ -501,6 +520,8 @@ class ScheduledJobView(ResponseModel):
                                                            "(an extension).")
     rollout_rate: dict[str, Any] | None = Field(None, description="Devices started per minute, passed on to "
                                                                   "each run (an extension).")
+    timeout: dict[str, Any] | None = Field(None, description="How long a device may be in progress, passed on to "
+                                                             "each run (an extension).")
     data: list[JobDataView]
     organizations: list[str] | None = None
     maintenance_windows: list[MaintenanceWindowView] | None = Field(None, description=_WINDOWS_TEXT +
@@ -518,7 +539,7 @@ class ScheduledJobView(ResponseModel):
     def of(cls, job: ScheduledJob, now: datetime) -> "ScheduledJobView":
         return cls(id=job.id, etag=job.etag, display_name=job.display_name, description=job.description,
                    group=job.group_id, batch=job.batch, cancellation_threshold=job.cancellation_threshold,
-                   retry=job.retry, rollout_rate=job.rollout_rate, data=[_operation_view(operation) for operation in job.operations],
+                   retry=job.retry, rollout_rate=job.rollout_rate, timeout=job.timeout, data=[_operation_view(operation) for operation in job.operations],
                    organizations=list(job.organizations) if job.organizations is not None else None,
                    schedule=ScheduleView.model_validate(job.schedule.to_api()), enabled=job.enabled,
                    completed=job.completed, next_runs=job.next_runs(now), missed=job.missed,
@@ -643,7 +664,7 @@ class ErrorResponse(ResponseModel):
 def _operation_view(operation: Operation) -> JobDataView:
     return JobDataView(type=operation.type.value, path=operation.path, value=operation.value,
                        target=operation.target, response_timeout=operation.response_timeout_seconds,
-                       connect_timeout=operation.connect_timeout_seconds)
+                       connect_timeout=operation.connect_timeout_seconds, completion=operation.completion)
 
 
 def _dumped(model: BaseModel | None) -> dict | None:

@@ -91,7 +91,8 @@ def _detail_rows(job: Job, progress: Progress, batches: list[RolloutBatch]) -> I
     yield ["Ended", _time(job.ended_at)]
     for index, operation in enumerate(job.operations, start=1):
         value = json.dumps(operation.value, ensure_ascii=False, separators=(",", ":"))
-        yield [f"Operation {index}", operation.type.value, operation.path, value, operation.target or ""]
+        yield ([f"Operation {index}", operation.type.value, operation.path, value, operation.target or ""]
+               + (["acknowledged"] if operation.acknowledged else []))
     for index, window in enumerate(job.maintenance_windows, start=1):
         yield [f"Maintenance window {index}", window.cron, f"{window.duration_minutes} minutes"]
     if job.maintenance_windows:
@@ -111,6 +112,8 @@ def _detail_rows(job: Job, progress: Progress, batches: list[RolloutBatch]) -> I
         yield ["Retry backoff", f"{policy.initial_seconds:g} s initial", f"{policy.maximum_seconds:g} s maximum"]
     if job.rollout_rate:
         yield ["Rollout rate"] + _rollout_rate(job.rollout_rate)
+    if job.timeout:
+        yield ["In-progress timeout", f"{job.timeout['inProgressMinutes']} minutes"]
     for name, count in progress.as_dict().items():
         yield [f"Devices {name}", str(count)]
     for batch, status in batch_statuses(batches, progress.rollout, progress, job.status.value):

@@ -39,6 +39,7 @@ from azure.iot.hub.models import CloudToDeviceMethod, QuerySpecification, Twin, 
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared.domain.devices import DeviceErrorCode, DevicePage
+from shared.domain.groups import SUBSET_CHUNK, subset_query
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
@@ -187,9 +188,30 @@ class HubGateway:
         result = self._call("query", self._query_sender(self.registry_manager, query, continuation, page_size))
         return _page(result)
 
-    def patch_desired(self, device_id: str, desired: dict) -> None:
+    def patch_desired(self, device_id: str, desired: dict) -> int | None:
+        """The desired version the hub stored the patch at (the twin it answers with says)."""
         twin = Twin(properties=TwinProperties(desired=desired))
-        self._call("update", lambda: self.registry_manager.update_twin(device_id, twin, "*"), idempotent=True)
+        stored = self._call("update", lambda: self.registry_manager.update_twin(device_id, twin, "*"), idempotent=True)
+        version = ((getattr(getattr(stored, "properties", None), "desired", None)) or {}).get("$version")
+        return version if isinstance(version, int) else None
+
+    def reported_properties(self, device_ids: list[str]) -> dict[str, dict]:
+        """The reported properties of each of these devices that exists, by twin queries naming
+        SUBSET_CHUNK ids each: a query answers up to 100 twins for one call of the query quota,
+        where reading twins one by one would take one twin read each. Paced as the pipeline's queries."""
+        reported: dict[str, dict] = {}
+        ids = list(device_ids)
+        for start in range(0, len(ids), SUBSET_CHUNK):
+            query, continuation = subset_query(ids[start:start + SUBSET_CHUNK]), None
+            while True:
+                result = self._call("query", self._query_sender(self.registry_manager, query, continuation, 100))
+                for twin in result.items or []:
+                    properties = getattr(twin, "properties", None)
+                    reported[twin.device_id] = dict(getattr(properties, "reported", None) or {})
+                continuation = result.continuation_token or None
+                if not continuation:
+                    break
+        return reported
 
     def patch_tags(self, device_id: str, tags: dict) -> None:
         twin = Twin(tags=tags)

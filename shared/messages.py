@@ -127,15 +127,22 @@ class PlanRequest(JobMessage):
 
 class DispatchRequest(JobMessage):
     """jobs-dispatch: send a job's operations to the devices firstDeviceId..lastDeviceId (one
-    batch of at most 98 consecutive ids, as they sort)."""
+    batch of at most 98 consecutive ids, as they sort). With `acknowledgements`, send nothing:
+    look whether the devices of the range that wait for an acknowledgement have given it."""
     first_device_id: str
     last_device_id: str
     size: int
+    acknowledgements: bool = False
 
     @classmethod
     def of(cls, job: Job, batch: DeviceBatch) -> "DispatchRequest":
         return cls(job_id=job.id, incarnation=job.incarnation, first_device_id=batch.first_device_id,
                    last_device_id=batch.last_device_id, size=batch.size)
+
+    @classmethod
+    def check_acknowledgements(cls, job_id: str, incarnation: str, batch: DeviceBatch) -> "DispatchRequest":
+        return cls(job_id=job_id, incarnation=incarnation, first_device_id=batch.first_device_id,
+                   last_device_id=batch.last_device_id, size=batch.size, acknowledgements=True)
 
     @property
     def batch(self) -> DeviceBatch:
@@ -151,6 +158,7 @@ class ReportedOutcome(QueueMessageModel):
     error_message: str | None = None
     attempt: int | None = None
     retry_in: float | None = None
+    awaiting_version: int | None = None  # written: the device is to acknowledge this desired version
 
     def to_text(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True)
@@ -159,11 +167,12 @@ class ReportedOutcome(QueueMessageModel):
     def of(cls, outcome: DeviceOutcome) -> "ReportedOutcome":
         message = outcome.error_message[:MAX_REPORTED_MESSAGE_LENGTH] if outcome.error_message else None
         return cls(device_id=outcome.device_id, error_code=outcome.error_code, error_message=message,
-                   attempt=outcome.attempt, retry_in=round(outcome.retry_in, 1) if outcome.retry_in is not None else None)
+                   attempt=outcome.attempt, retry_in=round(outcome.retry_in, 1) if outcome.retry_in is not None else None,
+                   awaiting_version=outcome.awaiting_version)
 
     def to_outcome(self) -> DeviceOutcome:
         if self.error_code is None:
-            return DeviceOutcome(self.device_id, True, attempt=self.attempt)
+            return DeviceOutcome(self.device_id, True, attempt=self.attempt, awaiting_version=self.awaiting_version)
         return DeviceOutcome(self.device_id, False, self.error_code, self.error_message or "", attempt=self.attempt,
                              retry_in=self.retry_in)
 

@@ -4,6 +4,7 @@ job if its failures crossed its cancellation threshold, or end it when no device
 running: `completed` if none failed, else `failed`. When the active rollout batch is done but
 the job is not, the planner is asked for the next batch. Devices whose failed attempt the
 job's `retry` tries again are back to `pending`: their dispatch message is sent with the backoff.
+Devices whose written properties wait for an acknowledgement get a message that looks for it.
 
 A pending job is left to its planner (which ends empty groups itself); a stopped job whose
 last in-flight devices finish with nothing pending ends like a running one.
@@ -26,6 +27,7 @@ from shared.repositories.jobs import Decision, JobStore
 logger = logging.getLogger(__name__)
 
 _ENDABLE = (JobStatus.RUNNING, JobStatus.STOPPED)
+FIRST_LOOK_SECONDS = 5  # a device acknowledges a write within a few seconds when it is online
 
 
 def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | None:
@@ -37,6 +39,8 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
         return None
     if result.retries:
         send_retries(report, result.retries, c)
+    if result.awaiting:
+        send_acknowledgement_checks(report, result.awaiting, c)
     # Any failure so far, not only this report's: a delivery that recorded them and died before
     # cancelling leaves the decision to its redelivery, which records nothing new.
     if result.progress.failed and cancel_past_threshold(c.jobs, report, result.progress, now):
@@ -64,6 +68,14 @@ def send_retries(report: OutcomesReport, retries: list[DeviceOutcome], c: Collab
                                       size=batch.size)
             c.dispatch_queue.send(request.to_text(), delay_seconds=max(delay, 1))
     logger.info("job %s: %d devices to try again", report.job_id, len(retries))
+
+
+def send_acknowledgement_checks(report: OutcomesReport, awaiting: list[DeviceOutcome], c: Collaborators) -> None:
+    """The first look at whether devices whose values were written have acknowledged them, a
+    few seconds on (the sender looks again later for those that have not)."""
+    for batch in batches_of(sorted(outcome.device_id for outcome in awaiting)):
+        request = DispatchRequest.check_acknowledgements(report.job_id, report.incarnation, batch)
+        c.dispatch_queue.send(request.to_text(), delay_seconds=FIRST_LOOK_SECONDS)
 
 
 def cancel_past_threshold(jobs: JobStore, report: OutcomesReport, progress: Progress, now: datetime) -> bool:

@@ -74,6 +74,9 @@ class FakeHub:
         self.calls: list[tuple] = []
         self.queries: list[str] = []
         self.on_call = None  # called after each device call (tests stop the job from here)
+        self.desired_versions: dict[str, int] = {}  # the desired version each device's twin is at
+        self.reported: dict[str, dict] = {}  # reported properties by device (tests write acknowledgements)
+        self.reported_reads: list[list[str]] = []
 
     def add(self, device_id: str, model_id: str | None = MODEL, is_edge: bool = False) -> None:
         self.devices[device_id] = DeviceSummary(device_id, model_id, is_edge)
@@ -94,8 +97,19 @@ class FakeHub:
         following = str(start + page_size) if start + page_size < len(ids) else None
         return DevicePage([self.devices[device_id] for device_id in ids[start:start + page_size]], following)
 
-    def patch_desired(self, device_id: str, desired: dict) -> None:
+    def patch_desired(self, device_id: str, desired: dict) -> int:
         self._device_call("desired", device_id, desired)
+        self.desired_versions[device_id] = self.desired_versions.get(device_id, 1) + 1
+        return self.desired_versions[device_id]
+
+    def reported_properties(self, device_ids: list[str]) -> dict[str, dict]:
+        self.reported_reads.append(list(device_ids))
+        return {device_id: self.reported.get(device_id, {}) for device_id in device_ids if device_id in self.devices}
+
+    def acknowledge(self, device_id: str, name: str, ac: int = 200, ad: str = "completed") -> None:
+        """The device answers for the desired version its twin is at."""
+        self.reported.setdefault(device_id, {})[name] = {"value": None, "ac": ac,
+                                                         "av": self.desired_versions.get(device_id, 1), "ad": ad}
 
     def patch_tags(self, device_id: str, tags: dict) -> None:
         self._device_call("tags", device_id, tags)

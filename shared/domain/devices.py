@@ -1,6 +1,8 @@
 """One device inside one job, and its state machine.
 
-pending → running (claimed by a sender) → completed | failed.
+pending → running (claimed by a sender) → completed | failed. A property the job wants
+acknowledged keeps its device running once written, waiting for the acknowledgement
+(`awaiting_version`); the acknowledgement, a rejection or the timeout ends it.
 running → pending releases a claim (a stopped job's unsent devices, or a dead sender's
 property writes, which may be re-sent), or records a failed attempt that the job's retries
 try again (shared/domain/retries.py). pending → completed | failed lets an outcome that
@@ -67,6 +69,8 @@ class DeviceOutcome:
     error_message: str | None = None
     attempt: int | None = None  # 1 for the first; None: not from a sender's attempt (as before attempts)
     retry_in: float | None = None  # a failure to try again this many seconds from now; None: final
+    # Written, and waiting for the device to acknowledge this desired version (the device stays running).
+    awaiting_version: int | None = None
 
     @classmethod
     def success(cls, device_id: str) -> "DeviceOutcome":
@@ -80,6 +84,8 @@ class DeviceOutcome:
     def status(self) -> DeviceStatus:
         if self.retry_in is not None:
             return DeviceStatus.PENDING
+        if self.awaiting_version is not None:
+            return DeviceStatus.RUNNING
         return DeviceStatus.COMPLETED if self.succeeded else DeviceStatus.FAILED
 
 
@@ -95,6 +101,9 @@ class JobDevice:
     claimed_by: str | None = None  # the delivery (queue message id) whose sender holds a running row
     attempts: int = 0  # attempts whose outcome the row recorded
     last_attempt_at: datetime | None = None  # when the last of them was recorded
+    # Running, its value written: waiting since then for the device to acknowledge this desired version.
+    awaiting_version: int | None = None
+    awaiting_since: datetime | None = None
 
     @property
     def deleted(self) -> bool:
@@ -104,7 +113,8 @@ class JobDevice:
     def moved_to(self, status: DeviceStatus, now: datetime) -> "JobDevice":
         if not can_move(self.status, status):
             raise IllegalTransition(f"device {self.device_id}", self.status.value, f"move to {status.value}")
-        return replace(self, status=status, error_code=None, error_message=None, updated_at=now, claimed_by=None)
+        return replace(self, status=status, error_code=None, error_message=None, updated_at=now, claimed_by=None,
+                       awaiting_version=None, awaiting_since=None)
 
     def claimed(self, now: datetime, claimer: str | None) -> "JobDevice":
         return replace(self.moved_to(DeviceStatus.RUNNING, now), claimed_by=claimer)
@@ -112,16 +122,25 @@ class JobDevice:
     def records(self, outcome: DeviceOutcome) -> bool:
         """Whether `outcome` is news to this row: it is not final, and the outcome is of a later
         attempt than the last recorded (outcomes without an attempt: any)."""
-        return not self.status.is_final and (outcome.attempt is None or outcome.attempt > self.attempts)
+        if self.status.is_final:
+            return False
+        if outcome.attempt is None or outcome.attempt > self.attempts:
+            return True
+        # The acknowledgement (or its timeout) ends the attempt that wrote the value.
+        return outcome.attempt == self.attempts and self.awaiting_version is not None \
+            and outcome.awaiting_version is None
 
     def with_outcome(self, outcome: DeviceOutcome, now: datetime) -> "JobDevice":
         """Final, or back to `pending` for a retry with the error it met kept for people to read."""
-        again = outcome.status is DeviceStatus.PENDING is self.status  # a retry of a row released meanwhile
+        # A retry of a row released meanwhile, or a sender's write now waiting for its acknowledgement.
+        again = outcome.status is self.status and self.status in (DeviceStatus.PENDING, DeviceStatus.RUNNING)
         moved = self if again else self.moved_to(outcome.status, now)
         message = outcome.error_message[:MAX_ERROR_MESSAGE_LENGTH] if outcome.error_message else None
         attempts = self.attempts if outcome.attempt is None else outcome.attempt
+        awaiting = outcome.awaiting_version
         return replace(moved, error_code=outcome.error_code, error_message=message, updated_at=now, claimed_by=None,
-                       attempts=attempts, last_attempt_at=now if outcome.attempt is not None else self.last_attempt_at)
+                       attempts=attempts, last_attempt_at=now if outcome.attempt is not None else self.last_attempt_at,
+                       awaiting_version=awaiting, awaiting_since=now if awaiting is not None else None)
 
 
 Device = TypeVar("Device")

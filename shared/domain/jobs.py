@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -101,6 +101,7 @@ class Job:
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     retry: dict[str, Any] | None = None  # ours: retries by failure class (shared/domain/retries.py), stored as given
     rollout_rate: dict[str, Any] | None = None  # ours: devices started per minute, stored as given
+    timeout: dict[str, Any] | None = None  # ours: {"inProgressMinutes": n}, stored as given
     rerun_of: str | None = None  # a rerun targets the devices that failed in this job, not the group
     scheduled_job_id: str | None = None  # a run of this scheduled job (IoT Central's scheduledJobId)
     organizations: tuple[str, ...] | None = None  # IoT Central's field: at most one; recorded, not a filter
@@ -138,7 +139,7 @@ class Job:
 
     # What a caller asks for when it creates a job; the rest is the job's life.
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "devices", "batch",
-                       "cancellation_threshold", "retry", "rollout_rate", "organizations", "maintenance_windows",
+                       "cancellation_threshold", "retry", "rollout_rate", "timeout", "organizations", "maintenance_windows",
                        "maintenance_time_zone")
 
     def is_defined_as(self, requested: "Job") -> bool:
@@ -276,6 +277,12 @@ class Job:
             return None
         return (f"{failed} {where} failed, more than the cancellation threshold of {allowed}; the rest were not "
                 "sent to.")
+
+    @property
+    def in_progress_limit(self) -> timedelta:
+        """How long a device may be in progress (its timeout, else the default wait for an acknowledgement)."""
+        minutes = (self.timeout or {}).get("inProgressMinutes") or limits.DEFAULT_ACKNOWLEDGEMENT_MINUTES
+        return timedelta(minutes=minutes)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -42,6 +42,8 @@ MAX_COMMAND_PAYLOAD_BYTES = 128 * 1024  # IoT Hub: direct method payload
 # explicit device list beside it.
 MAX_OPERATIONS_TOTAL_BYTES = 256 * 1024
 MAX_EXPLICIT_DEVICES = 1000
+MAX_IN_PROGRESS_MINUTES = 7 * 24 * 60  # a job's timeout.inProgressMinutes: a week, as AWS IoT Jobs allows
+DEFAULT_ACKNOWLEDGEMENT_MINUTES = 60  # the wait for an acknowledgement of a job without a timeout
 MAX_ROLLOUT_RATE_PER_MINUTE = 60_000  # a job's rolloutRate: 1,000 devices a second, beyond any hub's quota for one job
 
 # IoT Hub direct methods: responseTimeoutInSeconds 5..300, connectTimeoutInSeconds 0..300.

@@ -10,6 +10,11 @@ from shared.domain import limits
 from shared.domain.errors import InvalidField
 
 
+ACKNOWLEDGED = "acknowledged"  # a property's completion: the device acknowledged it (IoT Plug and Play)
+WRITTEN = "written"  # the default: the hub stored the desired value
+COMPLETIONS = (WRITTEN, ACKNOWLEDGED)
+
+
 class OperationType(str, Enum):
     PROPERTY = "property"  # desired properties of the twin
     CLOUD_PROPERTY = "cloudProperty"  # tags of the twin
@@ -41,6 +46,11 @@ class Operation:
     target: str | None = None  # a device model id; devices of another model fail the job
     response_timeout_seconds: int | None = None  # commands only
     connect_timeout_seconds: int | None = None  # commands only
+    completion: str | None = None  # properties only: WRITTEN (None) or ACKNOWLEDGED
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.completion == ACKNOWLEDGED
 
     @property
     def component(self) -> str | None:
@@ -71,6 +81,11 @@ class Operation:
         if self.target is not None:
             _validate_model_id(self.target, f"{field}.target")
         _validate_timeouts(self, field)
+        if self.completion is not None:
+            if self.completion not in COMPLETIONS:
+                raise InvalidField(f"{field}.completion", f"must be one of {', '.join(COMPLETIONS)}.")
+            if self.type is not OperationType.PROPERTY:
+                raise InvalidField(f"{field}.completion", "applies to property operations only.")
         return self
 
 
@@ -154,6 +169,11 @@ def tags_patch(operations: Iterable[Operation]) -> dict:
             target = patch.setdefault(operation.component, {}) if operation.component else patch
             target[operation.name] = operation.value
     return patch
+
+
+def acknowledged(operations: Iterable[Operation]) -> list[Operation]:
+    """The property operations whose device must acknowledge them before it counts as completed."""
+    return [operation for operation in operations if operation.acknowledged]
 
 
 def commands(operations: Iterable[Operation]) -> list[Operation]:

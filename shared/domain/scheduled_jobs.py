@@ -37,6 +37,7 @@ class ScheduledJob:
     cancellation_threshold: dict[str, Any] | None = None  # stored as given
     retry: dict[str, Any] | None = None  # ours, passed on to each run
     rollout_rate: dict[str, Any] | None = None  # ours, passed on to each run
+    timeout: dict[str, Any] | None = None  # ours, passed on to each run
     organizations: tuple[str, ...] | None = None
     maintenance_windows: tuple[MaintenanceWindow, ...] = ()  # passed on to each run
     maintenance_time_zone: str = "UTC"
@@ -50,7 +51,7 @@ class ScheduledJob:
     etag: str | None = field(default=None, compare=False)
 
     DEFINING_FIELDS = ("display_name", "description", "group_id", "operations", "schedule", "batch",
-                       "cancellation_threshold", "retry", "rollout_rate", "organizations", "maintenance_windows", "maintenance_time_zone",
+                       "cancellation_threshold", "retry", "rollout_rate", "timeout", "organizations", "maintenance_windows", "maintenance_time_zone",
                        "enabled")
 
     @classmethod
@@ -115,6 +116,7 @@ class ScheduledJob:
                          description=self.description, batch=copy.deepcopy(self.batch),
                          cancellation_threshold=copy.deepcopy(self.cancellation_threshold),
                          retry=copy.deepcopy(self.retry), rollout_rate=copy.deepcopy(self.rollout_rate),
+                         timeout=copy.deepcopy(self.timeout),
                          organizations=self.organizations, maintenance_windows=self.maintenance_windows,
                          maintenance_time_zone=self.maintenance_time_zone, created_by=by, scheduled_job_id=self.id)
 

@@ -57,6 +57,9 @@ class RecordResult:
     # Failed attempts to try again, recorded now or by an earlier delivery of the same report
     # (which may have died before it asked for the retry): the collector sends their dispatch.
     retries: list[DeviceOutcome] = field(default_factory=list)
+    # Likewise the written values now waiting for the device's acknowledgement: the collector
+    # sends the message that checks for it.
+    awaiting: list[DeviceOutcome] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,23 +212,27 @@ class AbstractJobDeviceRepository(abc.ABC):
             outcome = by_device[row.device_id]
             return row.with_outcome(outcome, now) if row.records(outcome) else None
 
-        recorded, progress, retries = [], None, []
+        recorded, progress, retries, awaiting = [], None, [], []
         for chunk in _chunks(sorted(by_device)):
             wanted = set(chunk)
             applied = self._apply(job_id, lambda: self._read_devices(job_id, wanted), record, incarnation)
             recorded, progress = recorded + applied.changed, applied.progress
-            retries += _retries(applied, by_device)
+            retries += _waiting(applied, by_device, lambda outcome: outcome.retry_in is not None)
+            awaiting += _waiting(applied, by_device, lambda outcome: outcome.awaiting_version is not None)
         if progress is None:  # nothing to record: the counters, or JobNotFound as a change would say
             progress = self._apply(job_id, lambda: [], lambda row: None, incarnation).progress
-        return RecordResult(recorded, progress, retries)
+        return RecordResult(recorded, progress, retries, awaiting)
 
 
-def _retries(applied: AppliedChange, by_device: dict[str, DeviceOutcome]) -> list[DeviceOutcome]:
-    """The retry outcomes this change recorded, and those an earlier delivery recorded whose
-    row still waits for that retry (pending, with that attempt its last)."""
+def _waiting(applied: AppliedChange, by_device: dict[str, DeviceOutcome],
+             kind: Callable[[DeviceOutcome], bool]) -> list[DeviceOutcome]:
+    """The outcomes of `kind` (a retry, a wait for an acknowledgement) this change recorded, and
+    those an earlier delivery recorded whose row still waits as they said (the same status and
+    attempt, and the same desired version)."""
     changed = {row.device_id for row in applied.changed}
-    return [outcome for row in applied.rows if (outcome := by_device[row.device_id]).retry_in is not None
-            and (row.device_id in changed or (row.status is DeviceStatus.PENDING and row.attempts == outcome.attempt))]
+    return [outcome for row in applied.rows if kind(outcome := by_device[row.device_id])
+            and (row.device_id in changed or (row.status is outcome.status and row.attempts == outcome.attempt
+                                               and row.awaiting_version == outcome.awaiting_version))]
 
 
 def _chunks(device_ids: list[str]) -> Iterator[list[str]]:
@@ -307,7 +314,8 @@ class JobDeviceRepository(AbstractJobDeviceRepository):
     def _read_for_change(self, job_id: str, batch: DeviceBatch) -> list[JobDevice]:
         # Half the CPU of whole rows: no timestamps to parse.
         return self._read_range(job_id, batch.first_device_id, batch.last_device_id,
-                                ["RowKey", "status", "claimedBy", "attempts", "lastAttemptAt"])
+                                ["RowKey", "status", "claimedBy", "attempts", "lastAttemptAt", "awaitingVersion",
+                                 "awaitingSince"])
 
     def list_devices(self, job_id: str, status: DeviceStatus | None = None, page_size: int = 100,
                      continuation: str | None = None) -> DevicePage[JobDevice]:
@@ -448,7 +456,8 @@ def _device_to_entity(device: JobDevice) -> dict:
               "status": device.status.value, "updatedAt": device.updated_at,
               "errorCode": device.error_code.value if device.error_code else None,
               "errorMessage": device.error_message, "claimedBy": device.claimed_by,
-              "attempts": device.attempts or None, "lastAttemptAt": device.last_attempt_at}
+              "attempts": device.attempts or None, "lastAttemptAt": device.last_attempt_at,
+              "awaitingVersion": device.awaiting_version, "awaitingSince": device.awaiting_since}
     return {key: value for key, value in entity.items() if value is not None}
 
 
@@ -459,7 +468,8 @@ def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
                      error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
                      updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"),
                      claimed_by=entity.get("claimedBy"), attempts=entity.get("attempts", 0),
-                     last_attempt_at=entity.get("lastAttemptAt"))
+                     last_attempt_at=entity.get("lastAttemptAt"), awaiting_version=entity.get("awaitingVersion"),
+                     awaiting_since=entity.get("awaitingSince"))
 
 
 def _batch_to_entity(job_id: str, batch: RolloutBatch) -> dict:

@@ -169,6 +169,8 @@ def job_to_entity(job: Job) -> dict:
         options["retry"] = job.retry
     if job.rollout_rate is not None:
         options["rolloutRate"] = job.rollout_rate
+    if job.timeout is not None:
+        options["timeout"] = job.timeout
     if job.organizations is not None:
         options["organizations"] = list(job.organizations)
     options.update(maintenance_to_options(job.maintenance_windows, job.maintenance_time_zone))
@@ -197,7 +199,7 @@ def job_from_entity(entity: dict) -> Job:
         created_at=entity["createdAt"], last_modified=entity["lastModified"],
         started_at=entity.get("startedAt"), ended_at=entity.get("endedAt"), reason=entity.get("reason"),
         batch=options.get("batch"), cancellation_threshold=options.get("cancellationThreshold"),
-        retry=options.get("retry"), rollout_rate=options.get("rolloutRate"),
+        retry=options.get("retry"), rollout_rate=options.get("rolloutRate"), timeout=options.get("timeout"),
         rerun_of=entity.get("rerunOf"), scheduled_job_id=entity.get("scheduledJobId"),
         incarnation=entity.get("incarnation", ""),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
@@ -225,10 +227,11 @@ def maintenance_from_options(options: dict) -> dict:
 def operation_to_dict(operation: Operation) -> dict:
     return {"type": operation.type.value, "path": operation.path, "value": operation.value,
             "target": operation.target, "responseTimeout": operation.response_timeout_seconds,
-            "connectTimeout": operation.connect_timeout_seconds}
+            "connectTimeout": operation.connect_timeout_seconds,
+            **({"completion": operation.completion} if operation.completion else {})}
 
 
 def operation_from_dict(item: dict) -> Operation:
     return Operation(type=OperationType(item["type"]), path=item["path"], value=item.get("value"),
                      target=item.get("target"), response_timeout_seconds=item.get("responseTimeout"),
-                     connect_timeout_seconds=item.get("connectTimeout"))
+                     connect_timeout_seconds=item.get("connectTimeout"), completion=item.get("completion"))

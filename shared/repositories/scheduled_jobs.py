@@ -112,7 +112,7 @@ def scheduled_job_to_entity(job: ScheduledJob) -> dict:
     }
     entity.update(split_json("operations", [operation_to_dict(operation) for operation in job.operations]))
     options = {"batch": job.batch, "cancellationThreshold": job.cancellation_threshold,
-               "retry": job.retry, "rolloutRate": job.rollout_rate,
+               "retry": job.retry, "rolloutRate": job.rollout_rate, "timeout": job.timeout,
                "organizations": list(job.organizations) if job.organizations is not None else None,
                **maintenance_to_options(job.maintenance_windows, job.maintenance_time_zone)}
     entity.update(split_json("options", options))
@@ -128,7 +128,7 @@ def scheduled_job_from_entity(entity: dict) -> ScheduledJob:
         schedule=Schedule.from_api(json.loads(entity["schedule"]), _STORED, one_time_start_must_be_future=False),
         created_at=entity["createdAt"], last_modified=entity["lastModified"], batch=options.get("batch"),
         cancellation_threshold=options.get("cancellationThreshold"), retry=options.get("retry"),
-        rollout_rate=options.get("rolloutRate"),
+        rollout_rate=options.get("rolloutRate"), timeout=options.get("timeout"),
         organizations=tuple(options["organizations"]) if options.get("organizations") is not None else None,
         **maintenance_from_options(options), enabled=entity.get("enabled", True), completed=entity.get("completed", False),
         last_index=entity.get("lastIndex", 0), run_base=entity.get("runBase", 0), missed=entity.get("missed", 0),
