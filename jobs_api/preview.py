@@ -31,7 +31,7 @@ from shared.domain.devices import DeviceErrorCode
 from shared.domain.errors import DeviceGroupNotFound, IllegalTransition, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
 from shared.domain.jobs import Job, JobStatus
-from shared.domain.limits import MAX_BATCH_SIZE
+from shared.domain.limits import MAX_BATCH_SIZE, MAX_ROLLOUT_RATE_PER_MINUTE
 from shared.domain.operations import Operation, OperationType
 from shared.domain.rollout import batch_size
 from shared.hub_gateway import INVALID_QUERY, METHOD_METER_BYTES, CallerThrottled, DeviceSummary, HubFailure
@@ -189,28 +189,28 @@ def planning_seconds(queries: int, quotas: HubQuotas) -> float:
 
 def sending_seconds(devices: int, hub_per_minute: float | None,
                     rollout_rate: dict | None) -> tuple[float, float | None, bool]:
-    """Seconds to start `devices`, the pace they end at (None: nothing bounds it), and whether the
-    job's rollout rate is what bounds it. An exponential rate starts at its base and grows by its
-    factor after each step's devices, up to maximumPerMinute and the hub's pace; its devices are
-    counted as notified, so a rate that grows on successes is taken as if every device succeeds."""
+    """Seconds to start `devices`, the pace the last ones go at (None: nothing bounds it), and
+    whether the job's rollout rate is what bounds it. An exponential rate starts at its base and
+    grows by its factor after each step's devices, up to maximumPerMinute (else the most a
+    rolloutRate may say) and the hub's pace; its devices are counted as notified, so a rate that
+    grows on successes is taken as if every device succeeded."""
     rate = rollout_rate or {}
     cap, ramp = rate.get("maximumPerMinute"), rate.get("exponentialRate")
     limit = min((pace for pace in (cap, hub_per_minute) if pace), default=None)
     if not ramp:
         seconds = devices * 60 / limit if limit else 0.0
         return seconds, limit, bool(cap) and cap == limit
-    pace, ceiling, seconds, left = float(ramp["baseRatePerMinute"]), limit or _UNBOUNDED, 0.0, devices
+    ceiling = min(cap or MAX_ROLLOUT_RATE_PER_MINUTE, hub_per_minute or math.inf)  # the ramp's, as the planner's
+    pace, seconds, left = float(ramp["baseRatePerMinute"]), 0.0, devices
     criteria = ramp["rateIncreaseCriteria"]
     step = criteria.get("numberOfNotifiedDevices") or criteria.get("numberOfSucceededDevices")
     while left > 0 and pace < ceiling:
         chunk = min(step, left)
         seconds, left = seconds + chunk * 60 / pace, left - chunk
-        pace = min(pace * ramp["incrementFactor"], ceiling)
+        if left:
+            pace = min(pace * ramp["incrementFactor"], ceiling)
     seconds += left * 60 / ceiling
-    return seconds, limit and pace, hub_per_minute is None or ramp["baseRatePerMinute"] < hub_per_minute
-
-
-_UNBOUNDED = 1e9  # devices a minute: a ramp with nothing above it is done growing here
+    return seconds, pace, hub_per_minute is None or ramp["baseRatePerMinute"] < hub_per_minute
 
 
 def estimate(counts: TargetCounts, job: Job, quotas: HubQuotas) -> Estimate:

@@ -110,7 +110,10 @@ class TestEstimate:
         assert (seconds, pace, by_rate) == (165, 400, True)
         unbounded = {"exponentialRate": {"baseRatePerMinute": 60, "incrementFactor": 2,
                                          "rateIncreaseCriteria": {"numberOfSucceededDevices": 60}}}
-        assert sending_seconds(120, None, unbounded)[0] == 90  # 60 s, then 30 s
+        assert sending_seconds(120, None, unbounded) == (90, 120, True)  # 60 s, then 30 s
+        steep = {"exponentialRate": {"baseRatePerMinute": 30_000, "incrementFactor": 5,
+                                     "rateIncreaseCriteria": {"numberOfNotifiedDevices": 30_000}}}
+        assert sending_seconds(90_000, None, steep) == (120, 60_000, True)  # then at the largest rate allowed
 
     def test_the_estimate_adds_planning_to_sending_and_names_what_bounds_it(self):
         counts = TargetCounts(targets=2000, edge=10, model_mismatch=0, offline=0)
