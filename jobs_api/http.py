@@ -80,7 +80,7 @@ def _audit(record: Callable) -> None:
 
 
 # The segments after these name what was done to the resource (the entry's action says it), not another one.
-_ACTION_SEGMENTS = frozenset({"run", "stop", "resume", "copy", "rerun", "devices", "report.csv", "jobs"})
+_ACTION_SEGMENTS = frozenset({"run", "stop", "resume", "copy", "rerun", "preview", "devices", "report.csv", "jobs"})
 
 
 def audited_resource(url: str) -> str:

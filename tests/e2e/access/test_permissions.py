@@ -267,6 +267,7 @@ def world(stack, admin) -> World:
         ("patch", "/jobs/{jobId}"): Call(f"jobs/{drafts['edit']}", {"displayName": "edited"}),
         ("delete", "/jobs/{jobId}"): Call(f"jobs/{drafts['delete']}", answer=204),
         ("post", "/jobs/{jobId}/run"): Call(f"jobs/{drafts['run']}/run", resource=f"jobs/{drafts['run']}"),
+        ("post", "/jobs/{jobId}/preview"): Call(f"jobs/{drafts['edit']}/preview", resource=f"jobs/{drafts['edit']}"),
         ("post", "/jobs/{jobId}/stop"): Call("jobs/j-running/stop", answer=204, resource="jobs/j-running"),
         ("post", "/jobs/{jobId}/resume"): Call("jobs/j-stopped/resume", answer=204, resource="jobs/j-stopped"),
         ("post", "/jobs/{jobId}/copy"): Call("jobs/j-ended/copy", answer=201, resource="jobs/j-ended"),
