@@ -2,15 +2,19 @@
 are validated naming the field, stored with drafts, copied by copy, kept by rerun and shown."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from pydantic import ValidationError
 
 from jobs_api import jobs as use_cases
+from jobs_api import scheduled_jobs
 from jobs_api.errors import from_exception
-from jobs_api.models import DraftRequest, JobDefinition, JobPatch
+from jobs_api.models import DraftRequest, JobDefinition, JobPatch, ScheduledJobDefinition
 from shared.domain.devices import DeviceOutcome
 from shared.domain.errors import InvalidField
 from shared.domain.jobs import JobStatus
+from shared.domain.schedules import Occurrence, occurrences
 from tests.unit.jobs_api.conftest import definition
 
 FIELDS = {"retry": {"criteria": [{"failureType": "DeviceNotOnline", "numberOfRetries": 2}],
@@ -92,3 +96,17 @@ def test_a_draft_keeps_them_and_a_patch_replaces_or_drops_them(ctx):
     edited = use_cases.edit_draft(draft.id, patch, None, ctx)
     assert (edited.retry, edited.timeout, edited.rollout_rate) == (None, {"inProgressMinutes": 5},
                                                                    FIELDS["rolloutRate"])
+
+
+def test_a_scheduled_job_passes_them_on_to_each_run(ctx):
+    start = (ctx.clock() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    definition_ = ScheduledJobDefinition.model_validate(
+        {"displayName": "Nightly", "group": "west", "data": ACKNOWLEDGED, "schedule": {"start": start}, **FIELDS})
+    saved = scheduled_jobs.put_scheduled_job("nightly", definition_, None, ctx)
+    shown = scheduled_jobs.read_scheduled_job("nightly", ctx).to_json()
+    assert {name: shown[name] for name in FIELDS} == FIELDS
+    stored = ctx.scheduled_jobs.get("nightly")
+    (first,) = occurrences(stored.schedule, ctx.clock(), 1)
+    run = stored.run_for(Occurrence(1, first), ctx.clock())
+    assert (run.retry, run.rollout_rate, run.timeout) == (FIELDS["retry"], FIELDS["rolloutRate"], FIELDS["timeout"])
+    assert run.operations[0].acknowledged and saved.id == "nightly"
