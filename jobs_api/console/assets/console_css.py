@@ -32,7 +32,7 @@ button.primary:hover { background: var(--accent-dark); }
 button:disabled { opacity: .55; cursor: default; }
 button.add { font-size: 1.2rem; font-weight: 700; width: 2.5rem; padding: 0; }
 button.quiet, .button.quiet { background: transparent; }
-input[type=text], input[type=search], input[type=password], select, textarea { font: inherit; padding: .4rem .5rem;
+input[type=text], input[type=search], input[type=password], input[type=number], select, textarea { font: inherit; padding: .4rem .5rem;
   border: 1px solid #8a94a3; border-radius: 6px; background: #fff; color: var(--text); width: 100%; max-width: 40rem; }
 textarea.code { font-family: ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", monospace; }
 [aria-invalid=true] { border-color: var(--error); box-shadow: 0 0 0 1px var(--error); }
@@ -85,6 +85,13 @@ ul.plain { list-style: none; padding: 0; margin: 0; }
 code { font-family: ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", monospace; background: var(--back); padding: 0 .25rem; border-radius: 4px; }
 .sign-in { max-width: 40rem; }
 .group-form { max-width: 48rem; }
+fieldset.rollout { margin-top: 1rem; }
+.rollout-body { margin: .4rem 0 .8rem 1.6rem; }
+.rollout .pair { display: flex; flex-wrap: wrap; gap: 0 1rem; }
+.rollout .pair input { width: 8rem; }
+.rollout .pair select { width: auto; }
+.rollout .choice { margin: .3rem 0; }
+h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .top nav a { margin-right: 1rem; }
 table.groups td code { overflow-wrap: anywhere; }
 .sign-in button { margin-top: .75rem; }

@@ -111,7 +111,11 @@ TEXT = r"""'use strict';
     }
     return {displayName: 'Name', description: 'Description', group: 'Device group', devices: 'Devices',
             data: 'Operations', jobId: 'Job id', rerunId: 'Rerun job id', filter: 'Query',
-            deviceGroupId: 'Group ID'}[target] || target;
+            deviceGroupId: 'Group ID', batch: 'Batch size', 'batch.value': 'Batch size', 'batch.type': 'Batch size in',
+            'batch.pauseAfterEach': 'Pause after each batch', cancellationThreshold: 'Cancellation threshold',
+            'cancellationThreshold.value': 'Failed devices allowed', 'cancellationThreshold.type': 'Failed devices allowed in',
+            'cancellationThreshold.batch': 'Apply to each batch',
+            'cancellationThreshold.minNumberOfExecutedDevices': 'Devices with an outcome before any cancellation'}[target] || target;
   }
 
   function headline(error) {
@@ -831,6 +835,7 @@ TEXT = r"""'use strict';
     ((draft && draft.data.length) ? draft.data : [null]).forEach((data) => addOperation(data));
 
     const devices = devicePicker(view, draft);
+    const rollout = rolloutFields(draft);
     const run = h('button', {type: 'submit', class: 'primary'}, 'Run');
     const save = h('button', {type: 'button', onclick: () => submit(false)}, 'Save');
     const form = h('form', {class: 'job-form', novalidate: true, onsubmit: (event) => { event.preventDefault(); submit(true); }},
@@ -844,6 +849,7 @@ TEXT = r"""'use strict';
             h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation'))),
         devices.element),
       // After the devices, so the keyboard reaches Run once everything is chosen.
+      rollout.element,
       h('div', {class: 'actions'}, run, save, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel')));
     page(draft ? `Edit ${draft.displayName || draft.id}` : 'New job', slot, form);
     if (draft && draft.group) devices.choose(draft.group);
@@ -858,6 +864,7 @@ TEXT = r"""'use strict';
       fieldErrors.forEach(({control, error}) => setFieldError(control, error, ''));
       operations.forEach((op) => { setFieldError(op.path, op.pathError, ''); });
       devices.setError('');
+      rollout.clear();
     }
     function fieldFor(target) {
       const byName = {displayName: 'job-name', description: 'job-description', group: 'job-group'}[target];
@@ -867,7 +874,7 @@ TEXT = r"""'use strict';
         const o = operations[Number(op[1])];
         return op[2] === 'value' ? {control: o.value, error: o.valueError} : {control: o.path, error: o.pathError};
       }
-      return null;
+      return rollout.fieldFor(target);
     }
 
     function body(forRun) {
@@ -877,6 +884,9 @@ TEXT = r"""'use strict';
       const text = description.value.trim();
       if (text) definition.description = text;
       if (chosen) definition.devices = chosen;
+      const {batch, cancellationThreshold} = rollout.read();
+      if (batch) definition.batch = batch;
+      if (cancellationThreshold) definition.cancellationThreshold = cancellationThreshold;
       return definition;
     }
 
@@ -888,6 +898,7 @@ TEXT = r"""'use strict';
         if (!op.check()) first = first || op.value;
         if (!op.path.value.trim()) fail(op.path, op.pathError, `Enter the ${jobType === 'command' ? 'command' : 'property'} name.`);
       });
+      first = first || rollout.check();
       if (forRun && !group.value) { const f = fieldErrors.get('job-group'); fail(f.control, f.error, 'Choose a device group.'); }
       if (forRun && group.value && devices.selection() && !devices.selection().length) {
         devices.setError('Check "All devices in the group" or at least one device.');
@@ -919,7 +930,8 @@ TEXT = r"""'use strict';
           state.flash = 'Saved as a draft.';
           return go(`#/jobs/${encodeURIComponent(job.id)}/edit`);
         }
-        const patch = {...definition, description: definition.description || null, devices: definition.devices || null};
+        const patch = {...definition, description: definition.description || null, devices: definition.devices || null,
+                       batch: definition.batch || null, cancellationThreshold: definition.cancellationThreshold || null};
         let saved = await call('PATCH', `jobs/${encodeURIComponent(draft.id)}`, patch, {headers: {'If-Match': draft.etag}});
         draft = saved;
         if (forRun) {
@@ -944,6 +956,130 @@ TEXT = r"""'use strict';
         busy = false; run.disabled = save.disabled = false;
       }
     }
+  }
+
+  // Rollout: batches and a cancellation threshold (IoT Central's), with our pause after each batch
+  // and minimum sample before any cancellation.
+  function rolloutFields(draft) {
+    const batch = (draft && draft.batch) || null;
+    const threshold = (draft && draft.cancellationThreshold) || null;
+    const errors = new Map();
+    function unit(id, value) {
+      return h('select', {id},
+        h('option', {value: 'number', selected: value !== 'percentage'}, 'devices'),
+        h('option', {value: 'percentage', selected: value === 'percentage'}, '% of the job\'s devices'));
+    }
+    function number(id, value) {
+      return h('input', {id, type: 'number', min: '0', step: 'any', inputmode: 'decimal', autocomplete: 'off',
+                         value: value === undefined || value === null ? '' : String(value)});
+    }
+    function field(id, label, control, help) {
+      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
+      errors.set(id, {control, error});
+      control.setAttribute('aria-describedby', [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' '));
+      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
+        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
+    }
+    function check(id, label, checked, onchange) {
+      return h('div', {class: 'choice'}, h('input', {type: 'checkbox', id, checked, onchange}), h('label', {for: id}, label));
+    }
+    const batchValue = number('batch-size', batch && batch.value);
+    const batchUnit = unit('batch-unit', batch && batch.type);
+    const pause = h('input', {type: 'checkbox', id: 'batch-pause', checked: Boolean(batch && batch.pauseAfterEach)});
+    const batchBody = h('div', {class: 'rollout-body', hidden: !batch},
+      h('div', {class: 'pair'}, field('batch-size', 'Batch size', batchValue), field('batch-unit', 'Batch size in', batchUnit)),
+      h('div', {class: 'choice'}, pause, h('label', {for: 'batch-pause'}, 'Pause after each batch')),
+      h('p', {class: 'help'}, 'Devices are sent to in device ID order, one batch at a time: the next batch starts ' +
+        'once every device of the one before has an outcome. Paused, the job stops after each batch until it is run again.'));
+    const batchOn = check('batch-on', 'Send in batches', Boolean(batch), () => { batchBody.hidden = !batchOn.firstChild.checked; sync(); });
+
+    const thresholdValue = number('threshold-value', threshold && threshold.value);
+    const thresholdUnit = unit('threshold-unit', threshold && threshold.type);
+    const perBatch = h('input', {type: 'checkbox', id: 'threshold-batch', checked: Boolean(threshold && threshold.batch),
+                                 'aria-describedby': 'threshold-batch-help'});
+    const minimum = number('threshold-minimum', threshold && threshold.minNumberOfExecutedDevices);
+    minimum.step = '1';
+    const thresholdBody = h('div', {class: 'rollout-body', hidden: !threshold},
+      h('div', {class: 'pair'}, field('threshold-value', 'Failed devices allowed', thresholdValue),
+        field('threshold-unit', 'Failed devices allowed in', thresholdUnit)),
+      h('div', {class: 'choice'}, perBatch, h('label', {for: 'threshold-batch'}, 'Apply to each batch')),
+      h('p', {class: 'help', id: 'threshold-batch-help'}, 'Counts each batch\'s failures on its own (needs batches).'),
+      field('threshold-minimum', 'Devices with an outcome before any cancellation', minimum,
+        'Optional: so that a few early failures do not cancel a large job.'));
+    const thresholdOn = check('threshold-on', 'Cancellation threshold', Boolean(threshold), () => {
+      thresholdBody.hidden = !thresholdOn.firstChild.checked; sync();
+    });
+    function sync() {
+      perBatch.disabled = !batchOn.firstChild.checked;
+      if (perBatch.disabled) perBatch.checked = false;
+    }
+    sync();
+    const element = h('fieldset', {class: 'rollout'}, h('legend', {}, 'Rollout'), batchOn, batchBody, thresholdOn, thresholdBody);
+
+    const byTarget = {'batch': 'batch-size', 'batch.value': 'batch-size', 'batch.type': 'batch-unit',
+                      'cancellationThreshold': 'threshold-value', 'cancellationThreshold.value': 'threshold-value',
+                      'cancellationThreshold.type': 'threshold-unit', 'cancellationThreshold.batch': 'threshold-value',
+                      'cancellationThreshold.minNumberOfExecutedDevices': 'threshold-minimum'};
+    function set(id, message) {
+      const f = errors.get(id);
+      if (!f) return null;
+      f.error.textContent = message;
+      f.error.hidden = !message;
+      if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
+      return f.control;
+    }
+    const numeric = (input) => input.value.trim() === '' ? null : Number(input.value);
+    return {
+      element,
+      // {batch, cancellationThreshold}, each null when off (a draft's PATCH then removes it).
+      read() {
+        const readBatch = batchOn.firstChild.checked
+          ? {type: batchUnit.value, value: numeric(batchValue), ...(pause.checked ? {pauseAfterEach: true} : {})} : null;
+        let readThreshold = null;
+        if (thresholdOn.firstChild.checked) {
+          readThreshold = {type: thresholdUnit.value, value: numeric(thresholdValue), batch: perBatch.checked};
+          if (numeric(minimum) !== null) readThreshold.minNumberOfExecutedDevices = numeric(minimum);
+        }
+        return {batch: readBatch, cancellationThreshold: readThreshold};
+      },
+      clear() { errors.forEach((f, id) => set(id, '')); },
+      check() {
+        let first = null;
+        const fail = (id, message) => { const control = set(id, message); first = first || control; };
+        if (batchOn.firstChild.checked && (batchValue.value.trim() === '' || !(Number(batchValue.value) > 0))) {
+          fail('batch-size', 'Enter how many devices (or what percentage of them) each batch holds.');
+        }
+        if (thresholdOn.firstChild.checked && (thresholdValue.value.trim() === '' || !(Number(thresholdValue.value) >= 0))) {
+          fail('threshold-value', 'Enter how many devices (or what percentage of them) may fail.');
+        }
+        return first;
+      },
+      fieldFor(target) { const id = byTarget[target]; return id ? {control: errors.get(id).control, error: errors.get(id).error} : null; },
+    };
+  }
+
+  // A job's rollout in words, for its details.
+  function batchText(batch) {
+    const size = batch.type === 'percentage' ? `${batch.value} % of the devices` : `${batch.value} device${batch.value === 1 ? '' : 's'}`;
+    return `${size} a batch${batch.pauseAfterEach ? ', paused after each batch' : ''}`;
+  }
+  function thresholdText(threshold) {
+    const size = threshold.type === 'percentage' ? `${threshold.value} %` : `${threshold.value} device${threshold.value === 1 ? '' : 's'}`;
+    return `Cancelled when more than ${size} failed${threshold.batch ? ' in a batch' : ''}` +
+      (threshold.minNumberOfExecutedDevices ? `, once ${threshold.minNumberOfExecutedDevices} devices have an outcome` : '');
+  }
+
+  // Each rollout batch of a job, with its own progress.
+  function batchesTable(batches) {
+    return h('div', {class: 'scroll'}, h('table', {class: 'batches'},
+      h('caption', {class: 'visually-hidden'}, 'Rollout batches'),
+      h('thead', {}, h('tr', {}, ['Batch', 'Status', 'Progress', 'Devices'].map((name) => h('th', {scope: 'col'}, name)))),
+      h('tbody', {}, batches.map((batch) => h('tr', {'data-batch': batch.index},
+        h('th', {scope: 'row'}, `Batch ${batch.index}`),
+        h('td', {}, statusBadge(batch.status)),
+        h('td', {}, progressBar(batch, `Progress of batch ${batch.index}`)),
+        h('td', {}, batch.firstDeviceId === batch.lastDeviceId ? batch.firstDeviceId || '—'
+          : `${batch.firstDeviceId} to ${batch.lastDeviceId}`))))));
   }
 
   function randomId() {
@@ -1158,7 +1294,8 @@ TEXT = r"""'use strict';
       replace(progressSlot, progressBar(job.progress, 'Progress'),
         h('ul', {class: 'counts-list'}, ['completed', 'failed', 'running', 'pending'].map((key) =>
           h('li', {}, h('span', {class: `dot dot-${key}`}), `${key[0].toUpperCase()}${key.slice(1)}: ${job.progress[key]}`)),
-          h('li', {}, `Total: ${job.progress.total}`)));
+          h('li', {}, `Total: ${job.progress.total}`)),
+        job.batches ? [h('h3', {}, `Batches (${job.batches.length})`), batchesTable(job.batches)] : null);
       const who = job.createdBy ? `${job.createdBy.displayName} (${job.createdBy.type})` : '—';
       const entries = [
         ['Job ID', job.id],
@@ -1166,6 +1303,8 @@ TEXT = r"""'use strict';
         ['Device group', groupName(groups, job.group)],
         ['Devices', job.devices ? `${job.devices.length} chosen: ${job.devices.join(', ')}` : 'All devices in the group'],
         ['Job type', job.data.length ? typeName(job.data[0].type) : '—'],
+        job.batch ? ['Batches', batchText(job.batch)] : null,
+        job.cancellationThreshold ? ['Cancellation threshold', thresholdText(job.cancellationThreshold)] : null,
         ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
           h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))])))],
         ['Created by', who],

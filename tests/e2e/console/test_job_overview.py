@@ -48,8 +48,10 @@ def test_a_running_job_stops_and_runs_again_to_the_end(console, api, hub, device
 
     expect(status_of(page)).to_contain_text("Running")
     # Live: the first batch's outcomes appear without a reload.
-    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("aria-valuenow", "32")
+    expect(page.get_by_role("progressbar", name="Progress", exact=True)).to_have_attribute("aria-valuenow", "32")
     expect(page.get_by_text("Completed: 32", exact=True)).to_be_visible()
+    expect(page.locator('table.batches tr[data-batch="1"]')).to_contain_text("Completed")
+    expect(page.locator('table.batches tr[data-batch="3"]')).to_contain_text("0 of 32 done")
     expect(status_of(page)).to_contain_text("Running")
     screenshot(page, "running-job-overview.png", full_page=False)
     page.get_by_role("button", name="Stop").click()

@@ -130,6 +130,10 @@ def test_a_job_made_and_run_by_keyboard_alone(console, api, hub, devices, make_g
     expect(page.get_by_role("checkbox", name=ids[2], exact=True)).to_be_focused()
     page.keyboard.press("Space")
     expect(page.get_by_text("2 devices selected.")).to_be_visible()
+    page.keyboard.press("Tab")  # the rollout, after the devices: left as it is (no batches, no threshold)
+    expect(page.get_by_role("checkbox", name="Send in batches")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("checkbox", name="Cancellation threshold")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_focused()
     assert focused.count() == 1

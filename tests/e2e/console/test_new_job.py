@@ -46,7 +46,7 @@ def test_a_property_job_on_devices_picked_with_checkboxes_runs_to_completion(con
     expect(page.get_by_role("heading", name=name)).to_be_visible()
     status = page.get_by_role("status").filter(has_text="Status:")
     expect(status).to_contain_text("Completed")
-    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("aria-valuenow", "2")
+    expect(page.get_by_role("progressbar", name="Progress", exact=True)).to_have_attribute("aria-valuenow", "2")
     rows = page.locator("table.job-devices tbody tr")
     expect(rows).to_have_count(2)
     for device_id in (ids[0], ids[2]):
