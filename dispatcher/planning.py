@@ -20,6 +20,12 @@ device, then enqueue one dispatch message per batch of the pending devices.
   anything is sent; only the active batch's pending devices are dispatched. When the collector
   sees the active batch done it asks for the next (`nextBatch`), which is made active and sent
   to, or, with `pauseAfterEach`, left for a resume.
+- Rollout rate (a job's `rolloutRate`, see shared.domain.rollout_rate): the planner paces the
+  job itself, a step at a time: each step sends the dispatch messages of the next STEP_SECONDS
+  (batches of about a second's worth of devices, each with a visibility delay a batch's worth
+  of the rate after the one before), then a delayed `dispatchMore` to itself carrying the last
+  id sent and the run (`since`: the job's lastModified; a stop or resume ends the chain). The
+  ramp's rate is computed at each step from the job's counters. See dispatcher/README.md.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from shared.collaborators import Collaborators
+from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.errors import DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
 from shared.domain.groups import SUBSET_CHUNK, selecting, subset_query
@@ -37,11 +44,13 @@ from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
 from shared.domain.rollout import Rollout, batch_size, cut_batches
+from shared.domain.rollout_rate import STEP_SECONDS, PacedStep, RolloutRate
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanRequest
 from shared.repositories.jobs import JobChange
 
 from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
+from dispatcher.sending import MAX_WAIT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +88,12 @@ def _continue(job: Job, request: PlanRequest, c: Collaborators) -> None:
 
 
 def _dispatch_more(job: Job, request: PlanRequest, c: Collaborators) -> None:
-    if job.status is JobStatus.RUNNING:
-        dispatch_pending(job, c, watch=False, after=request.after)
+    if job.status is not JobStatus.RUNNING:
+        return  # stopped or ended: a resume paces it anew
+    if request.since is not None and not _same_time(job.last_modified, request.since):
+        logger.info("job %s: a pacing step of a run before a stop or resume; dropped", job.id)
+        return
+    dispatch_pending(job, c, watch=False, after=request.after)
 
 
 def _next_batch(job: Job, request: PlanRequest, c: Collaborators) -> None:
@@ -191,9 +204,21 @@ def watch_planning(job: Job, request: PlanRequest, c: Collaborators) -> None:
 
 
 def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str | None = None) -> int:
-    """One dispatch message per batch of the job's pending devices (after the id `after`);
-    returns how many. Past PLAN_SECONDS_PER_INVOCATION the rest is left to a new `jobs-plan` message
-    carrying the last id batched, so a huge group never holds one invocation for long."""
+    """Dispatch messages for the job's pending devices (after the id `after`); returns how many.
+    A job with a rollout rate gets one paced step of them (`_dispatch_paced`); any other one
+    message per batch, and past PLAN_SECONDS_PER_INVOCATION the rest is left to a new `jobs-plan`
+    message carrying the last id batched, so a huge group never holds one invocation for long."""
+    rate = RolloutRate.of(job.rollout_rate)
+    sent = _dispatch_all(job, c, after) if rate is None else _dispatch_paced(job, rate, c, after)
+    # Nothing to send: the collector ends the job if nothing is running either (or starts the next batch).
+    if sent == 0 and after is None:
+        c.outcomes_queue.send(OutcomesReport.nothing_left(job).to_text())
+    if watch:
+        _send_watch(job, None, c)
+    return sent
+
+
+def _dispatch_all(job: Job, c: Collaborators, after: str | None) -> int:
     sent, deadline = 0, c.monotonic() + c.settings.plan_seconds_per_invocation
     rollout = c.job_devices.get_progress(job.id).rollout if job.batch else None
     through = rollout.last_device_id if rollout else None  # only the active rollout batch
@@ -203,12 +228,56 @@ def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str 
         if c.monotonic() >= deadline:
             c.plan_queue.send(PlanRequest.dispatch_more(job, batch.last_device_id).to_text())
             break
-    # Nothing to send: the collector ends the job if nothing is running either (or starts the next batch).
-    if sent == 0 and after is None:
-        c.outcomes_queue.send(OutcomesReport.nothing_left(job).to_text())
-    if watch:
-        _send_watch(job, None, c)
     return sent
+
+
+def _dispatch_paced(job: Job, rate: RolloutRate, c: Collaborators, after: str | None) -> int:
+    """One step of a rate-limited job: the pending devices (after `after`, in the active rollout
+    batch) it may start in the next STEP_SECONDS, in small batches whose visibility delays space
+    them at the rate, then the next step, delayed until the last of them is due. The rate is the
+    ramp's at the counters now: notified = devices no longer pending, succeeded = completed.
+    In a closed maintenance window one small batch is sent (its sender holds it for the opening
+    and says so in the job's reason) and the next step is due at the opening; a step never
+    schedules past the end of an open window."""
+    progress = c.job_devices.get_progress(job.id)
+    rollout = progress.rollout if job.batch else None
+    if rollout and after is not None and after < rollout.first_device_id:
+        return 0  # a step of an earlier rollout batch's chain: the active batch has its own
+    now = c.clock()
+    window_end = job.window_end(now)
+    seconds = STEP_SECONDS if window_end is None else min(STEP_SECONDS, (window_end - now).total_seconds())
+    notified = progress.total - progress.pending
+    step = PacedStep(rate, notified, progress.completed, seconds, follows_others=after is None and notified > 0)
+    batches = c.job_devices.pending_batches(job.id, size=step.batch_size, after=after,
+                                            through=rollout.last_device_id if rollout else None)
+    sent, last = _send_step(job, step, islice(batches, 1) if window_end is None else batches, c)
+    if step.full or (window_end is None and last is not None):
+        _send_next_step(job, last, _next_step_delay(job, step, window_end, now), c)
+    return sent
+
+
+def _send_step(job: Job, step: PacedStep, batches: Iterator[DeviceBatch], c: Collaborators) -> tuple[int, str | None]:
+    """A dispatch message per batch, delayed as the step says, until it is full; (how many, last id)."""
+    sent, last = 0, None
+    for batch in batches:
+        delay = step.take(batch.size)
+        if delay is None:
+            break
+        c.dispatch_queue.send(DispatchRequest.of(job, batch).to_text(), delay_seconds=delay)
+        sent, last = sent + 1, batch.last_device_id
+    return sent, last
+
+
+def _next_step_delay(job: Job, step: PacedStep, window_end: datetime | None, now: datetime) -> float:
+    if window_end is not None:
+        return step.next_step_seconds
+    opening = job.next_window_opening(now)
+    return min(max((opening - now).total_seconds(), 1), MAX_WAIT_SECONDS) if opening else MAX_WAIT_SECONDS
+
+
+def _send_next_step(job: Job, after: str, delay: float, c: Collaborators) -> None:
+    step = PlanRequest.dispatch_more(job, after).model_copy(update={"since": job.last_modified})
+    c.plan_queue.send(step.to_text(), delay_seconds=delay)
 
 
 def resolve_all_leftovers(job: Job, c: Collaborators, claimed_before: datetime | None = None) -> None:
