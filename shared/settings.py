@@ -87,6 +87,15 @@ class Settings(BaseModel):
     # Principals (object ids in ENTRA_TENANT_ID, comma-separated) who are Administrators whatever the
     # role assignments say: the deployment's first administrator, so that none is made by default.
     entra_administrators: str | None = Field(None, alias="ENTRA_ADMINISTRATORS")
+    # The console's sign-in with Entra ID in the browser (authorization code flow with PKCE), with
+    # ENTRA_TENANT_ID: the client id of its app registration (a single-page application whose redirect
+    # URI is the console's URL) and the API scope it asks for (such as api://bulk-jobs/user_impersonation,
+    # which must give tokens an audience in ENTRA_AUDIENCES). Unset: the console signs in with API tokens only.
+    entra_console_client_id: str | None = Field(None, alias="ENTRA_CONSOLE_CLIENT_ID")
+    entra_console_scope: str | None = Field(None, alias="ENTRA_CONSOLE_SCOPE")
+    # Where the browser signs in: Entra's global cloud unless a national cloud (or, in tests, a local
+    # stand-in) is meant; its /<tenant>/oauth2/v2.0/authorize and /token endpoints are used.
+    entra_login_url: str = Field("https://login.microsoftonline.com", alias="ENTRA_LOGIN_URL")
     # App Service Authentication in front of the app: its X-MS-CLIENT-PRINCIPAL header names the
     # caller. Only where it is on (App Service then drops that header from callers): elsewhere anyone can send it.
     trust_easy_auth: bool = Field(False, alias="TRUST_EASY_AUTH")
@@ -110,6 +119,14 @@ class Settings(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError("PUBLIC_BASE_URL must be an absolute http(s) URL without query, such as "
                              "https://jobs.contoso.com")
+        return value.rstrip("/")
+
+    @field_validator("entra_login_url")
+    @classmethod
+    def _login_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("ENTRA_LOGIN_URL must be an absolute http(s) URL, such as https://login.microsoftonline.com")
         return value.rstrip("/")
 
     @classmethod

@@ -95,6 +95,7 @@ h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .top nav a { margin-right: 1rem; }
 table.groups td code { overflow-wrap: anywhere; }
 .sign-in button { margin-top: .75rem; }
+.sign-in .or { margin: 1.25rem 0 .5rem; font-weight: 600; }
 .columns { display: grid; grid-template-columns: minmax(18rem, 1fr) minmax(18rem, 1fr); gap: 1.5rem; align-items: start; }
 .device-picker { border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem 1rem; }
 .device-picker h2 { margin-top: .6rem; }

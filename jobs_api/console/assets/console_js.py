@@ -255,10 +255,7 @@ TEXT = r"""'use strict';
         input.setAttribute('aria-invalid', 'true');
         return showError(slot, error);
       }
-      state.token = token;
-      state.mayRun = state.mayEditGroups = null;
-      sessionStorage.setItem(TOKEN_KEY, token);
-      sessionStorage.removeItem(ACCESS_KEY);
+      adopt(token);
       go(/^#\/./.test(location.hash) ? location.hash : '#/jobs');
     }},
       h('label', {for: 'token'}, 'API token'),
@@ -268,7 +265,20 @@ TEXT = r"""'use strict';
         'Administrator token as export TOKEN=\'…\'; paste it, with or without that part. The token stays in ',
         'this browser tab and is sent only to this app\'s API.'),
       h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
-    page('Sign in', message ? h('p', {class: 'error', role: 'alert'}, message) : null, slot, form);
+    const microsoft = h('div', {class: 'sign-in'});
+    const view = state.view;
+    page('Sign in', message ? h('p', {class: 'error', role: 'alert'}, message) : null, slot, microsoft, form);
+    consoleConfig().then(({entra}) => {
+      if (!entra || view !== state.view || state.token) return;
+      replace(microsoft,
+        h('button', {type: 'button', class: 'primary', onclick: (event) => {
+          const button = event.currentTarget;
+          button.disabled = true;
+          signInWithEntra(entra).catch((error) => { button.disabled = false; showError(slot, error); });
+        }}, 'Sign in with Microsoft'),
+        h('p', {class: 'help'}, 'With your work account (Microsoft Entra ID); the app\'s Administrators assign your role.'),
+        h('p', {class: 'or'}, 'Or with an API token:'));
+    });
   }
 
   function signOut(message) {
@@ -283,7 +293,9 @@ TEXT = r"""'use strict';
 
   function tokenName(token) {
     const name = /(?:^|[&\s])skn=([^&\s]+)/.exec(token || '');
-    return name ? `API token ${decodeURIComponent(name[1])}` : 'a bearer token';
+    if (name) return `API token ${decodeURIComponent(name[1])}`;
+    const person = /^Bearer\s/i.test(token || '') ? bearerName(token.replace(/^Bearer\s+/i, '')) : '';
+    return person ? `Microsoft as ${person}` : 'a bearer token';
   }
 
   function showWho() {
@@ -1409,9 +1421,104 @@ TEXT = r"""'use strict';
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
+  // Signing in with Microsoft Entra ID: the authorization code flow with PKCE, as a single-page
+  // application does it (no library): the browser goes to the tenant's /authorize, comes back here
+  // with a code, and this page redeems it at /token (cross-origin) for an access token of the API.
+  const SIGN_IN_KEY = 'bulkJobsConsole.entraSignIn';
+  let configuration = null;
+  async function consoleConfig() {
+    if (!configuration) {
+      try {
+        const response = await fetch(new URL('config.json', document.baseURI), {cache: 'no-store'});
+        configuration = response.ok ? await response.json() : {entra: null};
+      } catch (ignored) {
+        configuration = {entra: null};
+      }
+    }
+    return configuration;
+  }
+  const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const redirectUri = () => new URL('./', document.baseURI).href;
+  const scopes = (entra) => `${entra.scope} openid profile`;
+
+  async function signInWithEntra(entra) {
+    const verifier = base64url(crypto.getRandomValues(new Uint8Array(48)));
+    const challenge = base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+    const nonce = base64url(crypto.getRandomValues(new Uint8Array(16)));
+    const request = {state: base64url(crypto.getRandomValues(new Uint8Array(24))), verifier, redirectUri: redirectUri(),
+                     hash: /^#\/./.test(location.hash) ? location.hash : '#/jobs'};
+    sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify(request));
+    const url = new URL(`${entra.authority}/authorize`);
+    url.search = new URLSearchParams({client_id: entra.clientId, response_type: 'code', redirect_uri: request.redirectUri,
+      response_mode: 'query', scope: scopes(entra), state: request.state, nonce, code_challenge: challenge,
+      code_challenge_method: 'S256'}).toString();
+    location.assign(url.href);
+  }
+
+  // Back from /authorize: null when this load is not its answer; else true (signed in) or why not.
+  async function completeEntraSignIn() {
+    const answer = new URLSearchParams(location.search);
+    if (!answer.has('code') && !answer.has('error')) return null;
+    let request = null;
+    try { request = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) || 'null'); } catch (ignored) { /* none */ }
+    sessionStorage.removeItem(SIGN_IN_KEY);
+    history.replaceState(null, '', redirectUri() + ((request && request.hash) || '#/jobs'));  // the code leaves the address bar
+    if (answer.has('error')) {
+      return `Microsoft did not sign you in: ${answer.get('error_description') || answer.get('error')}`;
+    }
+    if (!request || request.state !== answer.get('state')) {
+      return 'This sign-in was not started from this tab (or it was started twice); sign in again.';
+    }
+    const entra = (await consoleConfig()).entra;
+    if (!entra) return 'Sign-in with Microsoft is not set up for this app; sign in with an API token.';
+    let response;
+    let body = {};
+    try {
+      response = await fetch(`${entra.authority}/token`, {method: 'POST', cache: 'no-store',
+        body: new URLSearchParams({client_id: entra.clientId, scope: scopes(entra), code: answer.get('code'),
+          redirect_uri: request.redirectUri, grant_type: 'authorization_code', code_verifier: request.verifier})});
+      body = await response.json();
+    } catch (failure) {
+      return `Microsoft's sign-in service could not be reached (${failure.message}); try again.`;
+    }
+    if (!response.ok || !body.access_token) {
+      return `Microsoft did not sign you in: ${body.error_description || body.error || `HTTP ${response.status}`}`;
+    }
+    const token = `Bearer ${body.access_token}`;
+    try {
+      await call('GET', 'jobs?maxpagesize=1', undefined, {token});
+    } catch (error) {
+      return `${headline(error)} ${error.status === 403 ? 'You are signed in with Microsoft, but no role of this app is assigned to you; an Administrator assigns one.' : error.message}`;
+    }
+    adopt(token);
+    return true;
+  }
+
+  function adopt(token) {
+    state.token = token;
+    state.mayRun = state.mayEditGroups = null;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.removeItem(ACCESS_KEY);
+  }
+
+  function bearerName(token) {
+    try {
+      const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return claims.preferred_username || claims.upn || claims.email || claims.name || '';
+    } catch (ignored) {
+      return '';
+    }
+  }
+
+  async function start() {
+    const outcome = await completeEntraSignIn();
+    if (typeof outcome === 'string') { showWho(); return signInPage(outcome); }
+    return route();
+  }
+
   document.getElementById('sign-out').addEventListener('click', () => signOut());
   document.getElementById('skip').addEventListener('click', (event) => { event.preventDefault(); main.focus(); });
   window.addEventListener('hashchange', route);
-  route();
+  start();
 })();
 """
