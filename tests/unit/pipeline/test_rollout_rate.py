@@ -198,12 +198,14 @@ def test_a_watchdog_recovery_beside_a_live_chain_does_not_double_the_rate(pipeli
     assert timeline.busiest_minute() <= 240 + 2 * 4
 
 
-def test_a_paced_job_is_not_taken_for_stalled_at_the_lowest_rate(pipeline):
+def test_a_paced_job_is_not_taken_for_stalled_at_the_lowest_rate(pipeline, caplog):
     pipeline.c = pipeline.with_changes(settings=Settings(dispatch_stall_seconds=900)).c
     timeline = Timeline(pipeline)
     ids = start(pipeline, 20, {"maximumPerMinute": 1})
-    timeline.run()
+    with caplog.at_level("WARNING", logger="dispatcher.planning"):
+        timeline.run()  # 20 minutes: the watchdog looks at it every 900 s
 
+    assert "made no progress" not in caplog.text
     assert_done_once_each(pipeline, ids)
     firsts = sorted(at for at, _ in timeline.received)
     assert all(later - earlier >= 59 for earlier, later in zip(firsts, firsts[1:]))
@@ -246,3 +248,31 @@ def test_rollout_batches_are_paced_one_after_the_other(pipeline, timeline):
     assert max(at[d] for d in ids[:100]) <= min(at[d] for d in ids[100:200])
     assert max(at[d] for d in ids[100:200]) <= min(at[d] for d in ids[200:])
     assert timeline.busiest_minute() <= 240 + 4
+
+
+def test_retries_keep_their_own_backoff_beside_the_rate_and_each_device_counts_once(pipeline, timeline):
+    ids = start(pipeline, 300, {"maximumPerMinute": 240}, retry={
+        "criteria": [{"failureType": "DeviceNotOnline", "numberOfRetries": 2}],
+        "backoff": {"initialSeconds": 20, "maximumSeconds": 60}})
+    offline, called = set(ids[::10]), set()
+    for device_id in offline:
+        pipeline.hub.failures[device_id] = HubFailure("DeviceNotOnline", "The device is not online.", 404)
+    noted = timeline._noted
+
+    def online_from_the_second_call(call):
+        noted(call)
+        if call[1] in called:
+            pipeline.hub.failures.pop(call[1], None)
+        called.add(call[1])
+    pipeline.hub.on_call = online_from_the_second_call
+    timeline.run()
+
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+    assert pipeline.c.job_devices.get_progress("job-1").as_dict() == {
+        "total": 300, "pending": 0, "running": 0, "completed": 300, "failed": 0}
+    for device_id in ids:
+        times = [at for at, device in timeline.received if device == device_id]
+        assert len(times) == (2 if device_id in offline else 1), device_id
+        if device_id in offline:
+            assert times[1] - times[0] >= 10, device_id  # the backoff (20 s, with jitter), not the rate
+    assert timeline.busiest_minute() <= 240 + 4  # first attempts keep the rate; retries come on top
