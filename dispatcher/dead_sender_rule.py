@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from shared.domain.acknowledgements import timed_out
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.jobs import Job
 from shared.domain.operations import commands
@@ -50,12 +51,16 @@ def may_resend(job: Job) -> bool:
 def resolve_leftovers(job: Job, rows: Iterable[JobDevice], job_devices, now: datetime) -> list[DeviceOutcome]:
     """Release or fail the `running` rows among `rows`; returns the failures to report (the
     collector records them, and ends the job if that was the last work)."""
-    # A row waiting for an acknowledgement is no sender's: its check messages resolve it.
-    running = [row.device_id for row in rows if row.status is DeviceStatus.RUNNING and row.awaiting_version is None]
+    rows = [row for row in rows if row.status is DeviceStatus.RUNNING]
+    # A row waiting for an acknowledgement is no sender's: its check messages resolve it, and
+    # should they be lost, its timeout does here.
+    timed_out_waits = [outcome for row in rows if row.awaiting_version is not None
+                       and (outcome := timed_out(row, job.in_progress_limit, now)) is not None]
+    running = [row.device_id for row in rows if row.awaiting_version is None]
     if not running:
-        return []
+        return timed_out_waits
     if may_resend(job):
         job_devices.release(job.id, running, now, job.incarnation)
-        return []
-    return [DeviceOutcome.failure(device_id, DeviceErrorCode.OUTCOME_UNKNOWN, UNKNOWN_OUTCOME_MESSAGE)
-            for device_id in running]
+        return timed_out_waits
+    return timed_out_waits + [DeviceOutcome.failure(device_id, DeviceErrorCode.OUTCOME_UNKNOWN,
+                                                    UNKNOWN_OUTCOME_MESSAGE) for device_id in running]

@@ -25,15 +25,16 @@ through IoT Hub, report every outcome in one `jobs-outcomes` message.
 - A property the job wants acknowledged (`completion: acknowledged`): the device's outcome says
   which desired version was written and it stays running; the collector then sends a check
   message (`acknowledgements`) for the batch, which the sender answers from the devices'
-  reported properties (shared/domain/acknowledgements.py) and sends again, later, for those
-  that have not answered yet, until the job's in-progress timeout.
+  reported properties (twin reads, paced as reads; shared/domain/acknowledgements.py) and sends
+  again, later, for those that have not answered yet, until the job's in-progress timeout. The
+  dead-sender rule fails a waiting device past that timeout too, should its checks be lost.
 """
 from __future__ import annotations
 
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
@@ -44,8 +45,9 @@ from shared.domain.batching import DeviceBatch, batches_of
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus, JobDevice
 from shared.domain.errors import JobNotFound
 from shared.domain.jobs import Job, JobStatus
-from shared.domain.operations import (Operation, OperationType, desired_properties_patch, tags_patch,
-                                     acknowledged as acknowledged_operations)
+from shared.domain.operations import (Operation, OperationType, acknowledged as acknowledged_operations, commands,
+                                     desired_properties_patch, tags_patch)
+from shared.domain.retries import NO_RETRIES
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport
 
@@ -200,21 +202,24 @@ def _change_reason(job: Job, c: Collaborators, change) -> None:
 
 
 def check_acknowledgements(job: Job, request: DispatchRequest, c: Collaborators) -> BatchResult:
-    """The batch's devices that wait for an acknowledgement: one paced twin query tells which
-    answered (completed, or failed with the device's words), which waited too long (Timeout),
-    and which to look at again later, in a message of their own."""
+    """The batch's devices that wait for an acknowledgement: their twins, read within the hub's
+    twin-read quota, tell which answered (completed, or failed with the device's words), which
+    waited too long (Timeout), and which to look at again later, in a message of their own."""
     rows = [row for row in c.job_devices.read_batch(job.id, request.batch)
             if row.status is DeviceStatus.RUNNING and row.awaiting_version is not None]
     if not rows:
         return BatchResult()
-    reported, now = c.hub.reported_properties([row.device_id for row in rows]), c.clock()
-    limit, retries = job.in_progress_limit, job.retry_policy
+    answers = list(c.devices_pool.map(lambda row: _reported(c.hub, row.device_id), rows))
+    now, limit = c.clock(), job.in_progress_limit
+    # A rejection or a timeout may be tried again as the job's retries say, unless the job has
+    # commands: every step of the attempt ran, and a retry would run them again.
+    retries = NO_RETRIES if commands(job.operations) else job.retry_policy
     outcomes, waiting = [], []
-    for row in rows:
-        outcome = verdict(job.operations, reported.get(row.device_id), row) or timed_out(row, limit, now)
+    for row, (answered, reported) in zip(rows, answers):
+        outcome = (verdict(job.operations, reported, row) if answered else None) or timed_out(row, limit, now)
         if outcome is None:
             waiting.append(row)
-        else:  # a rejection or a timeout may be tried again, as the job's retries say
+        else:
             outcomes.append(retries.judged(outcome, row.attempts - 1, job.operations))
     for report in OutcomesReport.split(job, outcomes):
         c.outcomes_queue.send(report.to_text())
@@ -224,6 +229,16 @@ def check_acknowledgements(job: Job, request: DispatchRequest, c: Collaborators)
             c.dispatch_queue.send(DispatchRequest.check_acknowledgements(job.id, job.incarnation, batch).to_text(),
                                   delay_seconds=delay)
     return BatchResult(sent=len(outcomes))
+
+
+def _reported(hub, device_id: str) -> tuple[bool, dict | None]:
+    """Whether the hub answered, and the device's reported properties (None: it no longer
+    exists). A read that fails (throttled, hub unwell) is no answer: the device is looked at again."""
+    try:
+        return True, hub.reported_properties(device_id)
+    except HubFailure as failure:
+        logger.info("could not read %s's reported properties (%s); looking again later", device_id, failure.code)
+        return False, None
 
 
 @dataclass(frozen=True)
@@ -273,17 +288,20 @@ def send_to_device(hub, device_id: str, steps: list, acknowledged: bool = False)
     """Apply every step; the first failure ends the device's work and is its outcome.
     `acknowledged`: the device completes only once it acknowledges the desired version written,
     so a success says which version that is (the device keeps running meanwhile)."""
-    version = None
+    version, ran_command = None, False
     try:
         for step in steps:
             written = step.apply(hub, device_id)
             version = written if isinstance(step, PatchDesired) else version
+            ran_command = ran_command or isinstance(step, InvokeCommand)
     except HubFailure as failure:
         code = failure.code if failure.code in DeviceErrorCode._value2member_map_ else DeviceErrorCode.HUB_ERROR
-        return DeviceOutcome.failure(device_id, DeviceErrorCode(code), failure.message)
+        return replace(DeviceOutcome.failure(device_id, DeviceErrorCode(code), failure.message),
+                       retryable=not ran_command)
     except Exception as error:  # a bug or an SDK surprise must not lose the batch's other outcomes
         logger.exception("unexpected error sending to %s", device_id)
-        return DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR, f"Unexpected error: {type(error).__name__}")
+        return replace(DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR,
+                                             f"Unexpected error: {type(error).__name__}"), retryable=not ran_command)
     if acknowledged:
         if version is None:
             return DeviceOutcome.failure(device_id, DeviceErrorCode.HUB_ERROR,

@@ -39,7 +39,6 @@ from azure.iot.hub.models import CloudToDeviceMethod, QuerySpecification, Twin, 
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared.domain.devices import DeviceErrorCode, DevicePage
-from shared.domain.groups import SUBSET_CHUNK, subset_query
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
@@ -195,23 +194,17 @@ class HubGateway:
         version = ((getattr(getattr(stored, "properties", None), "desired", None)) or {}).get("$version")
         return version if isinstance(version, int) else None
 
-    def reported_properties(self, device_ids: list[str]) -> dict[str, dict]:
-        """The reported properties of each of these devices that exists, by twin queries naming
-        SUBSET_CHUNK ids each: a query answers up to 100 twins for one call of the query quota,
-        where reading twins one by one would take one twin read each. Paced as the pipeline's queries."""
-        reported: dict[str, dict] = {}
-        ids = list(device_ids)
-        for start in range(0, len(ids), SUBSET_CHUNK):
-            query, continuation = subset_query(ids[start:start + SUBSET_CHUNK]), None
-            while True:
-                result = self._call("query", self._query_sender(self.registry_manager, query, continuation, 100))
-                for twin in result.items or []:
-                    properties = getattr(twin, "properties", None)
-                    reported[twin.device_id] = dict(getattr(properties, "reported", None) or {})
-                continuation = result.continuation_token or None
-                if not continuation:
-                    break
-        return reported
+    def reported_properties(self, device_id: str) -> dict | None:
+        """The device's reported properties (None when it no longer exists), by one twin read:
+        reads have a quota of their own (100 a second on S1), so looking for acknowledgements
+        never takes the query budget that planning needs."""
+        try:
+            twin = self._call("read", lambda: self.registry_manager.get_twin(device_id))
+        except HubFailure as failure:
+            if failure.code == DEVICE_NOT_FOUND:
+                return None
+            raise
+        return dict(getattr(getattr(twin, "properties", None), "reported", None) or {})
 
     def patch_tags(self, device_id: str, tags: dict) -> None:
         twin = Twin(tags=tags)
@@ -259,7 +252,10 @@ class HubGateway:
                     wait = self.retry.delay(throttles, retryable.retry_after, self.retry.throttled_max_delay)
                     throttles += 1
                     if now - throttled_since + wait > self.retry.throttled_wait:
-                        raise HubFailure(THROTTLED, f"IoT Hub kept throttling for {now - throttled_since:.0f} s: "
+                        # Throttled says the call never ran, unless an earlier try of a call that
+                        # must not repeat got a 5xx: that one may have reached the device.
+                        code = THROTTLED if idempotent or not failures else HUB_ERROR
+                        raise HubFailure(code, f"IoT Hub kept throttling for {now - throttled_since:.0f} s: "
                                          f"{failure.message}", failure.status) from None
                     limiter.hold_off(wait)  # every caller of this class slows down, not just this one
                 else:

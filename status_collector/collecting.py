@@ -53,20 +53,16 @@ def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | Non
 
 
 def send_retries(report: OutcomesReport, retries: list[DeviceOutcome], c: Collaborators) -> None:
-    """A delayed dispatch message for the devices to try again: per attempt, per run of
-    consecutive ids, visible once the longest backoff among them has passed (none is tried
-    early). Their rows are pending: the sender claims them as any other."""
-    by_attempt: dict[int | None, list[DeviceOutcome]] = {}
-    for outcome in retries:
-        by_attempt.setdefault(outcome.attempt, []).append(outcome)
-    for outcomes in by_attempt.values():
-        wait = {outcome.device_id: outcome.retry_in or 0 for outcome in outcomes}
-        for batch in batches_of(sorted(wait)):
-            delay = math.ceil(max(seconds for device_id, seconds in wait.items() if batch.contains(device_id)))
-            request = DispatchRequest(job_id=report.job_id, incarnation=report.incarnation,
-                                      first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
-                                      size=batch.size)
-            c.dispatch_queue.send(request.to_text(), delay_seconds=max(delay, 1))
+    """A delayed dispatch message for the devices to try again, per run of consecutive ids,
+    visible once the longest backoff among them has passed (none of them is tried early). Their
+    rows are pending: the sender claims them as any other."""
+    wait = {outcome.device_id: outcome.retry_in or 0 for outcome in retries}
+    for batch in batches_of(sorted(wait)):
+        delay = math.ceil(max(seconds for device_id, seconds in wait.items() if batch.contains(device_id)))
+        request = DispatchRequest(job_id=report.job_id, incarnation=report.incarnation,
+                                  first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
+                                  size=batch.size)
+        c.dispatch_queue.send(request.to_text(), delay_seconds=max(delay, 1))
     logger.info("job %s: %d devices to try again", report.job_id, len(retries))
 
 

@@ -76,7 +76,7 @@ class FakeHub:
         self.on_call = None  # called after each device call (tests stop the job from here)
         self.desired_versions: dict[str, int] = {}  # the desired version each device's twin is at
         self.reported: dict[str, dict] = {}  # reported properties by device (tests write acknowledgements)
-        self.reported_reads: list[list[str]] = []
+        self.reported_reads: list[str] = []
 
     def add(self, device_id: str, model_id: str | None = MODEL, is_edge: bool = False) -> None:
         self.devices[device_id] = DeviceSummary(device_id, model_id, is_edge)
@@ -102,9 +102,12 @@ class FakeHub:
         self.desired_versions[device_id] = self.desired_versions.get(device_id, 1) + 1
         return self.desired_versions[device_id]
 
-    def reported_properties(self, device_ids: list[str]) -> dict[str, dict]:
-        self.reported_reads.append(list(device_ids))
-        return {device_id: self.reported.get(device_id, {}) for device_id in device_ids if device_id in self.devices}
+    def reported_properties(self, device_id: str) -> dict | None:
+        self.reported_reads.append(device_id)
+        failure = self.failures.get(device_id)
+        if failure:
+            raise failure
+        return self.reported.get(device_id, {}) if device_id in self.devices else None
 
     def acknowledge(self, device_id: str, name: str, ac: int = 200, ad: str = "completed") -> None:
         """The device answers for the desired version its twin is at."""

@@ -13,9 +13,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, JobDevice
+from shared.domain.errors import InvalidField
 from shared.domain.operations import Operation, acknowledged
 
 _NOT_AN_ANSWER = (202, 203)
+
+
+def validate_timeout(timeout: dict | None, operations: tuple[Operation, ...]) -> None:
+    """The in-progress timeout bounds the wait for acknowledgements: without one to wait for, it
+    would bound nothing."""
+    if timeout and not acknowledged(operations):
+        raise InvalidField("timeout", "bounds the wait for acknowledgements, and no operation has completion "
+                                      "acknowledged; add one, or leave timeout out.")
 
 
 def verdict(operations: tuple[Operation, ...], reported: dict | None, row: JobDevice) -> DeviceOutcome | None:

@@ -14,7 +14,7 @@ first delivery sent the device back to `pending` for a retry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Generic, TypeVar
@@ -71,6 +71,9 @@ class DeviceOutcome:
     retry_in: float | None = None  # a failure to try again this many seconds from now; None: final
     # Written, and waiting for the device to acknowledge this desired version (the device stays running).
     awaiting_version: int | None = None
+    # False when trying again would repeat a command the device ran (a later step failed): never
+    # sent to the collector, it only tells the sender's retry policy.
+    retryable: bool = field(default=True, compare=False)
 
     @classmethod
     def success(cls, device_id: str) -> "DeviceOutcome":

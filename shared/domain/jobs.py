@@ -20,7 +20,8 @@ from shared.domain import limits
 from shared.domain.errors import IllegalTransition, InvalidField
 from shared.domain.operations import Operation, validate_operations
 from shared.domain.progress import Progress
-from shared.domain.retries import RetryPolicy
+from shared.domain.acknowledgements import validate_timeout
+from shared.domain.retries import RetryPolicy, validate_retry
 from shared.domain.schedules import (MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, current_window_end, maintenance_time_zone_from_api,
                                      next_opening)
 
@@ -135,6 +136,8 @@ class Job:
         self.organizations = limits.validate_organizations(self.organizations)
         self.maintenance_windows, self.maintenance_time_zone = validate_maintenance(self.maintenance_windows,
                                                                                     self.maintenance_time_zone)
+        validate_retry(self.retry, self.operations)
+        validate_timeout(self.timeout, self.operations)
         return self
 
     # What a caller asks for when it creates a job; the rest is the job's life.

@@ -11,6 +11,10 @@ What may be tried again depends on what the failure proves:
   (the hub had no connection to deliver it on) and `Throttled` (the hub refused the call).
   `DeviceRejected` (the device ran its handler and answered an error) only when the job lists
   it by name, never through "all"; `Timeout` and `OutcomeUnknown` never: the device may have run it.
+  Nor is a device whose attempt ran a command before a later step failed (the retry would run
+  that command again).
+- `numberOfRetries` counts the device's attempts, whatever their classes: a device retried once
+  for `DeviceNotOnline` has used one retry of `Throttled` too.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome
+from shared.domain.errors import InvalidField
 from shared.domain.operations import Operation, commands
 
 ALL = "all"
@@ -75,9 +80,17 @@ class RetryPolicy:
         the job's retries for its failure class are not spent."""
         attempt = previous_attempts + 1
         judged = replace(outcome, attempt=attempt)
-        if outcome.succeeded or attempt > self.retries_for(outcome.error_code, operations):
+        if outcome.succeeded or not outcome.retryable or attempt > self.retries_for(outcome.error_code, operations):
             return judged
         return replace(judged, retry_in=self.backoff_seconds(attempt, uniform))
 
 
 NO_RETRIES = RetryPolicy({})
+
+
+def validate_retry(retry: dict[str, Any] | None, operations: tuple[Operation, ...]) -> None:
+    """A criterion that could never apply to this job is a mistake worth saying."""
+    for index, criterion in enumerate((retry or {}).get("criteria", ())):
+        if criterion["failureType"] == DeviceErrorCode.TIMEOUT.value and commands(operations):
+            raise InvalidField(f"retry.criteria[{index}].failureType",
+                               "Timeout is never retried in a job with commands: the device may have run the command.")

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain import limits
+from shared.domain.acknowledgements import validate_timeout
+from shared.domain.retries import validate_retry
 from shared.domain.jobs import Actor, Job, validate_maintenance
 from shared.domain.operations import Operation, validate_operations
 from shared.domain.schedules import (Decision, MaintenanceWindow, Occurrence, Schedule, next_due, nth_occurrence, occurrences,
@@ -74,6 +76,8 @@ class ScheduledJob:
         self.organizations = limits.validate_organizations(self.organizations)
         self.maintenance_windows, self.maintenance_time_zone = validate_maintenance(self.maintenance_windows,
                                                                                     self.maintenance_time_zone)
+        validate_retry(self.retry, self.operations)
+        validate_timeout(self.timeout, self.operations)
         return self
 
     def redefined(self, new: "ScheduledJob", now: datetime) -> "ScheduledJob":

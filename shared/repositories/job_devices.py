@@ -462,12 +462,14 @@ def _device_to_entity(device: JobDevice) -> dict:
 
 
 def _device_from_entity(entity: dict, job_id: str | None = None) -> JobDevice:
+    # Azure answers a selected property an entity lacks as null (Azurite leaves it out): read
+    # every optional column as "missing or null".
     code = entity.get("errorCode")
     return JobDevice(job_id=entity.get("PartitionKey", job_id), device_id=device_id_from_row_key(entity["RowKey"]),
-                     status=DeviceStatus(entity.get("status", DeviceStatus.PENDING.value)),
+                     status=DeviceStatus(entity.get("status") or DeviceStatus.PENDING.value),
                      error_code=DeviceErrorCode(code) if code else None, error_message=entity.get("errorMessage"),
                      updated_at=entity.get("updatedAt"), etag=entity.metadata.get("etag"),
-                     claimed_by=entity.get("claimedBy"), attempts=entity.get("attempts", 0),
+                     claimed_by=entity.get("claimedBy"), attempts=entity.get("attempts") or 0,
                      last_attempt_at=entity.get("lastAttemptAt"), awaiting_version=entity.get("awaitingVersion"),
                      awaiting_since=entity.get("awaitingSince"))
 

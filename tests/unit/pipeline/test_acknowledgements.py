@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dispatcher.planning import plan_job
+import pytest
+
+from dispatcher.planning import plan_job, watch_job
 from dispatcher.sending import send_batch
 from shared.domain.devices import DeviceErrorCode, DeviceStatus
-from shared.domain.jobs import JobStatus
+from shared.domain.errors import InvalidField
+from shared.domain.jobs import Job, JobStatus
+from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 from status_collector.collecting import collect_outcomes
+from tests.fakes import START
 from tests.unit.pipeline.conftest import add_devices, pending_job, property_op
 
 ACKNOWLEDGED = property_op("fanSpeed", 3, completion="acknowledged")
@@ -139,3 +144,43 @@ def test_a_deleted_device_fails_and_a_stopped_job_still_hears_its_devices(pipeli
     final = rows(pipeline)
     assert final[ids[0]].status is DeviceStatus.COMPLETED
     assert (final[ids[1]].status, final[ids[1]].error_code) == (DeviceStatus.FAILED, DeviceErrorCode.DEVICE_NOT_FOUND)
+
+
+def test_a_read_that_fails_is_no_answer_and_the_device_is_looked_at_again(pipeline):
+    ids = add_devices(pipeline.hub, 2)
+    write_all(pipeline)
+    pipeline.hub.failures[ids[0]] = HubFailure(DeviceErrorCode.THROTTLED, "IoT Hub kept throttling", 429)
+    pipeline.hub.acknowledge(ids[1], "fanSpeed")
+    (again,) = look(pipeline)
+    assert DispatchRequest.from_text(again[0]).first_device_id == ids[0]
+    assert rows(pipeline)[ids[0]].status is DeviceStatus.RUNNING
+    del pipeline.hub.failures[ids[0]]
+    pipeline.hub.acknowledge(ids[0], "fanSpeed")
+    look(pipeline)
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+
+
+def test_a_device_whose_checks_were_lost_times_out_at_the_watchdogs_look(pipeline):
+    add_devices(pipeline.hub, 2)
+    write_all(pipeline, timeout={"inProgressMinutes": 5})
+    pipeline.dispatch_queue.take(DispatchRequest)  # the checks go to poison, say
+    watch = PlanRequest.watch(pipeline.c.jobs.get("job-1"), pipeline.c.job_devices.get_progress("job-1").as_dict())
+    watch_job(pipeline.c.jobs.get("job-1"), watch, pipeline.c)
+    for report in pipeline.outcomes_queue.take(OutcomesReport):
+        collect_outcomes(report, pipeline.c)
+    assert pipeline.c.job_devices.get_progress("job-1").running == 2  # not yet past its timeout
+
+    pipeline.clock.now += timedelta(minutes=5)
+    watch = PlanRequest.watch(pipeline.c.jobs.get("job-1"), pipeline.c.job_devices.get_progress("job-1").as_dict())
+    watch_job(pipeline.c.jobs.get("job-1"), watch, pipeline.c)
+    for report in pipeline.outcomes_queue.take(OutcomesReport):
+        collect_outcomes(report, pipeline.c)
+    assert {(row.status, row.error_code) for row in rows(pipeline).values()} == {
+        (DeviceStatus.FAILED, DeviceErrorCode.TIMEOUT)}
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
+
+
+def test_a_timeout_without_an_acknowledged_property_is_refused_naming_it():
+    with pytest.raises(InvalidField) as refusal:
+        Job.draft("j", "J", "vending", [property_op()], START, timeout={"inProgressMinutes": 5})
+    assert refusal.value.field == "timeout"

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from dispatcher.planning import plan_job
 from dispatcher.sending import send_batch
-from shared.domain.devices import DeviceErrorCode, DeviceStatus
-from shared.domain.jobs import JobStatus
+from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
+from shared.domain.errors import InvalidField
+from shared.domain.jobs import Job, JobStatus
 from shared.hub_gateway import HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
-from status_collector.collecting import collect_outcomes
+from status_collector.collecting import collect_outcomes, send_retries
+from tests.fakes import START
 from tests.unit.pipeline.conftest import add_devices, command_op, pending_job, property_op, run_job
 
 OFFLINE = HubFailure(DeviceErrorCode.DEVICE_NOT_ONLINE, "The device is not online.", 404)
@@ -154,3 +158,51 @@ def test_a_job_without_retry_fails_devices_at_once_as_before(pipeline):
     assert len(pipeline.hub.calls) == 3
     assert pipeline.c.jobs.get("job-1").status is JobStatus.FAILED
     assert rows(pipeline)[ids[0]].attempts == 1
+
+
+def test_a_command_that_ran_is_not_run_again_when_a_later_step_of_the_device_fails(pipeline):
+    add_devices(pipeline.hub, 1)
+    failed = []
+
+    def reboot_offline_once(call):
+        if call[0] == "method" and call[2] == "reboot" and not failed:
+            failed.append(call)
+            raise OFFLINE
+    pipeline.hub.on_call = reboot_offline_once
+    pending_job(pipeline, [command_op("install", {"package": "fw-2"}), command_op("reboot")],
+                retry=retry(("DeviceNotOnline", 2), initial=1))
+    run_job(pipeline)
+    assert [call[2] for call in pipeline.hub.calls] == ["install", "reboot"]  # install once, no retry
+    (row,) = rows(pipeline).values()
+    assert (row.status, row.attempts, row.error_code) == (DeviceStatus.FAILED, 1, DeviceErrorCode.DEVICE_NOT_ONLINE)
+
+
+def test_a_property_after_a_command_is_not_retried_either(pipeline):
+    add_devices(pipeline.hub, 1)
+    throttled = []
+
+    def desired_throttled_once(call):
+        if call[0] == "desired" and not throttled:
+            throttled.append(call)
+            raise HubFailure(DeviceErrorCode.THROTTLED, "IoT Hub kept throttling for 300 s", 429)
+    pipeline.hub.on_call = desired_throttled_once
+    pending_job(pipeline, [command_op("reboot"), property_op()], retry=retry(("all", 2), initial=1))
+    run_job(pipeline)
+    assert [call[0] for call in pipeline.hub.calls] == ["method", "desired"]
+
+
+def test_retries_of_one_range_wait_for_the_longest_backoff_among_them(pipeline):
+    report = OutcomesReport(job_id="job-1", incarnation="")
+    waits = [DeviceOutcome("dev-a", False, DeviceErrorCode.DEVICE_NOT_ONLINE, "x", attempt=1, retry_in=10),
+             DeviceOutcome("dev-b", False, DeviceErrorCode.DEVICE_NOT_ONLINE, "x", attempt=3, retry_in=300),
+             DeviceOutcome("dev-c", False, DeviceErrorCode.DEVICE_NOT_ONLINE, "x", attempt=1, retry_in=10)]
+    send_retries(report, waits, pipeline.c)
+    ((text, delay),) = pipeline.dispatch_queue.sent
+    assert (DispatchRequest.from_text(text).first_device_id, DispatchRequest.from_text(text).last_device_id,
+            delay) == ("dev-a", "dev-c", 300)
+
+
+def test_a_retry_that_could_never_apply_is_refused_naming_it():
+    with pytest.raises(InvalidField) as refusal:
+        Job.draft("j", "J", "vending", [command_op()], START, retry=retry(("DeviceNotOnline", 1), ("Timeout", 1)))
+    assert refusal.value.field == "retry.criteria[1].failureType"
