@@ -227,6 +227,7 @@ TEXT = r"""'use strict';
     if (parts[0] === 'groups' && parts[1]) return groupPage(view, parts[1]);
     if (parts[0] === 'groups') return groupsPage(view);
     if (parts[0] === 'jobs' && parts[1] && parts[2] === 'edit') return jobForm(view, parts[1]);
+    if (parts[0] === 'jobs' && parts[1] && parts[2] === 'review') return jobReview(view, parts[1]);
     if (parts[0] === 'jobs' && parts[1]) return jobOverview(view, parts[1]);
     if (hash && hash !== '#/jobs') { history.replaceState(null, '', '#/jobs'); }
     return jobsPage(view);
@@ -850,6 +851,7 @@ TEXT = r"""'use strict';
     const rollout = rolloutFields(draft);
     const run = h('button', {type: 'submit', class: 'primary'}, 'Run');
     const save = h('button', {type: 'button', onclick: () => submit(false)}, 'Save');
+    const review = h('button', {type: 'button', onclick: () => submit(false, true)}, 'Review');
     const form = h('form', {class: 'job-form', novalidate: true, onsubmit: (event) => { event.preventDefault(); submit(true); }},
       h('div', {class: 'columns'},
         h('div', {class: 'definition'},
@@ -862,7 +864,7 @@ TEXT = r"""'use strict';
         devices.element),
       // After the devices, so the keyboard reaches Run once everything is chosen.
       rollout.element,
-      h('div', {class: 'actions'}, run, save, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel')));
+      h('div', {class: 'actions'}, run, save, review, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel')));
     page(draft ? `Edit ${draft.displayName || draft.id}` : 'New job', slot, form);
     if (draft && draft.group) devices.choose(draft.group);
 
@@ -925,12 +927,14 @@ TEXT = r"""'use strict';
     }
 
     let busy = false;
-    async function submit(forRun) {
+    // Run, Save, or Review (saved as a draft, then its dry run before Run).
+    async function submit(forRun, reviewing = false) {
       if (busy) return;
       clearErrors();
-      if (!checkLocally(forRun)) return;
+      if (!checkLocally(forRun || reviewing)) return;
       const definition = body(forRun);
-      busy = true; run.disabled = save.disabled = true;
+      busy = true; run.disabled = save.disabled = review.disabled = true;
+      const next = (id) => `#/jobs/${encodeURIComponent(id)}/${reviewing ? 'review' : 'edit'}`;
       try {
         if (!draft && forRun) {
           const job = await call('PUT', `jobs/${encodeURIComponent(newId)}`, definition);
@@ -940,7 +944,7 @@ TEXT = r"""'use strict';
         if (!draft) {
           const job = await call('POST', 'jobs', definition);
           state.flash = 'Saved as a draft.';
-          return go(`#/jobs/${encodeURIComponent(job.id)}/edit`);
+          return go(next(job.id));
         }
         const patch = {...definition, description: definition.description || null, devices: definition.devices || null,
                        batch: definition.batch || null, cancellationThreshold: definition.cancellationThreshold || null};
@@ -952,7 +956,7 @@ TEXT = r"""'use strict';
           return go(`#/jobs/${encodeURIComponent(saved.id)}`);
         }
         state.flash = 'Saved.';
-        return go(`#/jobs/${encodeURIComponent(draft.id)}/edit`);
+        return go(next(draft.id));
       } catch (error) {
         if (!current(view)) return;
         showError(slot, error, {type: jobType, devices: definition.devices});
@@ -965,7 +969,7 @@ TEXT = r"""'use strict';
         }
         (focus || slot).focus();
       } finally {
-        busy = false; run.disabled = save.disabled = false;
+        busy = false; run.disabled = save.disabled = review.disabled = false;
       }
     }
   }
@@ -1092,6 +1096,101 @@ TEXT = r"""'use strict';
         h('td', {}, progressBar(batch, `Progress of batch ${batch.index}`)),
         h('td', {}, batch.firstDeviceId === batch.lastDeviceId ? batch.firstDeviceId || '—'
           : `${batch.firstDeviceId} to ${batch.lastDeviceId}`))))));
+  }
+
+  // The review step before Run: the draft's dry run (POST /jobs/{id}/preview), asked of IoT Hub
+  // now, then Run with the ETag it previewed (412 if someone edited it meanwhile).
+  const REFUSALS = {
+    DeviceNotInGroup: ['Picked but not in the group', true],
+    EdgeDeviceNotSupported: ['Picked but IoT Edge devices, which jobs cannot target', true],
+    EdgeNotSupported: ['IoT Edge devices of the group (they fail without being sent anything)', false],
+    ModelMismatch: ['Of another device model than the operations target (they fail without being sent anything)', false],
+  };
+  const LIMITED_BY = {twinUpdates: 'IoT Hub\'s twin update quota', directMethods: 'IoT Hub\'s direct method quota',
+                      rolloutRate: 'the job\'s rollout rate'};
+  function secondsText(total) {
+    let seconds = Math.max(0, Math.ceil(total));
+    const hours = Math.floor(seconds / 3600); seconds -= hours * 3600;
+    const minutes = Math.floor(seconds / 60); seconds -= minutes * 60;
+    return [hours ? `${hours} h` : '', minutes ? `${minutes} min` : '', (seconds || (!hours && !minutes)) ? `${seconds} s` : '']
+      .filter(Boolean).join(' ');
+  }
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : /(s|ch)$/.test(word) ? 'es' : 's'}`;
+
+  async function jobReview(view, jobId) {
+    const path = `jobs/${encodeURIComponent(jobId)}`;
+    let job;
+    let groups = null;
+    try {
+      [job, groups] = await Promise.all([call('GET', path), groupsById().catch(() => null)]);
+    } catch (error) {
+      if (current(view)) page('Review', errorBox(error));
+      return;
+    }
+    if (!current(view)) return;
+    if (job.status !== 'draft' || !state.mayRun) {
+      history.replaceState(null, '', `#/jobs/${encodeURIComponent(job.id)}`);
+      return route();
+    }
+    const slot = h('div', {tabindex: '-1'});
+    const summary = h('div', {class: 'review', 'aria-live': 'polite'}, h('p', {class: 'help'}, 'Asking IoT Hub what running it would do…'));
+    let previewed = null;
+    const run = h('button', {type: 'button', class: 'primary', disabled: true, onclick: async () => {
+      run.disabled = true;
+      replace(slot);
+      try {
+        await call('POST', `${path}/run`, undefined, previewed ? {headers: {'If-Match': previewed.etag}} : {});
+        state.flash = 'The job is running.';
+        go(`#/jobs/${encodeURIComponent(job.id)}`);
+      } catch (error) {
+        if (!current(view)) return;
+        showError(slot, error, {type: job.data[0] && job.data[0].type, devices: job.devices});
+        run.disabled = false;
+      }
+    }}, 'Run');
+    const edit = h('button', {type: 'button', onclick: () => go(`#/jobs/${encodeURIComponent(job.id)}/edit`)}, 'Edit');
+    const who = [['Device group', groupName(groups, job.group)],
+      ['Devices', job.devices ? `${job.devices.length} chosen` : 'All devices in the group'],
+      ['Job type', job.data.length ? typeName(job.data[0].type) : '—'],
+      ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
+        h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))])))],
+      job.batch ? ['Batches', batchText(job.batch)] : null,
+      job.cancellationThreshold ? ['Cancellation threshold', thresholdText(job.cancellationThreshold)] : null].filter(Boolean);
+    page(`Review ${job.displayName || job.id}`, slot,
+      h('section', {'aria-labelledby': 'review-heading'}, h('h2', {id: 'review-heading'}, 'What running it would do'), summary),
+      h('section', {'aria-labelledby': 'definition-heading'}, h('h2', {id: 'definition-heading'}, 'The job'),
+        h('dl', {class: 'details'}, who.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))),
+      h('div', {class: 'actions'}, run, edit));
+
+    try {
+      previewed = await call('POST', `${path}/preview`);
+    } catch (error) {
+      if (!current(view)) return;
+      replace(summary, h('p', {class: 'help'}, 'No estimate: the dry run was refused (above).'));
+      showError(slot, error, {type: job.data[0] && job.data[0].type, devices: job.devices});
+      run.disabled = false;
+      return;
+    }
+    if (!current(view)) return;
+    const blocking = previewed.refusals.filter((refusal) => refusal.refusesRun);
+    const estimate = previewed.estimatedDuration || {};
+    const entries = [
+      ['Devices targeted', String(previewed.targets)],
+      ['Sent to', `${previewed.toSend}${previewed.offline ? `, of which ${previewed.offline} offline now` : ''}`],
+      ['Refused', previewed.refused ? h('ul', {class: 'plain'}, previewed.refusals.map((refusal) =>
+        h('li', {}, `${(REFUSALS[refusal.code] || [refusal.code])[0]}: ${refusal.count}`))) : 'None'],
+      previewed.batches ? ['Batches', `${plural(previewed.batches.count, 'batch')} of ${plural(previewed.batches.size, 'device')}` +
+        (previewed.batches.count > 1 && previewed.batches.lastSize !== previewed.batches.size ? ` (the last of ${previewed.batches.lastSize})` : '') +
+        (previewed.batches.pauseAfterEach ? ', paused after each' : '')] : null,
+      ['Estimated duration', `at least ${secondsText(estimate.seconds || 0)}` +
+        (estimate.limitedBy ? `, about ${Math.round(estimate.devicesPerMinute)} devices a minute, set by ${LIMITED_BY[estimate.limitedBy] || estimate.limitedBy}` : '') +
+        ' (other jobs on the hub, device round trips, pauses and maintenance windows come on top)'],
+    ].filter(Boolean);
+    replace(summary,
+      blocking.length ? h('p', {class: 'error', role: 'alert'}, `Run would be refused. ${blocking.map((refusal) =>
+        `${REFUSALS[refusal.code][0]}: ${refusal.count}`).join('; ')}. Edit the job's devices first.`) : null,
+      h('dl', {class: 'details'}, entries.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])));
+    run.disabled = blocking.length > 0;
   }
 
   function randomId() {
@@ -1282,6 +1381,7 @@ TEXT = r"""'use strict';
       replace(actions,
         may && job.status === 'draft' ? button('Edit', () => go(`#/jobs/${encodeURIComponent(job.id)}/edit`)) : null,
         may && job.status === 'draft' ? button('Run', async () => { await call('POST', `${path}/run`); await refresh(); }, true) : null,
+        may && job.status === 'draft' ? button('Review', () => go(`#/jobs/${encodeURIComponent(job.id)}/review`)) : null,
         may && ACTIVE.includes(job.status) ? button('Stop', async () => { await call('POST', `${path}/stop`); await refresh(); }) : null,
         may && job.status === 'stopped' ? button('Run', async () => { await call('POST', `${path}/resume`); await refresh(); }, true) : null,
         may ? button('Copy', async () => {
