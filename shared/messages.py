@@ -69,7 +69,7 @@ class PlanRequest(JobMessage):
     continuation: str | None = None  # CONTINUE: the hub query's position
     after: str | None = None  # DISPATCH_MORE: the last device id already batched
     progress: dict[str, int | str | None] | None = None  # WATCH: the counters (and planning's position)
-    since: datetime | None = None  # WATCH
+    since: datetime | None = None  # WATCH; DISPATCH_MORE of a paced job: the run (job lastModified) its steps belong to
     replanned: bool = False  # WATCH of a pending job: planning was already asked again once
     finished: int | None = None  # NEXT_BATCH: the index of the rollout batch that finished
 
