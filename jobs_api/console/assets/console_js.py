@@ -1117,17 +1117,23 @@ TEXT = r"""'use strict';
   }
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : /(s|ch)$/.test(word) ? 'es' : 's'}`;
 
+  // The job and the groups by id (null when they cannot be read), or null once the page
+  // showed why the job could not be read, or moved on.
+  async function loadJob(view, path, title) {
+    try {
+      const [job, groups] = await Promise.all([call('GET', path), groupsById().catch(() => null)]);
+      return current(view) ? {job, groups} : null;
+    } catch (error) {
+      if (current(view)) page(title, errorBox(error));
+      return null;
+    }
+  }
+
   async function jobReview(view, jobId) {
     const path = `jobs/${encodeURIComponent(jobId)}`;
-    let job;
-    let groups = null;
-    try {
-      [job, groups] = await Promise.all([call('GET', path), groupsById().catch(() => null)]);
-    } catch (error) {
-      if (current(view)) page('Review', errorBox(error));
-      return;
-    }
-    if (!current(view)) return;
+    const loaded = await loadJob(view, path, 'Review');
+    if (!loaded) return;
+    const {job, groups} = loaded;
     if (job.status !== 'draft' || !state.mayRun) {
       history.replaceState(null, '', `#/jobs/${encodeURIComponent(job.id)}`);
       return route();
@@ -1333,15 +1339,9 @@ TEXT = r"""'use strict';
 
   async function jobOverview(view, jobId) {
     const path = `jobs/${encodeURIComponent(jobId)}`;
-    let job;
-    let groups = null;
-    try {
-      [job, groups] = await Promise.all([call('GET', path), groupsById().catch(() => null)]);
-    } catch (error) {
-      if (current(view)) page('Job', errorBox(error));
-      return;
-    }
-    if (!current(view)) return;
+    const loaded = await loadJob(view, path, 'Job');
+    if (!loaded) return;
+    let {job, groups} = loaded;
     const slot = h('div', {tabindex: '-1'});
     const statusLine = h('p', {class: 'status-line', role: 'status'});
     const actions = h('div', {class: 'actions'});
