@@ -206,3 +206,17 @@ def test_a_retry_that_could_never_apply_is_refused_naming_it():
     with pytest.raises(InvalidField) as refusal:
         Job.draft("j", "J", "vending", [command_op()], START, retry=retry(("DeviceNotOnline", 1), ("Timeout", 1)))
     assert refusal.value.field == "retry.criteria[1].failureType"
+
+
+def test_a_rollout_batch_ends_once_its_retries_are_done_and_the_next_starts_after(pipeline):
+    ids = add_devices(pipeline.hub, 20)
+    fail_first_calls(pipeline.hub, OFFLINE, ids[:2])
+    pending_job(pipeline, [command_op()], batch={"type": "number", "value": 10},
+                retry=retry(("DeviceNotOnline", 1), initial=1))
+    run_job(pipeline)
+    calls = [call[1] for call in pipeline.hub.calls]
+    retried_at = max(index for index, device_id in enumerate(calls) if device_id == ids[0])
+    assert calls.count(ids[0]) == calls.count(ids[1]) == 2
+    assert retried_at < min(calls.index(device_id) for device_id in ids[10:])  # batch 2 after batch 1's retries
+    assert pipeline.c.jobs.get("job-1").status is JobStatus.COMPLETED
+    assert pipeline.c.job_devices.get_progress("job-1").completed == 20
