@@ -91,6 +91,9 @@ fieldset.rollout { margin-top: 1rem; }
 .rollout .pair input { width: 8rem; }
 .rollout .pair select { width: auto; }
 .rollout .choice { margin: .3rem 0; }
+table.retries { width: auto; }
+table.retries td { padding: .15rem 1rem .15rem 0; border: 0; }
+table.retries input[type=number] { width: 5rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
 .top nav a { margin-right: 1rem; }
 table.groups td code { overflow-wrap: anywhere; }

@@ -14,6 +14,7 @@ TEXT = r"""'use strict';
   const POLL_MS = 1500;
   const ACTIVE = ['pending', 'running'];
   const ENDED = ['completed', 'failed', 'cancelled'];
+  const OPTIONS = ['batch', 'cancellationThreshold', 'rolloutRate', 'retry', 'timeout'];
   const STATUS = {draft: 'Draft', pending: 'Pending', running: 'Running', stopped: 'Stopped',
                   completed: 'Completed', failed: 'Failed', cancelled: 'Cancelled'};
   const TYPES = [['property', 'Property'], ['cloudProperty', 'Cloud property'], ['command', 'Command']];
@@ -101,8 +102,14 @@ TEXT = r"""'use strict';
       const n = Number(operation[1]) + 1;
       const command = context && context.type === 'command';
       const part = {path: command ? 'command name' : 'property name', value: command ? 'payload' : 'value',
-                    type: 'job type', responseTimeout: 'response timeout', connectTimeout: 'connect timeout'}[operation[2]];
+                    type: 'job type', responseTimeout: 'response timeout', connectTimeout: 'connect timeout',
+                    completion: 'Wait for the device to acknowledge'}[operation[2]];
       return part ? `Operation ${n}, ${part}` : `Operation ${n}`;
+    }
+    const retry = /^retry\.criteria\[(\d+)\]/.exec(target);
+    if (retry) {
+      const criterion = context && context.retry && context.retry.criteria[Number(retry[1])];
+      return criterion ? `Retries after ${retryName(criterion.failureType)}` : 'Retries';
     }
     const device = /^devices\[(\d+)\]$/.exec(target);
     if (device) {
@@ -115,7 +122,13 @@ TEXT = r"""'use strict';
             'batch.pauseAfterEach': 'Pause after each batch', cancellationThreshold: 'Cancellation threshold',
             'cancellationThreshold.value': 'Failed devices allowed', 'cancellationThreshold.type': 'Failed devices allowed in',
             'cancellationThreshold.batch': 'Apply to each batch',
-            'cancellationThreshold.minNumberOfExecutedDevices': 'Devices with an outcome before any cancellation'}[target] || target;
+            'cancellationThreshold.minNumberOfExecutedDevices': 'Devices with an outcome before any cancellation',
+            timeout: 'Give up after (minutes)', 'timeout.inProgressMinutes': 'Give up after (minutes)', rolloutRate: 'Rollout rate',
+            'rolloutRate.maximumPerMinute': 'Devices per minute', 'rolloutRate.exponentialRate.baseRatePerMinute': 'Start rate (devices per minute)',
+            'rolloutRate.exponentialRate.incrementFactor': 'Factor', retry: 'Retries', 'retry.criteria': 'Retries',
+            'retry.backoff': 'Longest wait (seconds)', 'retry.backoff.initialSeconds': 'First wait (seconds)',
+            'retry.backoff.maximumSeconds': 'Longest wait (seconds)'}[target] ||
+      (/^rolloutRate\.exponentialRate\.rateIncreaseCriteria/.test(target) ? 'Grow every' : target);
   }
 
   function headline(error) {
@@ -500,14 +513,8 @@ TEXT = r"""'use strict';
 
   // The fields of a group as the form shows them; `group` null for a new one.
   function groupFields(group) {
-    const errors = new Map();
-    function field(id, label, control, help) {
-      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
-      errors.set(id, {control, error});
-      control.setAttribute('aria-describedby', [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' '));
-      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
-        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
-    }
+    const kit = fieldKit();
+    const {field, set} = kit;
     const name = h('input', {id: 'group-name', type: 'text', autocomplete: 'off', value: group ? group.displayName : ''});
     const groupId = group ? null : h('input', {id: 'group-id', type: 'text', autocomplete: 'off', spellcheck: 'false'});
     const description = h('textarea', {id: 'group-description', rows: 2});
@@ -521,15 +528,6 @@ TEXT = r"""'use strict';
       field('group-description', 'Description', description),
       field('group-query', 'Query', query, QUERY_HELP));
     const byTarget = {displayName: 'group-name', deviceGroupId: 'group-id', description: 'group-description', filter: 'group-query'};
-
-    function set(id, message) {
-      const f = errors.get(id);
-      if (!f) return null;
-      f.error.textContent = message;
-      f.error.hidden = !message;
-      if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
-      return f.control;
-    }
     return {
       element,
       id: () => groupId && groupId.value.trim(),
@@ -537,7 +535,7 @@ TEXT = r"""'use strict';
       read() {
         return {displayName: name.value.trim(), filter: query.value.trim(), description: description.value.trim() || null};
       },
-      clear() { errors.forEach((f, id) => set(id, '')); },
+      clear: kit.clear,
       // Local checks first (the API would refuse these too): the first field in error, or null.
       check() {
         let first = null;
@@ -749,15 +747,8 @@ TEXT = r"""'use strict';
 
     const newId = jobId || (crypto.randomUUID ? crypto.randomUUID() : randomId());
     const slot = h('div', {tabindex: '-1'});
-    const fieldErrors = new Map();
-    function field(id, label, control, help) {
-      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
-      fieldErrors.set(id, {control, error});
-      const described = [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' ');
-      control.setAttribute('aria-describedby', described);
-      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
-        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
-    }
+    const fields = fieldKit();
+    const field = fields.field;
     const name = h('input', {id: 'job-name', type: 'text', autocomplete: 'off', value: draft ? draft.displayName : ''});
     const description = h('textarea', {id: 'job-description', rows: 2});
     description.value = (draft && draft.description) || '';
@@ -777,7 +768,7 @@ TEXT = r"""'use strict';
         const id = uid('type');
         return h('span', {class: 'choice'},
           h('input', {type: 'radio', id, name: typeName_, value, checked: value === jobType,
-                      onchange: () => { jobType = value; operations.forEach((op) => op.retype()); }}),
+                      onchange: () => { jobType = value; operations.forEach((op) => op.retype()); syncTimeout(); }}),
           h('label', {for: id}, label));
       }));
     const operations = [];
@@ -795,16 +786,21 @@ TEXT = r"""'use strict';
       path.setAttribute('aria-describedby', pathError.id);
       value.setAttribute('aria-describedby', `${valueHelp.id} ${valueError.id}`);
       const legend = h('legend');
+      const ack = h('input', {type: 'checkbox', id: `${n}-ack`, checked: Boolean(data && data.completion === 'acknowledged'),
+                              onchange: () => syncTimeout()});
+      const ackRow = h('div', {class: 'choice'}, ack, h('label', {for: ack.id}, 'Wait for the device to acknowledge'));
       const remove = h('button', {type: 'button', class: 'quiet', onclick: () => {
-        operations.splice(operations.indexOf(op), 1); item.remove(); renumber();
+        operations.splice(operations.indexOf(op), 1); item.remove(); renumber(); syncTimeout();
         (operations[operations.length - 1] || {path: add}).path.focus();
       }});
       const item = h('li', {}, h('fieldset', {class: 'operation'}, legend,
         h('div', {class: 'field'}, pathLabel, path, pathError),
-        h('div', {class: 'field'}, valueLabel, value, valueHelp, valueError), remove));
-      const op = {path, value, item, legend, remove, pathError, valueError,
+        h('div', {class: 'field'}, valueLabel, value, valueHelp, valueError), ackRow, remove));
+      const op = {path, value, item, legend, remove, pathError, valueError, ack,
+        acknowledged: () => jobType === 'property' && ack.checked,
         retype() {
           const command = jobType === 'command';
+          ackRow.hidden = jobType !== 'property';
           pathLabel.textContent = command ? 'Command name' : 'Property name';
           valueLabel.textContent = command ? 'Payload' : 'Value';
           valueHelp.textContent = command ? 'JSON, such as {"delay": 0}; leave empty for none.'
@@ -826,6 +822,7 @@ TEXT = r"""'use strict';
           const text = value.value.trim();
           const item = {type: jobType, path: path.value.trim()};
           if (text) item.value = JSON.parse(text);
+          if (op.acknowledged()) item.completion = 'acknowledged';
           return item;
         }};
       value.addEventListener('input', () => op.check());
@@ -845,7 +842,13 @@ TEXT = r"""'use strict';
       });
     }
     const add = h('button', {type: 'button', class: 'add', title: 'Add an operation', onclick: () => addOperation().path.focus()}, '+');
+    // How long a device may take to acknowledge, once an operation waits for it.
+    const timeout = numberInput('job-timeout', draft && draft.timeout && draft.timeout.inProgressMinutes, '1');
+    const timeoutField = field('job-timeout', 'Give up after (minutes)', timeout,
+      'Optional: a device that has not acknowledged by then fails with Timeout (at most 60 minutes when left empty).');
+    function syncTimeout() { timeoutField.hidden = !operations.some((op) => op.acknowledged()); }
     ((draft && draft.data.length) ? draft.data : [null]).forEach((data) => addOperation(data));
+    syncTimeout();
 
     const devices = devicePicker(view, draft);
     const rollout = rolloutFields(draft);
@@ -860,7 +863,7 @@ TEXT = r"""'use strict';
           field('job-group', 'Device group', group),
           typeSet,
           h('fieldset', {class: 'ops'}, h('legend', {}, 'Operations'), opList, add,
-            h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation'))),
+            h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation'), timeoutField)),
         devices.element),
       // After the devices, so the keyboard reaches Run once everything is chosen.
       rollout.element,
@@ -875,17 +878,19 @@ TEXT = r"""'use strict';
     }
     function clearErrors() {
       replace(slot);
-      fieldErrors.forEach(({control, error}) => setFieldError(control, error, ''));
+      fields.clear();
       operations.forEach((op) => { setFieldError(op.path, op.pathError, ''); });
       devices.setError('');
       rollout.clear();
     }
     function fieldFor(target) {
-      const byName = {displayName: 'job-name', description: 'job-description', group: 'job-group'}[target];
-      if (byName) return fieldErrors.get(byName);
+      const byName = {displayName: 'job-name', description: 'job-description', group: 'job-group', timeout: 'job-timeout',
+                      'timeout.inProgressMinutes': 'job-timeout'}[target];
+      if (byName) return fields.get(byName);
       const op = /^data\[(\d+)\](?:\.(\w+))?$/.exec(target || '');
       if (op && operations[Number(op[1])]) {
         const o = operations[Number(op[1])];
+        if (op[2] === 'completion') return {control: o.ack, error: o.valueError};
         return op[2] === 'value' ? {control: o.value, error: o.valueError} : {control: o.path, error: o.pathError};
       }
       return rollout.fieldFor(target);
@@ -898,9 +903,8 @@ TEXT = r"""'use strict';
       const text = description.value.trim();
       if (text) definition.description = text;
       if (chosen) definition.devices = chosen;
-      const {batch, cancellationThreshold} = rollout.read();
-      if (batch) definition.batch = batch;
-      if (cancellationThreshold) definition.cancellationThreshold = cancellationThreshold;
+      Object.entries(rollout.read()).forEach(([key, value]) => { if (value) definition[key] = value; });
+      if (!timeoutField.hidden && !blank(timeout)) definition.timeout = {inProgressMinutes: numeric(timeout)};
       return definition;
     }
 
@@ -913,7 +917,7 @@ TEXT = r"""'use strict';
         if (!op.path.value.trim()) fail(op.path, op.pathError, `Enter the ${jobType === 'command' ? 'command' : 'property'} name.`);
       });
       first = first || rollout.check();
-      if (forRun && !group.value) { const f = fieldErrors.get('job-group'); fail(f.control, f.error, 'Choose a device group.'); }
+      if (forRun && !group.value) { const f = fields.get('job-group'); fail(f.control, f.error, 'Choose a device group.'); }
       if (forRun && group.value && devices.selection() && !devices.selection().length) {
         devices.setError('Check "All devices in the group" or at least one device.');
         first = first || devices.focusTarget();
@@ -946,8 +950,8 @@ TEXT = r"""'use strict';
           state.flash = 'Saved as a draft.';
           return go(next(job.id));
         }
-        const patch = {...definition, description: definition.description || null, devices: definition.devices || null,
-                       batch: definition.batch || null, cancellationThreshold: definition.cancellationThreshold || null};
+        const patch = {...definition};
+        ['description', 'devices', ...OPTIONS].forEach((key) => { patch[key] = definition[key] || null; });
         let saved = await call('PATCH', `jobs/${encodeURIComponent(draft.id)}`, patch, {headers: {'If-Match': draft.etag}});
         draft = saved;
         if (forRun) {
@@ -959,7 +963,7 @@ TEXT = r"""'use strict';
         return go(next(draft.id));
       } catch (error) {
         if (!current(view)) return;
-        showError(slot, error, {type: jobType, devices: definition.devices});
+        showError(slot, error, {type: jobType, devices: definition.devices, retry: definition.retry});
         let focus = null;
         for (const problem of (error instanceof ApiError ? problems(error, {}) : [])) {
           const target = problem.target || '';
@@ -974,32 +978,57 @@ TEXT = r"""'use strict';
     }
   }
 
+  // Labelled fields, each with its error line, found again by id to show a refusal on it.
+  function fieldKit() {
+    const errors = new Map();
+    const kit = {
+      error(id, control, help) {
+        const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
+        errors.set(id, {control, error});
+        control.setAttribute('aria-describedby', [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' '));
+        return error;
+      },
+      field(id, label, control, help) {
+        const error = kit.error(id, control, help);
+        return h('div', {class: 'field'}, h('label', {for: id}, label), control,
+          help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
+      },
+      set(id, message) {
+        const f = errors.get(id);
+        if (!f) return null;
+        f.error.textContent = message;
+        f.error.hidden = !message;
+        if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
+        return f.control;
+      },
+      clear() { errors.forEach((f, id) => kit.set(id, '')); },
+      get: (id) => errors.get(id) || null,
+    };
+    return kit;
+  }
+  function numberInput(id, value, step = 'any') {
+    return h('input', {id, type: 'number', min: '0', step, inputmode: 'decimal', autocomplete: 'off',
+                       value: value === undefined || value === null ? '' : String(value)});
+  }
+  function checkbox(id, label, checked, onchange) {
+    return h('div', {class: 'choice'}, h('input', {type: 'checkbox', id, checked, onchange}), h('label', {for: id}, label));
+  }
+  const numeric = (input) => input.value.trim() === '' ? null : Number(input.value);
+  const blank = (input) => input.value.trim() === '';
+
   // Rollout: batches and a cancellation threshold (IoT Central's), with our pause after each batch
-  // and minimum sample before any cancellation.
+  // and minimum sample before any cancellation; the rollout rate and retries (ours).
   function rolloutFields(draft) {
     const batch = (draft && draft.batch) || null;
     const threshold = (draft && draft.cancellationThreshold) || null;
-    const errors = new Map();
+    const kit = fieldKit();
+    const field = kit.field;
     function unit(id, value) {
       return h('select', {id},
         h('option', {value: 'number', selected: value !== 'percentage'}, 'devices'),
         h('option', {value: 'percentage', selected: value === 'percentage'}, '% of the job\'s devices'));
     }
-    function number(id, value) {
-      return h('input', {id, type: 'number', min: '0', step: 'any', inputmode: 'decimal', autocomplete: 'off',
-                         value: value === undefined || value === null ? '' : String(value)});
-    }
-    function field(id, label, control, help) {
-      const error = h('p', {class: 'field-error', id: `${id}-error`, hidden: true});
-      errors.set(id, {control, error});
-      control.setAttribute('aria-describedby', [help ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' '));
-      return h('div', {class: 'field'}, h('label', {for: id}, label), control,
-        help ? h('p', {class: 'help', id: `${id}-help`}, help) : null, error);
-    }
-    function check(id, label, checked, onchange) {
-      return h('div', {class: 'choice'}, h('input', {type: 'checkbox', id, checked, onchange}), h('label', {for: id}, label));
-    }
-    const batchValue = number('batch-size', batch && batch.value);
+    const batchValue = numberInput('batch-size', batch && batch.value);
     const batchUnit = unit('batch-unit', batch && batch.type);
     const pause = h('input', {type: 'checkbox', id: 'batch-pause', checked: Boolean(batch && batch.pauseAfterEach)});
     const batchBody = h('div', {class: 'rollout-body', hidden: !batch},
@@ -1007,14 +1036,13 @@ TEXT = r"""'use strict';
       h('div', {class: 'choice'}, pause, h('label', {for: 'batch-pause'}, 'Pause after each batch')),
       h('p', {class: 'help'}, 'Devices are sent to in device ID order, one batch at a time: the next batch starts ' +
         'once every device of the one before has an outcome. Paused, the job stops after each batch until it is run again.'));
-    const batchOn = check('batch-on', 'Send in batches', Boolean(batch), () => { batchBody.hidden = !batchOn.firstChild.checked; sync(); });
+    const batchOn = checkbox('batch-on', 'Send in batches', Boolean(batch), () => { batchBody.hidden = !batchOn.firstChild.checked; sync(); });
 
-    const thresholdValue = number('threshold-value', threshold && threshold.value);
+    const thresholdValue = numberInput('threshold-value', threshold && threshold.value);
     const thresholdUnit = unit('threshold-unit', threshold && threshold.type);
     const perBatch = h('input', {type: 'checkbox', id: 'threshold-batch', checked: Boolean(threshold && threshold.batch),
                                  'aria-describedby': 'threshold-batch-help'});
-    const minimum = number('threshold-minimum', threshold && threshold.minNumberOfExecutedDevices);
-    minimum.step = '1';
+    const minimum = numberInput('threshold-minimum', threshold && threshold.minNumberOfExecutedDevices, '1');
     const thresholdBody = h('div', {class: 'rollout-body', hidden: !threshold},
       h('div', {class: 'pair'}, field('threshold-value', 'Failed devices allowed', thresholdValue),
         field('threshold-unit', 'Failed devices allowed in', thresholdUnit)),
@@ -1022,7 +1050,7 @@ TEXT = r"""'use strict';
       h('p', {class: 'help', id: 'threshold-batch-help'}, 'Counts each batch\'s failures on its own (needs batches).'),
       field('threshold-minimum', 'Devices with an outcome before any cancellation', minimum,
         'Optional: so that a few early failures do not cancel a large job.'));
-    const thresholdOn = check('threshold-on', 'Cancellation threshold', Boolean(threshold), () => {
+    const thresholdOn = checkbox('threshold-on', 'Cancellation threshold', Boolean(threshold), () => {
       thresholdBody.hidden = !thresholdOn.firstChild.checked; sync();
     });
     function sync() {
@@ -1030,24 +1058,18 @@ TEXT = r"""'use strict';
       if (perBatch.disabled) perBatch.checked = false;
     }
     sync();
-    const element = h('fieldset', {class: 'rollout'}, h('legend', {}, 'Rollout'), batchOn, batchBody, thresholdOn, thresholdBody);
+    const rate = rateFields(draft, kit);
+    const retries = retryFields(draft, kit);
+    const element = h('fieldset', {class: 'rollout'}, h('legend', {}, 'Rollout'), batchOn, batchBody, thresholdOn, thresholdBody,
+      rate.element, retries.element);
 
     const byTarget = {'batch': 'batch-size', 'batch.value': 'batch-size', 'batch.type': 'batch-unit',
                       'cancellationThreshold': 'threshold-value', 'cancellationThreshold.value': 'threshold-value',
                       'cancellationThreshold.type': 'threshold-unit', 'cancellationThreshold.batch': 'threshold-value',
-                      'cancellationThreshold.minNumberOfExecutedDevices': 'threshold-minimum'};
-    function set(id, message) {
-      const f = errors.get(id);
-      if (!f) return null;
-      f.error.textContent = message;
-      f.error.hidden = !message;
-      if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
-      return f.control;
-    }
-    const numeric = (input) => input.value.trim() === '' ? null : Number(input.value);
+                      'cancellationThreshold.minNumberOfExecutedDevices': 'threshold-minimum', ...RATE_FIELDS, ...RETRY_FIELDS};
     return {
       element,
-      // {batch, cancellationThreshold}, each null when off (a draft's PATCH then removes it).
+      // {batch, cancellationThreshold, rolloutRate, retry}, each null when off (a draft's PATCH then removes it).
       read() {
         const readBatch = batchOn.firstChild.checked
           ? {type: batchUnit.value, value: numeric(batchValue), ...(pause.checked ? {pauseAfterEach: true} : {})} : null;
@@ -1056,21 +1078,135 @@ TEXT = r"""'use strict';
           readThreshold = {type: thresholdUnit.value, value: numeric(thresholdValue), batch: perBatch.checked};
           if (numeric(minimum) !== null) readThreshold.minNumberOfExecutedDevices = numeric(minimum);
         }
-        return {batch: readBatch, cancellationThreshold: readThreshold};
+        return {batch: readBatch, cancellationThreshold: readThreshold, rolloutRate: rate.read(), retry: retries.read()};
       },
-      clear() { errors.forEach((f, id) => set(id, '')); },
+      clear: kit.clear,
       check() {
         let first = null;
-        const fail = (id, message) => { const control = set(id, message); first = first || control; };
-        if (batchOn.firstChild.checked && (batchValue.value.trim() === '' || !(Number(batchValue.value) > 0))) {
+        const fail = (id, message) => { const control = kit.set(id, message); first = first || control; };
+        if (batchOn.firstChild.checked && (blank(batchValue) || !(Number(batchValue.value) > 0))) {
           fail('batch-size', 'Enter how many devices (or what percentage of them) each batch holds.');
         }
-        if (thresholdOn.firstChild.checked && (thresholdValue.value.trim() === '' || !(Number(thresholdValue.value) >= 0))) {
+        if (thresholdOn.firstChild.checked && (blank(thresholdValue) || !(Number(thresholdValue.value) >= 0))) {
           fail('threshold-value', 'Enter how many devices (or what percentage of them) may fail.');
         }
+        rate.check(fail);
+        retries.check(fail);
         return first;
       },
-      fieldFor(target) { const id = byTarget[target]; return id ? {control: errors.get(id).control, error: errors.get(id).error} : null; },
+      fieldFor(target) { return kit.get(byTarget[target] || retries.idFor(target)); },
+    };
+  }
+
+  // The rollout rate: a steady number of devices a minute, or an exponential ramp up to it.
+  const RATE_FIELDS = {rolloutRate: 'rate-max', 'rolloutRate.maximumPerMinute': 'rate-max',
+    'rolloutRate.exponentialRate': 'ramp-base', 'rolloutRate.exponentialRate.baseRatePerMinute': 'ramp-base',
+    'rolloutRate.exponentialRate.incrementFactor': 'ramp-factor', 'rolloutRate.exponentialRate.rateIncreaseCriteria': 'ramp-every',
+    'rolloutRate.exponentialRate.rateIncreaseCriteria.numberOfNotifiedDevices': 'ramp-every',
+    'rolloutRate.exponentialRate.rateIncreaseCriteria.numberOfSucceededDevices': 'ramp-every'};
+  function rateFields(draft, kit) {
+    const rate = (draft && draft.rolloutRate) || null;
+    const ramp = (rate && rate.exponentialRate) || null;
+    const grows = (ramp && ramp.rateIncreaseCriteria) || {};
+    const max = numberInput('rate-max', rate && rate.maximumPerMinute, '1');
+    const base = numberInput('ramp-base', ramp && ramp.baseRatePerMinute, '1');
+    const factor = numberInput('ramp-factor', ramp && ramp.incrementFactor);
+    const every = numberInput('ramp-every', grows.numberOfNotifiedDevices || grows.numberOfSucceededDevices, '1');
+    const counted = h('select', {id: 'ramp-counted'},
+      h('option', {value: 'numberOfNotifiedDevices'}, 'devices sent to'),
+      h('option', {value: 'numberOfSucceededDevices', selected: Boolean(grows.numberOfSucceededDevices)}, 'devices completed'));
+    const rampBody = h('div', {class: 'rollout-body', hidden: !ramp},
+      h('div', {class: 'pair'}, kit.field('ramp-base', 'Start rate (devices per minute)', base),
+        kit.field('ramp-factor', 'Factor', factor, '1.1 to 5'), kit.field('ramp-every', 'Grow every', every),
+        kit.field('ramp-counted', 'Counting', counted)));
+    const rampOn = checkbox('ramp-on', 'Ramp up exponentially', Boolean(ramp), () => { rampBody.hidden = !rampOn.firstChild.checked; });
+    const body = h('div', {class: 'rollout-body', hidden: !rate},
+      kit.field('rate-max', 'Devices per minute', max, 'The most devices started in a minute; with a ramp, the rate it grows to ' +
+        '(optional there). IoT Hub\'s own quotas still apply.'),
+      rampOn, rampBody);
+    const on = checkbox('rate-on', 'Rollout rate', Boolean(rate), () => { body.hidden = !on.firstChild.checked; });
+    const ramped = () => rampOn.firstChild.checked;
+    return {
+      element: [on, body],
+      read() {
+        if (!on.firstChild.checked) return null;
+        const read = numeric(max) === null ? {} : {maximumPerMinute: numeric(max)};
+        if (ramped()) {
+          read.exponentialRate = {baseRatePerMinute: numeric(base), incrementFactor: numeric(factor),
+                                  rateIncreaseCriteria: {[counted.value]: numeric(every)}};
+        }
+        return read;
+      },
+      check(fail) {
+        if (!on.firstChild.checked) return;
+        if (!ramped() && blank(max)) fail('rate-max', 'Enter how many devices may be started in a minute.');
+        if (!ramped()) return;
+        if (blank(base)) fail('ramp-base', 'Enter the rate to start at.');
+        else if (!blank(max) && Number(base.value) > Number(max.value)) fail('ramp-base', 'Start at most at the devices per minute.');
+        if (blank(factor)) fail('ramp-factor', 'Enter what the rate is multiplied by each time it grows.');
+        if (blank(every)) fail('ramp-every', 'Enter after how many devices the rate grows.');
+      },
+    };
+  }
+
+  // Retries by failure class, with their backoff.
+  const RETRY_CLASSES = [['DeviceNotOnline', 'DeviceNotOnline'], ['Timeout', 'Timeout'], ['Throttled', 'Throttled'],
+                         ['DeviceRejected', 'DeviceRejected'], ['all', 'Any failure']];
+  const retryName = (type) => (RETRY_CLASSES.find(([key]) => key === type) || [type, type])[1];
+  const RETRY_FIELDS = {retry: 'retry-DeviceNotOnline', 'retry.criteria': 'retry-DeviceNotOnline', 'retry.backoff': 'retry-longest',
+                        'retry.backoff.initialSeconds': 'retry-first', 'retry.backoff.maximumSeconds': 'retry-longest'};
+  function retryFields(draft, kit) {
+    const retry = (draft && draft.retry) || null;
+    const backoff = (retry && retry.backoff) || {};
+    let sent = [];
+    const rows = RETRY_CLASSES.map(([type, label]) => {
+      const criterion = retry && retry.criteria.find((c) => c.failureType === type);
+      const count = numberInput(`retry-${type}-count`, criterion && criterion.numberOfRetries, '1');
+      count.max = '10';
+      const box = h('input', {type: 'checkbox', id: `retry-${type}`, checked: Boolean(criterion),
+                              onchange: () => { count.disabled = !box.checked; }});
+      count.disabled = !box.checked;
+      const row = h('tr', {},
+        h('td', {}, h('span', {class: 'choice'}, box, h('label', {for: box.id}, label)), kit.error(box.id, box)),
+        h('td', {}, h('label', {for: count.id, class: 'visually-hidden'}, `Number of retries after ${label}`), count,
+          kit.error(count.id, count)));
+      return {type, box, count, row};
+    });
+    const first = numberInput('retry-first', backoff.initialSeconds, '1');
+    const longest = numberInput('retry-longest', backoff.maximumSeconds, '1');
+    const body = h('div', {class: 'rollout-body', hidden: !retry},
+      h('table', {class: 'retries'}, h('caption', {class: 'visually-hidden'}, 'Retries by failure'),
+        h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Retry after'), h('th', {scope: 'col'}, 'Number of retries (0 to 10)'))),
+        h('tbody', {}, rows.map((r) => r.row))),
+      h('p', {class: 'help'}, 'A device that fails so is sent to again later, up to that many times. Any failure: every failure ' +
+        'not listed on its own. Commands are retried only when the device cannot have run them.'),
+      h('div', {class: 'pair'}, kit.field('retry-first', 'First wait (seconds)', first),
+        kit.field('retry-longest', 'Longest wait (seconds)', longest)),
+      h('p', {class: 'help'}, 'Optional: the wait doubles from the first to the longest (30 and 600 s when left empty), less a random part.'));
+    const on = checkbox('retry-on', 'Retries', Boolean(retry), () => { body.hidden = !on.firstChild.checked; });
+    const chosen = () => rows.filter((r) => r.box.checked);
+    return {
+      element: [on, body],
+      read() {
+        sent = on.firstChild.checked ? chosen().map((r) => r.type) : [];
+        if (!on.firstChild.checked) return null;
+        const read = {criteria: chosen().map((r) => ({failureType: r.type, numberOfRetries: numeric(r.count)}))};
+        if (!blank(first) || !blank(longest)) {
+          read.backoff = {...(blank(first) ? {} : {initialSeconds: numeric(first)}), ...(blank(longest) ? {} : {maximumSeconds: numeric(longest)})};
+        }
+        return read;
+      },
+      check(fail) {
+        if (!on.firstChild.checked) return;
+        if (!chosen().length) fail('retry-DeviceNotOnline', 'Check at least one failure to retry after.');
+        chosen().filter((r) => blank(r.count)).forEach((r) => fail(r.count.id, 'Enter a number of retries, 0 to 10.'));
+      },
+      // retry.criteria[i]: the row of the i-th failure class sent.
+      idFor(target) {
+        const found = /^retry\.criteria\[(\d+)\](?:\.(\w+))?$/.exec(target || '');
+        const type = found && sent[Number(found[1])];
+        return type ? (found[2] === 'failureType' ? `retry-${type}` : `retry-${type}-count`) : null;
+      },
     };
   }
 
@@ -1084,6 +1220,33 @@ TEXT = r"""'use strict';
     return `Cancelled when more than ${size} failed${threshold.batch ? ' in a batch' : ''}` +
       (threshold.minNumberOfExecutedDevices ? `, once ${threshold.minNumberOfExecutedDevices} devices have an outcome` : '');
   }
+
+  function rateText(rate) {
+    const ramp = rate.exponentialRate;
+    const most = rate.maximumPerMinute ? `${plural(rate.maximumPerMinute, 'device')} a minute` : null;
+    if (!ramp) return `At most ${most}`;
+    const grows = ramp.rateIncreaseCriteria;
+    const every = grows.numberOfSucceededDevices ? `${plural(grows.numberOfSucceededDevices, 'device')} completed`
+      : `${plural(grows.numberOfNotifiedDevices, 'device')} sent to`;
+    return `From ${plural(ramp.baseRatePerMinute, 'device')} a minute, multiplied by ${ramp.incrementFactor} after every ${every}, ` +
+      (most ? `up to ${most}` : 'with no maximum');
+  }
+  function retryText(retry) {
+    const backoff = retry.backoff || {};
+    const retries = (n) => `${n} retr${n === 1 ? 'y' : 'ies'}`;
+    return `${retry.criteria.map((c) => `after ${retryName(c.failureType)}: ${retries(c.numberOfRetries)}`).join('; ')}; ` +
+      `waiting ${secondsText(backoff.initialSeconds || 30)} at first, doubling, at most ${secondsText(backoff.maximumSeconds || 600)}`;
+  }
+  // The job's operations and its rollout, as its review and its overview show them.
+  const operationsEntry = (job) => ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
+    h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))],
+      op.completion === 'acknowledged' ? ', once the device acknowledges it' : '')))];
+  const rolloutEntries = (job) => [
+    job.batch ? ['Batches', batchText(job.batch)] : null,
+    job.cancellationThreshold ? ['Cancellation threshold', thresholdText(job.cancellationThreshold)] : null,
+    job.rolloutRate ? ['Rollout rate', rateText(job.rolloutRate)] : null,
+    job.retry ? ['Retries', retryText(job.retry)] : null,
+    job.timeout ? ['Give up after', `${plural(job.timeout.inProgressMinutes, 'minute')} without an acknowledgement (the device fails with Timeout)`] : null];
 
   // Each rollout batch of a job, with its own progress.
   function batchesTable(batches) {
@@ -1158,10 +1321,8 @@ TEXT = r"""'use strict';
     const who = [['Device group', groupName(groups, job.group)],
       ['Devices', job.devices ? `${job.devices.length} chosen` : 'All devices in the group'],
       ['Job type', job.data.length ? typeName(job.data[0].type) : '—'],
-      ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
-        h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))])))],
-      job.batch ? ['Batches', batchText(job.batch)] : null,
-      job.cancellationThreshold ? ['Cancellation threshold', thresholdText(job.cancellationThreshold)] : null].filter(Boolean);
+      operationsEntry(job),
+      ...rolloutEntries(job)].filter(Boolean);
     page(`Review ${job.displayName || job.id}`, slot,
       h('section', {'aria-labelledby': 'review-heading'}, h('h2', {id: 'review-heading'}, 'What running it would do'), summary),
       h('section', {'aria-labelledby': 'definition-heading'}, h('h2', {id: 'definition-heading'}, 'The job'),
@@ -1347,7 +1508,7 @@ TEXT = r"""'use strict';
     const actions = h('div', {class: 'actions'});
     const progressSlot = h('div');
     const details = h('dl', {class: 'details'});
-    const devices = jobDevices(view, path);
+    const devices = jobDevices(view, path, Boolean(job.retry));
     const heading = page(job.displayName || job.id, slot, statusLine, actions,
       h('section', {'aria-labelledby': 'progress-heading'}, h('h2', {id: 'progress-heading'}, 'Progress'), progressSlot),
       h('section', {'aria-labelledby': 'details-heading'}, h('h2', {id: 'details-heading'}, 'Details'), details),
@@ -1415,10 +1576,8 @@ TEXT = r"""'use strict';
         ['Device group', groupName(groups, job.group)],
         ['Devices', job.devices ? `${job.devices.length} chosen: ${job.devices.join(', ')}` : 'All devices in the group'],
         ['Job type', job.data.length ? typeName(job.data[0].type) : '—'],
-        job.batch ? ['Batches', batchText(job.batch)] : null,
-        job.cancellationThreshold ? ['Cancellation threshold', thresholdText(job.cancellationThreshold)] : null,
-        ['Operations', h('ul', {class: 'plain'}, job.data.map((op) =>
-          h('li', {}, h('code', {}, op.path), op.value === undefined || op.value === null ? '' : [' = ', h('code', {}, valueText(op.value))])))],
+        ...rolloutEntries(job),
+        operationsEntry(job),
         ['Created by', who],
         ['Created', when(job.created)],
         ['Start', when(job.start)],
@@ -1453,7 +1612,7 @@ TEXT = r"""'use strict';
     later(poll, POLL_MS);
   }
 
-  function jobDevices(view, jobPath) {
+  function jobDevices(view, jobPath, attempts) {
     let pages = [`${jobPath}/devices?maxpagesize=${DEVICES_PAGE}`];
     let index = 0;
     let rows = [];
@@ -1473,8 +1632,8 @@ TEXT = r"""'use strict';
       slot, summary,
       h('div', {class: 'scroll'}, h('table', {class: 'job-devices'},
         h('caption', {class: 'visually-hidden'}, 'Devices of the job'),
-        h('thead', {}, h('tr', {}, ['Device ID', 'Status', 'Error code', 'Error message', 'Time']
-          .map((name) => h('th', {scope: 'col'}, name)))), body)),
+        h('thead', {}, h('tr', {}, ['Device ID', 'Status', 'Error code', 'Error message', attempts ? 'Attempts' : null, 'Time']
+          .filter(Boolean).map((name) => h('th', {scope: 'col'}, name)))), body)),
       h('div', {class: 'pager'}, previous, next));
 
     function first() {
@@ -1488,7 +1647,8 @@ TEXT = r"""'use strict';
         h('td', {}, h('span', {class: `status status-${row.status}`}, DEVICE_STATUS[row.status] || row.status)),
         h('td', {}, row.errorCode || ''),
         h('td', {}, row.errorMessage || ''),
-        h('td', {}, when(row.time)))) : h('tr', {}, h('td', {colspan: 5, class: 'empty'}, 'No devices to show.')));
+        attempts ? h('td', {}, row.attempts === undefined || row.attempts === null ? '—' : String(row.attempts)) : null,
+        h('td', {}, when(row.time)))) : h('tr', {}, h('td', {colspan: attempts ? 6 : 5, class: 'empty'}, 'No devices to show.')));
       summary.textContent = `${visible.length} device${visible.length === 1 ? '' : 's'} shown on this page.`;
       previous.disabled = index === 0;
       next.disabled = index + 1 >= pages.length;
