@@ -183,6 +183,15 @@ param entraAudiences string = ''
 @description('ENTRA_ADMINISTRATORS: object ids (in entraTenantId), comma-separated, of the principals who are Administrators whatever the app\'s role assignments say: the first administrator. Takes effect only with entraAudiences.')
 param administratorObjectIds string = ''
 
+@description('ENTRA_CONSOLE_CLIENT_ID: the client id of the app registration (a single-page application) the console signs people in with; empty: the console takes API tokens only.')
+param consoleClientId string = ''
+
+@description('ENTRA_CONSOLE_SCOPE: the scope the console asks for, one of entraAudiences\' with a delegated permission, such as api://bulk-jobs/Jobs.Access.')
+param consoleScope string = ''
+
+@description('ENTRA_LOGIN_URL: where the console signs people in; a national cloud\'s login host instead of the global one.')
+param entraLoginUrl string = 'https://login.microsoftonline.com'
+
 @description('App Service Authentication (Easy Auth) with Microsoft Entra ID in front of the app, letting unauthenticated requests through (the app decides); sets TRUST_EASY_AUTH. Needs entraAudiences, whose first entry is then the app registration\'s client id.')
 param enableEasyAuth bool = false
 
@@ -677,6 +686,19 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'ENTRA_ADMINISTRATORS'
           value: entraBearerTokens ? replace(administratorObjectIds, ' ', '') : ''
+        }
+        // The console's sign-in (jobs_api/console): it needs bearer tokens, so only with audiences.
+        {
+          name: 'ENTRA_CONSOLE_CLIENT_ID'
+          value: entraBearerTokens ? consoleClientId : ''
+        }
+        {
+          name: 'ENTRA_CONSOLE_SCOPE'
+          value: entraBearerTokens ? consoleScope : ''
+        }
+        {
+          name: 'ENTRA_LOGIN_URL'
+          value: entraLoginUrl
         }
         // Only with App Service Authentication in front (easyAuth below), which drops the
         // X-MS-CLIENT-PRINCIPAL headers callers send; elsewhere anyone could send them.
