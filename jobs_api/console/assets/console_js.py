@@ -127,7 +127,7 @@ TEXT = r"""'use strict';
             'rolloutRate.maximumPerMinute': 'Devices per minute', 'rolloutRate.exponentialRate.baseRatePerMinute': 'Start rate (devices per minute)',
             'rolloutRate.exponentialRate.incrementFactor': 'Factor', retry: 'Retries', 'retry.criteria': 'Retries',
             'retry.backoff': 'Longest wait (seconds)', 'retry.backoff.initialSeconds': 'First wait (seconds)',
-            'retry.backoff.maximumSeconds': 'Longest wait (seconds)'}[target] ||
+            'retry.backoff.maximumSeconds': 'Longest wait (seconds)', ...SCHEDULE_LABELS}[target] ||
       (/^rolloutRate\.exponentialRate\.rateIncreaseCriteria/.test(target) ? 'Grow every' : target);
   }
 
@@ -180,10 +180,7 @@ TEXT = r"""'use strict';
     if (!job.start) return '—';
     const end = job.end ? new Date(job.end) : (ACTIVE.includes(job.status) ? new Date() : null);
     if (!end) return '—';
-    let seconds = Math.max(0, Math.round((end - new Date(job.start)) / 1000));
-    const hours = Math.floor(seconds / 3600); seconds -= hours * 3600;
-    const minutes = Math.floor(seconds / 60); seconds -= minutes * 60;
-    return [hours ? `${hours} h` : '', minutes ? `${minutes} min` : '', `${seconds} s`].filter(Boolean).join(' ');
+    return secondsText(Math.round((end - new Date(job.start)) / 1000));
   }
   const statusBadge = (status) => h('span', {class: `status status-${status}`}, STATUS[status] || status);
   const valueText = (value) => value === undefined || value === null ? '' : JSON.stringify(value);
@@ -239,6 +236,7 @@ TEXT = r"""'use strict';
     if (parts[0] === 'new-group') return groupForm(view);
     if (parts[0] === 'groups' && parts[1]) return groupPage(view, parts[1]);
     if (parts[0] === 'groups') return groupsPage(view);
+    if (parts[0] === 'scheduled') return scheduledPage(view);
     if (parts[0] === 'jobs' && parts[1] && parts[2] === 'edit') return jobForm(view, parts[1]);
     if (parts[0] === 'jobs' && parts[1] && parts[2] === 'review') return jobReview(view, parts[1]);
     if (parts[0] === 'jobs' && parts[1]) return jobOverview(view, parts[1]);
@@ -763,14 +761,9 @@ TEXT = r"""'use strict';
     // Job type and operations
     let jobType = draft && draft.data[0] ? draft.data[0].type : 'property';
     const typeName_ = `job-type-${newId}`;
-    const typeSet = h('fieldset', {class: 'types'}, h('legend', {}, 'Job type'),
-      TYPES.map(([value, label]) => {
-        const id = uid('type');
-        return h('span', {class: 'choice'},
-          h('input', {type: 'radio', id, name: typeName_, value, checked: value === jobType,
-                      onchange: () => { jobType = value; operations.forEach((op) => op.retype()); syncTimeout(); }}),
-          h('label', {for: id}, label));
-      }));
+    const typeSet = radios('types', 'Job type', typeName_, TYPES, jobType, (value) => {
+      jobType = value; operations.forEach((op) => op.retype()); syncTimeout();
+    });
     const operations = [];
     const opList = h('ol', {class: 'operations'});
     function addOperation(data) {
@@ -815,7 +808,7 @@ TEXT = r"""'use strict';
           } else if (jobType !== 'command') {
             message = value.dataset.touched ? 'Enter a value in JSON.' : '';
           }
-          setFieldError(value, valueError, message);
+          markField(value, valueError, message);
           return !message;
         },
         read() {
@@ -827,7 +820,7 @@ TEXT = r"""'use strict';
         }};
       value.addEventListener('input', () => op.check());
       value.addEventListener('blur', () => { value.dataset.touched = '1'; op.check(); });
-      path.addEventListener('input', () => setFieldError(path, pathError, ''));
+      path.addEventListener('input', () => markField(path, pathError, ''));
       operations.push(op);
       opList.append(item);
       op.retype();
@@ -845,7 +838,7 @@ TEXT = r"""'use strict';
     // How long a device may take to acknowledge, once an operation waits for it.
     const timeout = numberInput('job-timeout', draft && draft.timeout && draft.timeout.inProgressMinutes, '1');
     const timeoutField = field('job-timeout', 'Give up after (minutes)', timeout,
-      'Optional: a device that has not acknowledged by then fails with Timeout (at most 60 minutes when left empty).');
+      'Optional (60 when left empty): a device that has not acknowledged by then fails with Timeout.');
     function syncTimeout() { timeoutField.hidden = !operations.some((op) => op.acknowledged()); }
     ((draft && draft.data.length) ? draft.data : [null]).forEach((data) => addOperation(data));
     syncTimeout();
@@ -855,6 +848,7 @@ TEXT = r"""'use strict';
     const run = h('button', {type: 'submit', class: 'primary'}, 'Run');
     const save = h('button', {type: 'button', onclick: () => submit(false)}, 'Save');
     const review = h('button', {type: 'button', onclick: () => submit(false, true)}, 'Review');
+    const timing = scheduleFields((scheduled) => { run.textContent = scheduled ? 'Schedule' : 'Run'; save.hidden = review.hidden = scheduled; });
     const form = h('form', {class: 'job-form', novalidate: true, onsubmit: (event) => { event.preventDefault(); submit(true); }},
       h('div', {class: 'columns'},
         h('div', {class: 'definition'},
@@ -866,22 +860,18 @@ TEXT = r"""'use strict';
             h('span', {class: 'help', 'aria-hidden': 'true'}, ' Add an operation'), timeoutField)),
         devices.element),
       // After the devices, so the keyboard reaches Run once everything is chosen.
-      rollout.element,
+      rollout.element, timing.element,
       h('div', {class: 'actions'}, run, save, review, h('a', {href: '#/jobs', class: 'button quiet'}, 'Cancel')));
     page(draft ? `Edit ${draft.displayName || draft.id}` : 'New job', slot, form);
     if (draft && draft.group) devices.choose(draft.group);
 
-    function setFieldError(control, error, message) {
-      error.textContent = message;
-      error.hidden = !message;
-      if (message) control.setAttribute('aria-invalid', 'true'); else control.removeAttribute('aria-invalid');
-    }
     function clearErrors() {
       replace(slot);
       fields.clear();
-      operations.forEach((op) => { setFieldError(op.path, op.pathError, ''); });
+      operations.forEach((op) => { markField(op.path, op.pathError, ''); });
       devices.setError('');
       rollout.clear();
+      timing.clear();
     }
     function fieldFor(target) {
       const byName = {displayName: 'job-name', description: 'job-description', group: 'job-group', timeout: 'job-timeout',
@@ -893,7 +883,7 @@ TEXT = r"""'use strict';
         if (op[2] === 'completion') return {control: o.ack, error: o.valueError};
         return op[2] === 'value' ? {control: o.value, error: o.valueError} : {control: o.path, error: o.pathError};
       }
-      return rollout.fieldFor(target);
+      return rollout.fieldFor(target) || timing.fieldFor(target);
     }
 
     function body(forRun) {
@@ -910,13 +900,17 @@ TEXT = r"""'use strict';
 
     function checkLocally(forRun) {
       let first = null;
-      const fail = (control, error, message) => { setFieldError(control, error, message); first = first || control; };
+      const fail = (control, error, message) => { markField(control, error, message); first = first || control; };
       operations.forEach((op) => {
         op.value.dataset.touched = '1';
         if (!op.check()) first = first || op.value;
         if (!op.path.value.trim()) fail(op.path, op.pathError, `Enter the ${jobType === 'command' ? 'command' : 'property'} name.`);
       });
-      first = first || rollout.check();
+      first = first || rollout.check() || (forRun && timing.check());
+      if (forRun && timing.scheduled() && devices.selection()) {
+        devices.setError('A scheduled job runs on every device of its group: check "All devices in the group".');
+        first = first || devices.focusTarget();
+      }
       if (forRun && !group.value) { const f = fields.get('job-group'); fail(f.control, f.error, 'Choose a device group.'); }
       if (forRun && group.value && devices.selection() && !devices.selection().length) {
         devices.setError('Check "All devices in the group" or at least one device.');
@@ -940,6 +934,12 @@ TEXT = r"""'use strict';
       busy = true; run.disabled = save.disabled = review.disabled = true;
       const next = (id) => `#/jobs/${encodeURIComponent(id)}/${reviewing ? 'review' : 'edit'}`;
       try {
+        if (forRun && timing.scheduled()) {
+          const made = await call('PUT', `scheduledJobs/${encodeURIComponent(crypto.randomUUID ? crypto.randomUUID() : randomId())}`,
+            {...definition, schedule: timing.read()});
+          state.flash = `Scheduled: ${made.displayName}.`;
+          return go('#/scheduled');
+        }
         if (!draft && forRun) {
           const job = await call('PUT', `jobs/${encodeURIComponent(newId)}`, definition);
           state.flash = 'The job is running.';
@@ -968,7 +968,7 @@ TEXT = r"""'use strict';
         for (const problem of (error instanceof ApiError ? problems(error, {}) : [])) {
           const target = problem.target || '';
           const f = fieldFor(target);
-          if (f) { setFieldError(f.control, f.error, problem.message); focus = focus || f.control; }
+          if (f) { markField(f.control, f.error, problem.message); focus = focus || f.control; }
           else if (/^devices/.test(target)) { devices.setError(`${fieldLabel(target, {devices: definition.devices})}: ${problem.message}`); }
         }
         (focus || slot).focus();
@@ -978,7 +978,13 @@ TEXT = r"""'use strict';
     }
   }
 
-  // Labelled fields, each with its error line, found again by id to show a refusal on it.
+  function markField(control, error, message) {
+    error.textContent = message;
+    error.hidden = !message;
+    if (message) control.setAttribute('aria-invalid', 'true'); else control.removeAttribute('aria-invalid');
+    return control;
+  }
+  // Labelled fields with their error lines, found by id to show a refusal.
   function fieldKit() {
     const errors = new Map();
     const kit = {
@@ -995,11 +1001,7 @@ TEXT = r"""'use strict';
       },
       set(id, message) {
         const f = errors.get(id);
-        if (!f) return null;
-        f.error.textContent = message;
-        f.error.hidden = !message;
-        if (message) f.control.setAttribute('aria-invalid', 'true'); else f.control.removeAttribute('aria-invalid');
-        return f.control;
+        return f ? markField(f.control, f.error, message) : null;
       },
       clear() { errors.forEach((f, id) => kit.set(id, '')); },
       get: (id) => errors.get(id) || null,
@@ -1009,6 +1011,13 @@ TEXT = r"""'use strict';
   function numberInput(id, value, step = 'any') {
     return h('input', {id, type: 'number', min: '0', step, inputmode: 'decimal', autocomplete: 'off',
                        value: value === undefined || value === null ? '' : String(value)});
+  }
+  function radios(cls, legend, name, items, checked, onchange, more) {
+    return h('fieldset', {class: cls}, h('legend', {}, legend), items.map(([value, label]) => {
+      const id = uid('choice');
+      return h('span', {class: 'choice'}, h('input', {type: 'radio', id, name, value, checked: value === checked, onchange: () => onchange(value)}),
+        h('label', {for: id}, label));
+    }), more);
   }
   function checkbox(id, label, checked, onchange) {
     return h('div', {class: 'choice'}, h('input', {type: 'checkbox', id, checked, onchange}), h('label', {for: id}, label));
@@ -1094,16 +1103,16 @@ TEXT = r"""'use strict';
         retries.check(fail);
         return first;
       },
-      fieldFor(target) { return kit.get(byTarget[target] || retries.idFor(target)); },
+      fieldFor(target) {
+        return kit.get(byTarget[target] || retries.idFor(target) || (/^rolloutRate\.exponentialRate\.rate/.test(target) && 'ramp-every'));
+      },
     };
   }
 
   // The rollout rate: a steady number of devices a minute, or an exponential ramp up to it.
   const RATE_FIELDS = {rolloutRate: 'rate-max', 'rolloutRate.maximumPerMinute': 'rate-max',
     'rolloutRate.exponentialRate': 'ramp-base', 'rolloutRate.exponentialRate.baseRatePerMinute': 'ramp-base',
-    'rolloutRate.exponentialRate.incrementFactor': 'ramp-factor', 'rolloutRate.exponentialRate.rateIncreaseCriteria': 'ramp-every',
-    'rolloutRate.exponentialRate.rateIncreaseCriteria.numberOfNotifiedDevices': 'ramp-every',
-    'rolloutRate.exponentialRate.rateIncreaseCriteria.numberOfSucceededDevices': 'ramp-every'};
+    'rolloutRate.exponentialRate.incrementFactor': 'ramp-factor'};
   function rateFields(draft, kit) {
     const rate = (draft && draft.rolloutRate) || null;
     const ramp = (rate && rate.exponentialRate) || null;
@@ -1121,8 +1130,7 @@ TEXT = r"""'use strict';
         kit.field('ramp-counted', 'Counting', counted)));
     const rampOn = checkbox('ramp-on', 'Ramp up exponentially', Boolean(ramp), () => { rampBody.hidden = !rampOn.firstChild.checked; });
     const body = h('div', {class: 'rollout-body', hidden: !rate},
-      kit.field('rate-max', 'Devices per minute', max, 'The most devices started in a minute; with a ramp, the rate it grows to ' +
-        '(optional there). IoT Hub\'s own quotas still apply.'),
+      kit.field('rate-max', 'Devices per minute', max, 'The most devices started in a minute; with a ramp, the rate it grows to (optional).'),
       rampOn, rampBody);
     const on = checkbox('rate-on', 'Rollout rate', Boolean(rate), () => { body.hidden = !on.firstChild.checked; });
     const ramped = () => rampOn.firstChild.checked;
@@ -1143,8 +1151,8 @@ TEXT = r"""'use strict';
         if (!ramped()) return;
         if (blank(base)) fail('ramp-base', 'Enter the rate to start at.');
         else if (!blank(max) && Number(base.value) > Number(max.value)) fail('ramp-base', 'Start at most at the devices per minute.');
-        if (blank(factor)) fail('ramp-factor', 'Enter what the rate is multiplied by each time it grows.');
-        if (blank(every)) fail('ramp-every', 'Enter after how many devices the rate grows.');
+        if (blank(factor)) fail('ramp-factor', 'Enter the factor.');
+        if (blank(every)) fail('ramp-every', 'Enter a number of devices.');
       },
     };
   }
@@ -1178,11 +1186,10 @@ TEXT = r"""'use strict';
       h('table', {class: 'retries'}, h('caption', {class: 'visually-hidden'}, 'Retries by failure'),
         h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Retry after'), h('th', {scope: 'col'}, 'Number of retries (0 to 10)'))),
         h('tbody', {}, rows.map((r) => r.row))),
-      h('p', {class: 'help'}, 'A device that fails so is sent to again later, up to that many times. Any failure: every failure ' +
-        'not listed on its own. Commands are retried only when the device cannot have run them.'),
+      h('p', {class: 'help'}, 'Any failure: every failure not listed on its own. Commands are retried only when the device cannot have run them.'),
       h('div', {class: 'pair'}, kit.field('retry-first', 'First wait (seconds)', first),
         kit.field('retry-longest', 'Longest wait (seconds)', longest)),
-      h('p', {class: 'help'}, 'Optional: the wait doubles from the first to the longest (30 and 600 s when left empty), less a random part.'));
+      h('p', {class: 'help'}, 'Optional (30 and 600 s): the wait doubles from the first to the longest.'));
     const on = checkbox('retry-on', 'Retries', Boolean(retry), () => { body.hidden = !on.firstChild.checked; });
     const chosen = () => rows.filter((r) => r.box.checked);
     return {
@@ -1358,6 +1365,140 @@ TEXT = r"""'use strict';
         `${REFUSALS[refusal.code][0]}: ${refusal.count}`).join('; ')}. Edit the job's devices first.`) : null,
       h('dl', {class: 'details'}, entries.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])));
     run.disabled = blocking.length > 0;
+  }
+
+  // When a job runs: now, or on a schedule (a scheduled job: each run is a job of its own).
+  const REPEATS = [['', 'Once'], ['daily', 'Daily'], ['weekly', 'Weekly'], ['monthly', 'Monthly']];
+  const SCHEDULE_LABELS = {schedule: 'Start', 'schedule.start': 'Start', 'schedule.timeZone': 'Time zone', 'schedule.recurrence': 'Repeat',
+                           'schedule.end': 'Ends', 'schedule.end.date': 'End date', 'schedule.end.occurrences': 'Number of runs'};
+  const SCHEDULE_FIELDS = {'Start': 'schedule-start', 'Time zone': 'schedule-zone', 'Repeat': 'schedule-repeat', 'Ends': 'schedule-ends',
+                           'End date': 'schedule-end-date', 'Number of runs': 'schedule-count'};
+  // The instant at which the wall clock of `zone` shows `local` (YYYY-MM-DDTHH:MM).
+  function zonedInstant(local, zone) {
+    const wall = Date.parse(`${local}Z`);
+    const parts = {hourCycle: 'h23', timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric'};
+    let instant = wall;
+    for (let i = 0; i < 2; i += 1) {
+      const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', parts).formatToParts(new Date(instant)).map((x) => [x.type, Number(x.value)]));
+      instant = wall - (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute) - Math.floor(instant / 60000) * 60000);
+    }
+    return new Date(instant);
+  }
+  const zonedWhen = (text, zone) => `${new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short', timeZone: zone})
+    .format(new Date(text))} ${zone}`;
+  function scheduleText(schedule) {
+    const end = schedule.end || {};
+    return `${(REPEATS.find(([key]) => key === (schedule.recurrence || '')) || REPEATS[0])[1]}, ${schedule.recurrence ? 'from' : 'at'} ` +
+      zonedWhen(schedule.start, schedule.timeZone) + (end.date ? `, until ${end.date}` : end.occurrences ? `, ${end.occurrences} runs` : '');
+  }
+
+  function scheduleFields(onchange) {
+    const kit = fieldKit();
+    const start = h('input', {id: 'schedule-start', type: 'datetime-local'});
+    const zone = h('input', {id: 'schedule-zone', type: 'text', autocomplete: 'off', spellcheck: 'false',
+                             value: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'});
+    const repeat = h('select', {id: 'schedule-repeat', onchange: () => sync()}, REPEATS.map(([value, label]) => h('option', {value}, label)));
+    const ends = h('select', {id: 'schedule-ends', onchange: () => sync()}, h('option', {value: ''}, 'Never'),
+      h('option', {value: 'date'}, 'On a date'), h('option', {value: 'occurrences'}, 'After a number of runs'));
+    const endDate = h('input', {id: 'schedule-end-date', type: 'date'});
+    const count = numberInput('schedule-count', null, '1');
+    const endsField = kit.field('schedule-ends', 'Ends', ends);
+    const dateField = kit.field('schedule-end-date', 'End date', endDate);
+    const countField = kit.field('schedule-count', 'Number of runs', count);
+    const body = h('div', {class: 'rollout-body', hidden: true},
+      h('div', {class: 'pair'}, kit.field('schedule-start', 'Start', start),
+        kit.field('schedule-zone', 'Time zone', zone, 'Runs keep its wall-clock time.')),
+      h('div', {class: 'pair'}, kit.field('schedule-repeat', 'Repeat', repeat), endsField, dateField, countField));
+    const element = radios('rollout types', 'When', 'when', [['now', 'Run now'], ['schedule', 'Schedule']], 'now', () => sync(), body);
+    const scheduled = () => element.querySelector('[value=schedule]').checked;
+    function sync() {
+      body.hidden = !scheduled();
+      endsField.hidden = !repeat.value;
+      dateField.hidden = endsField.hidden || ends.value !== 'date';
+      countField.hidden = endsField.hidden || ends.value !== 'occurrences';
+      onchange(scheduled());
+    }
+    sync();
+    return {
+      element, scheduled, clear: kit.clear,
+      read() {
+        const read = {start: zonedInstant(start.value, zone.value.trim()).toISOString(), timeZone: zone.value.trim()};
+        if (repeat.value) read.recurrence = repeat.value;
+        if (!dateField.hidden) read.end = {type: 'date', date: endDate.value};
+        if (!countField.hidden) read.end = {type: 'occurrences', occurrences: numeric(count)};
+        return read;
+      },
+      check() {
+        if (!scheduled()) return null;
+        let first = null;
+        const fail = (id, message) => { const control = kit.set(id, message); first = first || control; };
+        try { new Intl.DateTimeFormat('en-US', {timeZone: zone.value.trim()}); } catch (ignored) {
+          fail('schedule-zone', 'Enter an IANA time zone, such as Europe/Berlin or UTC.');
+        }
+        if (!start.value) fail('schedule-start', 'Enter when the first run starts.');
+        if (!dateField.hidden && !endDate.value) fail('schedule-end-date', 'Enter the last date with runs.');
+        if (!countField.hidden && blank(count)) fail('schedule-count', 'Enter how many runs there are.');
+        return first;
+      },
+      fieldFor: (target) => kit.get(SCHEDULE_FIELDS[SCHEDULE_LABELS[target]]),
+    };
+  }
+
+  // Scheduled jobs: when each runs next, enabled or not, deleted.
+  async function scheduledPage(view) {
+    const slot = h('div', {tabindex: '-1'});
+    const body = h('tbody');
+    const scheduled = [];
+    let groups = null;
+    page('Scheduled jobs', slot, h('div', {class: 'scroll'}, h('table', {class: 'scheduled'},
+      h('caption', {class: 'visually-hidden'}, 'Scheduled jobs'),
+      h('thead', {}, h('tr', {}, ['Name', 'Device group', 'Schedule', 'Next runs', 'Enabled', state.mayRun ? 'Actions' : null]
+        .filter(Boolean).map((name) => h('th', {scope: 'col'}, name)))), body)));
+
+    function act(label, job, change) {
+      return h('button', {type: 'button', onclick: async () => {
+        replace(slot);
+        try { await change(`scheduledJobs/${encodeURIComponent(job.id)}`, {headers: {'If-Match': job.etag}}); render(); } catch (error) {
+          if (current(view)) showError(slot, error);
+        }
+      }}, label);
+    }
+    function row(job) {
+      const runs = job.completed ? 'None: every run is over' : job.enabled ? h('ul', {class: 'plain'}, job.nextRuns.map((t) =>
+        h('li', {}, zonedWhen(t, job.schedule.timeZone)))) : 'None while disabled';
+      return h('tr', {'data-scheduled': job.id},
+        h('th', {scope: 'row'}, job.displayName, job.lastError ? h('span', {class: 'note'}, `Last run refused: ${job.lastError}`) : null),
+        h('td', {}, groupName(groups, job.group)),
+        h('td', {}, scheduleText(job.schedule), job.missed ? h('span', {class: 'note'}, `${plural(job.missed, 'run')} missed`) : null),
+        h('td', {}, runs),
+        h('td', {}, job.enabled ? 'Yes' : 'No'),
+        state.mayRun ? h('td', {},
+          act(job.enabled ? 'Disable' : 'Enable', job, async (path, options) => {
+            scheduled[scheduled.indexOf(job)] = await call('PATCH', path, {enabled: !job.enabled}, options);
+          }),
+          ' ',
+          act('Delete', job, async (path, options) => {
+            if (!confirm(`Delete ${job.displayName}? Its runs to come never start.`)) return;
+            await call('DELETE', path, undefined, options);
+            scheduled.splice(scheduled.indexOf(job), 1);
+            replace(slot, h('p', {class: 'flash', role: 'status'}, `Deleted ${job.displayName}.`));
+          })) : null);
+    }
+    function render() {
+      replace(body, scheduled.length ? scheduled.map(row)
+        : h('tr', {}, h('td', {colspan: 6, class: 'empty'}, 'No scheduled jobs.')));
+    }
+    try {
+      groups = await groupsById().catch(() => null);
+      for (let url = 'scheduledJobs?maxpagesize=1000'; url;) {
+        const answer = await call('GET', url);
+        scheduled.push(...answer.value);
+        url = answer.nextLink;
+      }
+      if (current(view)) render();
+    } catch (error) {
+      if (current(view)) showError(slot, error);
+    }
   }
 
   function randomId() {

@@ -13,7 +13,7 @@ TEXT = """<!doctype html>
 <a class="skip" href="#main" id="skip">Skip to content</a>
 <header class="top">
   <span class="brand">Bulk jobs</span>
-  <nav aria-label="Console"><a href="#/jobs">Jobs</a> <a href="#/groups">Device groups</a></nav>
+  <nav aria-label="Console"><a href="#/jobs">Jobs</a> <a href="#/scheduled">Scheduled jobs</a> <a href="#/groups">Device groups</a></nav>
   <div class="who" id="who" hidden>
     <span id="who-text"></span>
     <button type="button" id="sign-out" class="quiet">Sign out</button>

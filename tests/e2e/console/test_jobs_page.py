@@ -142,6 +142,8 @@ def test_a_job_made_and_run_by_keyboard_alone(console, api, hub, devices, make_g
     expect(page.get_by_role("checkbox", name="Rollout rate")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("checkbox", name="Retries")).to_be_focused()
+    page.keyboard.press("Tab")  # When: left at Run now
+    expect(page.get_by_role("radio", name="Run now")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_focused()
     assert focused.count() == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.console.conftest import axe_violations, job, unique, wait_ended
-from tests.e2e.console.test_rollout import new_property_job
+from tests.e2e.console.test_rollout import new_property_job, property_job_form
 
 
 def new_command_job(page, name: str, group_name: str) -> None:
@@ -90,11 +90,7 @@ def test_a_command_job_at_a_ramped_rate_with_retries_shows_each_device_attempts(
 
 def test_a_draft_keeps_rate_retries_and_acknowledgement_drops_them_and_refusals_name_the_field(
         console, api, devices, make_group, admin_token):
-    ids = devices(2)
-    _, group_name = make_group(ids)
-    page = console.open(admin_token)
-    name = unique("Acknowledged draft")
-    new_property_job(page, name, group_name)
+    page, name, _, _, _ = property_job_form(console, devices, make_group, admin_token, "Acknowledged draft")
     give_up = page.get_by_label("Give up after (minutes)")
     expect(give_up).to_be_hidden()
     page.get_by_role("checkbox", name="Wait for the device to acknowledge").check()

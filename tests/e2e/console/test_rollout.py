@@ -17,6 +17,17 @@ def new_property_job(page, name: str, group_name: str, value: str = "2") -> None
     page.get_by_label("Value", exact=True).fill(value)
 
 
+def property_job_form(console, devices, make_group, token: str, title: str, count: int = 2):
+    """The new-job form of a property job (named after `title`) on a group of `count` devices of the
+    test's own: (page, job name, device ids, group id, group name)."""
+    ids = devices(count)
+    group_id, group_name = make_group(ids)
+    page = console.open(token)
+    name = unique(title)
+    new_property_job(page, name, group_name)
+    return page, name, ids, group_id, group_name
+
+
 def batch_row(page, index: int):
     return page.locator(f'table.batches tr[data-batch="{index}"]')
 
