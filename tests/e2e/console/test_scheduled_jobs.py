@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.console.conftest import axe_violations, unique
+from shared.domain.access import VIEWER
+from tests.e2e.console.conftest import axe_violations, make_token, unique
 from tests.e2e.console.test_rollout import new_property_job, property_job_form
 
 
@@ -16,6 +18,20 @@ def scheduled_named(api, name: str) -> dict:
     assert response.status_code == 200, response.text
     [found] = [job for job in response.json()["value"] if job["displayName"] == name]
     return found
+
+
+@pytest.fixture
+def weekly(api, devices, make_group):
+    """(scheduled job id, group name): a weekly scheduled job of the test's own, deleted after it."""
+    group_id, group_name = make_group(devices(1))
+    scheduled_id = unique("scheduled")
+    assert api.put(f"scheduledJobs/{scheduled_id}", {
+        "displayName": "Weekly fan speed", "group": group_id,
+        "data": [{"type": "property", "path": "fanSpeed", "value": 1}],
+        "schedule": {"start": "2030-03-04T10:00:00Z", "recurrence": "weekly", "end": {"type": "date", "date": "2030-12-31"}},
+    }).ok
+    yield scheduled_id, group_name
+    api.delete(f"scheduledJobs/{scheduled_id}")
 
 
 def choose_schedule(page, start: str, zone: str) -> None:
@@ -88,34 +104,35 @@ def test_a_schedule_is_checked_and_its_refusals_name_the_field(console, api, dev
 
 
 def test_the_schedule_and_the_scheduled_jobs_page_by_keyboard_with_no_serious_accessibility_violation(
-        axe_console, api, devices, make_group, admin_token):
-    ids = devices(1)
-    group_id, group_name = make_group(ids)
-    scheduled_id = unique("scheduled")
-    assert api.put(f"scheduledJobs/{scheduled_id}", {
-        "displayName": "Weekly, checked by axe", "group": group_id,
-        "data": [{"type": "property", "path": "fanSpeed", "value": 1}],
-        "schedule": {"start": "2030-03-04T10:00:00Z", "recurrence": "weekly", "end": {"type": "date", "date": "2030-12-31"}},
-    }).ok
-    try:
-        page = axe_console.open(admin_token)
-        new_property_job(page, unique("Axe schedule"), group_name)
-        page.get_by_role("radio", name="Run now").focus()
-        page.keyboard.press("ArrowRight")  # radio buttons of one name: the arrows choose
-        expect(page.get_by_role("radio", name="Schedule")).to_be_checked()
-        page.get_by_label("Repeat").select_option(label="Monthly")
-        page.get_by_label("Ends").select_option(label="On a date")
-        page.get_by_role("button", name="Schedule", exact=True).press("Enter")
-        expect(page.get_by_text("Enter when the first run starts.")).to_be_visible()
-        expect(page.get_by_text("Enter the last date with runs.")).to_be_visible()
-        assert axe_violations(page) == [], "job form, schedule open, fields in error"
+        axe_console, weekly, admin_token):
+    scheduled_id, group_name = weekly
+    page = axe_console.open(admin_token)
+    new_property_job(page, unique("Axe schedule"), group_name)
+    page.get_by_role("radio", name="Run now").focus()
+    page.keyboard.press("ArrowRight")  # radio buttons of one name: the arrows choose
+    expect(page.get_by_role("radio", name="Schedule")).to_be_checked()
+    page.get_by_label("Repeat").select_option(label="Monthly")
+    page.get_by_label("Ends").select_option(label="On a date")
+    page.get_by_role("button", name="Schedule", exact=True).press("Enter")
+    expect(page.get_by_text("Enter when the first run starts.")).to_be_visible()
+    expect(page.get_by_text("Enter the last date with runs.")).to_be_visible()
+    assert axe_violations(page) == [], "job form, schedule open, fields in error"
 
-        page.get_by_role("link", name="Scheduled jobs").focus()
-        page.keyboard.press("Enter")
-        expect(page.get_by_role("heading", name="Scheduled jobs")).to_be_focused()
-        row = page.locator(f'tr[data-scheduled="{scheduled_id}"]')
-        expect(row).to_contain_text("Weekly, from")
-        expect(row).to_contain_text("UTC, until 2030-12-31")
-        assert axe_violations(page) == [], "the scheduled jobs page"
-    finally:
-        api.delete(f"scheduledJobs/{scheduled_id}")
+    page.get_by_role("link", name="Scheduled jobs").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Scheduled jobs")).to_be_focused()
+    row = page.locator(f'tr[data-scheduled="{scheduled_id}"]')
+    expect(row).to_contain_text("Weekly, from")
+    expect(row).to_contain_text("UTC, until 2030-12-31")
+    assert axe_violations(page) == [], "the scheduled jobs page"
+
+
+def test_a_viewer_reads_the_scheduled_jobs_but_cannot_disable_or_delete_them(console, api, weekly):
+    scheduled_id, group_name = weekly
+    page = console.open(make_token(api, VIEWER))
+    page.get_by_role("link", name="Scheduled jobs").click()
+    row = page.locator(f'tr[data-scheduled="{scheduled_id}"]')
+    expect(row).to_contain_text(group_name)
+    expect(row.get_by_role("listitem").first).to_be_visible()
+    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
