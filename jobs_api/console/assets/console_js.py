@@ -906,7 +906,7 @@ TEXT = r"""'use strict';
         if (!op.check()) first = first || op.value;
         if (!op.path.value.trim()) fail(op.path, op.pathError, `Enter the ${jobType === 'command' ? 'command' : 'property'} name.`);
       });
-      first = first || rollout.check() || (forRun && timing.check());
+      first = [first, rollout.check(), forRun && timing.check()].find(Boolean) || null;
       if (forRun && timing.scheduled() && devices.selection()) {
         devices.setError('A scheduled job runs on every device of its group: check "All devices in the group".');
         first = first || devices.focusTarget();

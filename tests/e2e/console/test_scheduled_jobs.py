@@ -113,7 +113,10 @@ def test_the_schedule_and_the_scheduled_jobs_page_by_keyboard_with_no_serious_ac
     expect(page.get_by_role("radio", name="Schedule")).to_be_checked()
     page.get_by_label("Repeat").select_option(label="Monthly")
     page.get_by_label("Ends").select_option(label="On a date")
+    page.get_by_role("checkbox", name="Send in batches").check()
     page.get_by_role("button", name="Schedule", exact=True).press("Enter")
+    expect(page.get_by_text("Enter how many devices (or what percentage of them) each batch holds.")).to_be_visible()
+    expect(page.get_by_label("Batch size", exact=True)).to_be_focused()  # the first field in error
     expect(page.get_by_text("Enter when the first run starts.")).to_be_visible()
     expect(page.get_by_text("Enter the last date with runs.")).to_be_visible()
     assert axe_violations(page) == [], "job form, schedule open, fields in error"
