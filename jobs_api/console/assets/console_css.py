@@ -91,6 +91,8 @@ fieldset.rollout { margin-top: 1rem; }
 .rollout .pair input { width: 8rem; }
 .rollout .pair select { width: auto; }
 .rollout .choice { margin: .3rem 0; }
+.rollout.types .choice { margin-right: 1.2rem; }
+.rollout .pair input[type^=date] { width: auto; }
 table.retries { width: auto; }
 table.retries td { padding: .15rem 1rem .15rem 0; border: 0; }
 table.retries input[type=number] { width: 5rem; }

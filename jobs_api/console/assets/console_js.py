@@ -1130,7 +1130,8 @@ TEXT = r"""'use strict';
         kit.field('ramp-counted', 'Counting', counted)));
     const rampOn = checkbox('ramp-on', 'Ramp up exponentially', Boolean(ramp), () => { rampBody.hidden = !rampOn.firstChild.checked; });
     const body = h('div', {class: 'rollout-body', hidden: !rate},
-      kit.field('rate-max', 'Devices per minute', max, 'The most devices started in a minute; with a ramp, the rate it grows to (optional).'),
+      h('div', {class: 'pair'}, kit.field('rate-max', 'Devices per minute', max,
+        'The most devices started in a minute; with a ramp, the rate it grows to (optional).')),
       rampOn, rampBody);
     const on = checkbox('rate-on', 'Rollout rate', Boolean(rate), () => { body.hidden = !on.firstChild.checked; });
     const ramped = () => rampOn.firstChild.checked;
