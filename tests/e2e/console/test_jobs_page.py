@@ -20,7 +20,6 @@ def test_running_jobs_come_first_then_filters_search_and_pages(console, api, hub
     wait_job(api, running_id, lambda found: found["status"] == "running", "to run")
     page = console.open(admin_token)
     expect(page.locator("table.jobs tbody tr").first).to_contain_text("Running")
-    screenshot(page, "jobs-page.png", full_page=False)  # with what the session's other tests left
     prefix = unique("Paged draft")
     for n in range(30):  # newer than the running job: the API lists them before it
         response = api.post("jobs", {"displayName": f"{prefix} {n:02d}", "group": group_id,
@@ -40,6 +39,8 @@ def test_running_jobs_come_first_then_filters_search_and_pages(console, api, hub
         page.get_by_role("button", name="Load more jobs").click()
         running_row = rows.filter(has_text=running_name)
         expect(running_row).to_have_count(1)
+        page.evaluate("window.scrollTo(0, 0)")  # Load more left the page at its foot
+        screenshot(page, "jobs-page.png", full_page=False)  # the running job first, then the others loaded
         statuses = [text.strip() for text in rows.locator("td:nth-child(2)").all_inner_texts()]
         first_other = next(i for i, status in enumerate(statuses) if status != "Running")
         assert first_other > 0 and all(status != "Running" for status in statuses[first_other:]), statuses
