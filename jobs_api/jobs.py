@@ -17,9 +17,8 @@ from datetime import datetime, timedelta, timezone
 from shared.collaborators import Collaborators
 from shared.domain import access, limits
 from shared.domain.devices import DevicePage, DeviceStatus, JobDevice
-from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, DeviceGroupNotFound, IllegalTransition,
-                                  InvalidField, JobNotFound, LimitReached)
-from shared.domain.groups import DeviceGroup
+from shared.domain.errors import (AlreadyExists, ConcurrencyConflict, IllegalTransition, InvalidField, JobNotFound,
+                                  LimitReached)
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.progress import Progress
 from shared.domain.rollout import RolloutBatch
@@ -27,7 +26,7 @@ from shared.messages import PlanRequest
 from shared.repositories.jobs import require_version
 from shared.repositories.tables import CHANGE_ATTEMPTS
 from jobs_api.models import DraftRequest, JobDefinition, JobPatch, JobView
-from jobs_api.targets import TargetRefused, require_subset_in_group, require_usable_group
+from jobs_api.targets import group_of, require_subset_in_group, require_usable_group
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +194,7 @@ def list_job_devices(job_id: str, status: str | None, page_size: int, token: str
 def require_runnable(job: Job, ctx: Collaborators) -> None:
     """Everything a run needs, checked before anything is written."""
     require_batches_for_threshold(job.batch, job.cancellation_threshold)
-    group = _group_of(job, ctx)
+    group = group_of(job, ctx.groups)
     require_usable_group(group, ctx.hub)
     if job.devices:
         require_subset_in_group(group, job.devices, ctx.hub)
@@ -242,13 +241,6 @@ def _existing(job_id: str, ctx: Collaborators) -> Job | None:
         return ctx.jobs.get(job_id)
     except JobNotFound:
         return None
-
-
-def _group_of(job: Job, ctx: Collaborators) -> DeviceGroup:
-    try:
-        return ctx.groups.get(job.group_id)
-    except DeviceGroupNotFound:
-        raise TargetRefused("group", f"Device group '{job.group_id}' was not found.", "DeviceGroupNotFound") from None
 
 
 def _request_planning(job: Job, request: PlanRequest, ctx: Collaborators, undo: Callable[[], object]) -> None:

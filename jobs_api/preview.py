@@ -28,15 +28,15 @@ from pydantic import Field
 
 from shared.collaborators import Collaborators
 from shared.domain.devices import DeviceErrorCode
-from shared.domain.errors import DeviceGroupNotFound, IllegalTransition, InvalidGroupFilter
+from shared.domain.errors import IllegalTransition, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE, MAX_ROLLOUT_RATE_PER_MINUTE
 from shared.domain.operations import Operation, OperationType
 from shared.domain.rollout import batch_size
-from shared.hub_gateway import INVALID_QUERY, METHOD_METER_BYTES, CallerThrottled, DeviceSummary, HubFailure
+from shared.hub_gateway import METHOD_METER_BYTES, DeviceSummary
 from jobs_api.models import ResponseModel
-from jobs_api.targets import HubBusy, HubUnavailable, TargetRefused
+from jobs_api.targets import TargetRefused, asked, group_of
 
 SUBSET_FIELDS = "deviceId, modelId, capabilities, connectionState"
 DISCONNECTED = "Disconnected"
@@ -285,7 +285,7 @@ def preview_job(job_id: str, ctx: Collaborators) -> JobPreview:
     if job.status is not JobStatus.DRAFT or job.deleting:
         raise IllegalTransition(f"job {job_id}", "being deleted" if job.deleting else job.status.value,
                                 "preview (only drafts are previewed; GET the job and its devices instead)")
-    group = _group_of(job, ctx)
+    group = group_of(job, ctx.groups)
     counts = _counts(job, group, _reads(ctx.hub))
     return _view(job, counts, HubQuotas.of(ctx.settings))
 
@@ -296,12 +296,12 @@ def _counts(job: Job, group: DeviceGroup, hub) -> TargetCounts:
     if job.devices:
         queries = [subset_query(list(job.devices[start:start + SUBSET_CHUNK]), SUBSET_FIELDS, group.hub_query)
                    for start in range(0, len(job.devices), SUBSET_CHUNK)]
-        return counts_of_subset(job.devices, _asked(lambda: list(hub.query_each(queries))), models)
+        return counts_of_subset(job.devices, asked(lambda: list(hub.query_each(queries)), "group"), models)
     queries = [_count_query("capabilities.iotEdge", "edge", condition)]
     if len(models) <= 1:
         sendable = [condition, "capabilities.iotEdge = false"] + [f"modelId = {_literal(model)}" for model in models]
         queries.append(_count_query("connectionState", "state", *sendable))
-    rows = _asked(lambda: hub.count_devices(queries))
+    rows = asked(lambda: hub.count_devices(queries), "group")
     return counts_of_group(rows[0], rows[1] if len(rows) > 1 else None)
 
 
@@ -327,29 +327,9 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _group_of(job: Job, ctx: Collaborators) -> DeviceGroup:
-    try:
-        return ctx.groups.get(job.group_id)
-    except DeviceGroupNotFound:
-        raise TargetRefused("group", f"Device group '{job.group_id}' was not found.", "DeviceGroupNotFound") from None
-
-
 def _reads(hub):
     """The gateway's reads view (the interactive share of the query budget); a stand-in hub as is."""
     return getattr(hub, "for_reads", None) or hub
-
-
-def _asked(question):
-    try:
-        return question()
-    except CallerThrottled as throttled:
-        raise HubBusy("IoT Hub's budget for such requests is spent for now.", throttled.retry_after) from None
-    except HubFailure as failure:
-        if failure.code == INVALID_QUERY:
-            raise TargetRefused("group", f"IoT Hub refused the group's filter: {failure.message}",
-                                "DeviceGroupCorrupted") from None
-        said = f"IoT Hub answered {failure.status}." if failure.status else "IoT Hub could not be reached."
-        raise HubUnavailable(said) from None
 
 
 _REASONS = (("not_in_group", "DeviceNotInGroup", True), ("edge", DeviceErrorCode.EDGE_NOT_SUPPORTED.value, False),

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator
 
-from shared.domain.errors import InvalidField, InvalidGroupFilter
+from shared.domain.errors import DeviceGroupNotFound, InvalidField, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
 from shared.domain.devices import DevicePage
 from shared.hub_gateway import INVALID_QUERY, CallerThrottled, DeviceSummary, HubFailure
@@ -47,7 +47,7 @@ def corruption_of(group: DeviceGroup, hub, for_job: bool = False) -> str | None:
         query = group.hub_query
     except InvalidGroupFilter as error:
         return f"The group's filter is no longer valid: {error.message}"
-    refusal = _asked(lambda: _view(hub, for_job).refusal_of(query))
+    refusal = asked(lambda: _view(hub, for_job).refusal_of(query))
     return f"IoT Hub refused the group's filter: {refusal}" if refusal else None
 
 
@@ -63,7 +63,7 @@ def local_corruption_of(group: DeviceGroup) -> str | None:
 def first_page(group: DeviceGroup, hub, page_size: int = 100, continuation: str | None = None) -> DevicePage:
     """One page of the group's devices; raises TargetRefused when IoT Hub refuses the query."""
     query = group.hub_query
-    return _asked(lambda: _view(hub, False).query_devices(query, continuation, page_size))
+    return asked(lambda: _view(hub, False).query_devices(query, continuation, page_size))
 
 
 def require_usable_group(group: DeviceGroup, hub) -> None:
@@ -87,7 +87,7 @@ def require_subset_in_group(group: DeviceGroup, device_ids: tuple[str, ...], hub
 def _subset_members(group: DeviceGroup, device_ids: tuple[str, ...], hub) -> list[DeviceSummary]:
     queries = [subset_query(list(device_ids[start:start + SUBSET_CHUNK]), hub_query=group.hub_query)
                for start in range(0, len(device_ids), SUBSET_CHUNK)]
-    return _asked(lambda: list(_view(hub, True).query_each(queries)))
+    return asked(lambda: list(_view(hub, True).query_each(queries)))
 
 
 def _view(hub, for_job: bool):
@@ -124,15 +124,24 @@ class _Direct:
         return None
 
 
-def _asked(question):
-    """The answer, or the API's view of why the hub gave none."""
+def group_of(job, groups) -> DeviceGroup:
+    """The job's device group; one that no longer exists refuses the job, naming `group`."""
+    try:
+        return groups.get(job.group_id)
+    except DeviceGroupNotFound:
+        raise TargetRefused("group", f"Device group '{job.group_id}' was not found.", "DeviceGroupNotFound") from None
+
+
+def asked(question, field: str = "filter"):
+    """The answer, or the API's view of why the hub gave none; a filter the hub refuses names
+    `field` (the group's `filter`, or a job's `group`)."""
     try:
         return question()
     except CallerThrottled as throttled:
         raise HubBusy("IoT Hub's budget for such requests is spent for now.", throttled.retry_after) from None
     except HubFailure as failure:
         if failure.code == INVALID_QUERY:
-            raise TargetRefused("filter", f"IoT Hub refused the group's filter: {failure.message}",
+            raise TargetRefused(field, f"IoT Hub refused the group's filter: {failure.message}",
                                 "DeviceGroupCorrupted") from None
         logger.warning("IoT Hub did not answer a caller's query: %s (%s)", failure.code, failure.message)
         said = f"IoT Hub answered {failure.status}." if failure.status else "IoT Hub could not be reached."
