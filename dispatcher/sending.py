@@ -370,7 +370,8 @@ def _send_all(job: Job, claimed: list[JobDevice],
               c: Collaborators) -> tuple[list[DeviceOutcome], list[str], bool]:
     """The outcomes of the devices started, the ids of those not started, and whether they
     were not started because the maintenance window closed (rather than a stop)."""
-    steps, retries, acknowledged = device_steps(job.operations), job.retry_policy, bool(acknowledged_operations(job.operations))
+    steps, retries = device_steps(job.operations), job.retry_policy
+    acknowledged = bool(acknowledged_operations(job.operations))
     status = JobStatusProbe(c.jobs, job, c.settings.dispatch_status_check_seconds, c.monotonic, c.clock)
 
     def send(row: JobDevice) -> DeviceOutcome | None:

@@ -136,13 +136,17 @@ class DispatchRequest(JobMessage):
 
     @classmethod
     def of(cls, job: Job, batch: DeviceBatch) -> "DispatchRequest":
-        return cls(job_id=job.id, incarnation=job.incarnation, first_device_id=batch.first_device_id,
-                   last_device_id=batch.last_device_id, size=batch.size)
+        return cls.of_range(job.id, job.incarnation, batch)
+
+    @classmethod
+    def of_range(cls, job_id: str, incarnation: str, batch: DeviceBatch,
+                 acknowledgements: bool = False) -> "DispatchRequest":
+        return cls(job_id=job_id, incarnation=incarnation, first_device_id=batch.first_device_id,
+                   last_device_id=batch.last_device_id, size=batch.size, acknowledgements=acknowledgements)
 
     @classmethod
     def check_acknowledgements(cls, job_id: str, incarnation: str, batch: DeviceBatch) -> "DispatchRequest":
-        return cls(job_id=job_id, incarnation=incarnation, first_device_id=batch.first_device_id,
-                   last_device_id=batch.last_device_id, size=batch.size, acknowledgements=True)
+        return cls.of_range(job_id, incarnation, batch, acknowledgements=True)
 
     @property
     def batch(self) -> DeviceBatch:

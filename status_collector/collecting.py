@@ -16,6 +16,7 @@ import math
 from datetime import datetime
 
 from shared.collaborators import Collaborators
+from shared.domain.acknowledgements import FIRST_LOOK_SECONDS
 from shared.domain.batching import batches_of
 from shared.domain.devices import DeviceOutcome
 from shared.domain.errors import JobNotFound
@@ -27,7 +28,6 @@ from shared.repositories.jobs import Decision, JobStore
 logger = logging.getLogger(__name__)
 
 _ENDABLE = (JobStatus.RUNNING, JobStatus.STOPPED)
-FIRST_LOOK_SECONDS = 5  # a device acknowledges a write within a few seconds when it is online
 
 
 def collect_outcomes(report: OutcomesReport, c: Collaborators) -> Progress | None:
@@ -59,9 +59,7 @@ def send_retries(report: OutcomesReport, retries: list[DeviceOutcome], c: Collab
     wait = {outcome.device_id: outcome.retry_in or 0 for outcome in retries}
     for batch in batches_of(sorted(wait)):
         delay = math.ceil(max(seconds for device_id, seconds in wait.items() if batch.contains(device_id)))
-        request = DispatchRequest(job_id=report.job_id, incarnation=report.incarnation,
-                                  first_device_id=batch.first_device_id, last_device_id=batch.last_device_id,
-                                  size=batch.size)
+        request = DispatchRequest.of_range(report.job_id, report.incarnation, batch)
         c.dispatch_queue.send(request.to_text(), delay_seconds=max(delay, 1))
     logger.info("job %s: %d devices to try again", report.job_id, len(retries))
 

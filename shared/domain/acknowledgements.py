@@ -17,6 +17,8 @@ from shared.domain.errors import InvalidField
 from shared.domain.operations import Operation, acknowledged
 
 _NOT_AN_ANSWER = (202, 203)
+FIRST_LOOK_SECONDS = 5  # an online device acknowledges a write within a few seconds
+LONGEST_LOOK_SECONDS = 60
 
 
 def validate_timeout(timeout: dict | None, operations: tuple[Operation, ...]) -> None:
@@ -61,7 +63,7 @@ def next_look_seconds(row: JobDevice, now: datetime, limit: timedelta) -> float:
     so far, 5 s to 60 s), and not after the deadline."""
     waited = (now - row.awaiting_since).total_seconds() if row.awaiting_since else 0
     left = limit.total_seconds() - waited
-    return max(1.0, min(60.0, max(5.0, waited / 4), left + 1))
+    return max(1.0, min(LONGEST_LOOK_SECONDS, max(FIRST_LOOK_SECONDS, waited / 4), left + 1))
 
 
 def _answer(reported: dict, operation: Operation) -> dict | None:
