@@ -562,25 +562,6 @@ TEXT = r"""'use strict';
     return `${slug || 'group'}-${randomId().slice(4, 10)}`;
   }
 
-  // A device group form's Save: the form's own checks, then `work` with Save disabled; a refusal
-  // is shown in words, the field it names marked and focused.
-  async function submitGroup(view, slot, fields, save, work) {
-    replace(slot);
-    fields.clear();
-    const invalid = fields.check();
-    if (invalid) return attention(slot, invalid);
-    save.disabled = true;
-    try {
-      await work();
-    } catch (error) {
-      if (!current(view)) return;
-      showError(slot, error);
-      (fields.show(error) || slot).focus();
-    } finally {
-      save.disabled = false;
-    }
-  }
-
   async function groupForm(view) {
     if (!state.mayEditGroups) {
       return page('New device group', h('p', {class: 'error', role: 'alert'}, 'Your role may read device groups but not create or change them.'));
@@ -592,11 +573,16 @@ TEXT = r"""'use strict';
       fields.element, h('div', {class: 'actions'}, save, h('a', {href: '#/groups', class: 'button quiet'}, 'Cancel')));
     page('New device group', slot, form);
 
-    function submit() {
-      return submitGroup(view, slot, fields, save, async () => {
-        const id = fields.id() || slugOf(fields.name());
-        const definition = fields.read();
-        if (!definition.description) delete definition.description;
+    async function submit() {
+      replace(slot);
+      fields.clear();
+      const invalid = fields.check();
+      if (invalid) return attention(slot, invalid);
+      const id = fields.id() || slugOf(fields.name());
+      const definition = fields.read();
+      if (!definition.description) delete definition.description;
+      save.disabled = true;
+      try {
         if (fields.id() && await exists(`deviceGroups/${encodeURIComponent(id)}`)) {
           throw new ApiError(409, {error: {target: 'deviceGroupId',
             message: 'a device group with this id exists already; choose another id or leave it empty.'}});
@@ -605,7 +591,13 @@ TEXT = r"""'use strict';
         state.groups = null;
         state.flash = 'Saved. These are the devices its query finds now.';
         go(`#/groups/${encodeURIComponent(id)}`);
-      });
+      } catch (error) {
+        if (!current(view)) return;
+        showError(slot, error);
+        (fields.show(error) || slot).focus();
+      } finally {
+        save.disabled = false;
+      }
     }
   }
 
@@ -649,9 +641,14 @@ TEXT = r"""'use strict';
     function editor() {
       const fields = groupFields(group);
       const save = h('button', {type: 'submit', class: 'primary'}, 'Save');
-      return h('form', {class: 'group-form', novalidate: true, onsubmit: (event) => {
+      return h('form', {class: 'group-form', novalidate: true, onsubmit: async (event) => {
         event.preventDefault();
-        return submitGroup(view, slot, fields, save, async () => {
+        replace(slot);
+        fields.clear();
+        const invalid = fields.check();
+        if (invalid) return attention(slot, invalid);
+        save.disabled = true;
+        try {
           group = await call('PATCH', path, fields.read(), {headers: {'If-Match': group.etag}});
           if (!current(view)) return;
           state.groups = null;
@@ -660,7 +657,13 @@ TEXT = r"""'use strict';
           replace(slot, h('p', {class: 'flash', role: 'status'}, 'Saved. The devices below are those its query finds now.'));
           showCorruption();
           await preview.reload(true);
-        });
+        } catch (error) {
+          if (!current(view)) return;
+          showError(slot, error);
+          (fields.show(error) || slot).focus();
+        } finally {
+          save.disabled = false;
+        }
       }},
         h('p', {class: 'help'}, `Group ID: ${group.id}`),
         fields.element,
