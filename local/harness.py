@@ -150,23 +150,31 @@ class Stack:
         self.azurite.stop()
 
 
-def add_devices(hub, count: int, tag: str, prefix: str = "bench") -> str:
-    """Create `count` simulated devices tagged `bench = tag`; returns the group filter for them."""
+def add_devices(hub, count: int, tag: str, prefix: str = "bench", show=None) -> str:
+    """Create `count` simulated devices tagged `bench = tag`; returns the group filter for them.
+    With `show` (e.g. print), a progress line every 10,000 devices and at the end."""
     from azure.iot.hub.models import ExportImportDevice
     manager = hub.registry_manager()
+    began = time.monotonic()
     for start in range(0, count, 100):
+        if show is not None and start and start % 10000 == 0:
+            show(f"\r  created {start:>7}/{count} devices ({start / (time.monotonic() - began):.0f}/s)",
+                 end="", flush=True)
         entries = [ExportImportDevice(id=f"{prefix}-{tag}-{n:06d}", import_mode="create", status="enabled",
                                       tags={"bench": tag}) for n in range(start, min(count, start + 100))]
         result = manager.bulk_create_or_update_devices(entries)
         if not result.is_successful:
             raise RuntimeError(f"creating devices failed: {result.errors[:3]}")
+    if show is not None:
+        show(f"\r  created {count:>7}/{count} devices in {time.monotonic() - began:.1f} s")
     return f"SELECT * FROM devices WHERE tags.bench = '{tag}'"
 
 
 def run_job(base_url: str, token: str, group_filter: str, data: list[dict], timeout: float = 1800,
-            show=print) -> tuple[dict, float, float]:
+            show=print, on_run=None, on_poll=None) -> tuple[dict, float, float]:
     """Make a group and a job over HTTP (as the caller whose API token is `token`), show its
-    progress twice a second until it ends.
+    progress twice a second until it ends. `on_run()` is called just before the run call (the
+    job's PUT), `on_poll(elapsed, job)` after each look at the job.
     Returns (the ended job, seconds from its creation to its end by its own timestamps, seconds
     until it was first seen running: its planning)."""
     import uuid
@@ -175,6 +183,8 @@ def run_job(base_url: str, token: str, group_filter: str, data: list[dict], time
     api = f"{base_url}/api"
     session.put(f"{api}/deviceGroups/g-{suffix}", json={"displayName": "bench", "filter": group_filter},
                 timeout=60).raise_for_status()
+    if on_run is not None:
+        on_run()
     started = time.monotonic()
     session.put(f"{api}/jobs/j-{suffix}", json={"displayName": "bench", "group": f"g-{suffix}", "data": data},
                 timeout=60).raise_for_status()
@@ -184,6 +194,8 @@ def run_job(base_url: str, token: str, group_filter: str, data: list[dict], time
         elapsed, progress = time.monotonic() - started, job["progress"]
         if planned_at is None and job["status"] != "pending":
             planned_at = elapsed
+        if on_poll is not None:
+            on_poll(elapsed, job)
         done = progress["completed"] + progress["failed"]
         show(f"\r  {elapsed:6.1f}s  {job['status']:<9} done {done:>6}/{progress['total']:<6} "
              f"running {progress['running']:>4}  {done / max(elapsed, 0.001):7.1f} devices/s", end="", flush=True)
@@ -194,3 +206,151 @@ def run_job(base_url: str, token: str, group_filter: str, data: list[dict], time
         if elapsed > timeout:
             raise TimeoutError(f"job still {job['status']} after {timeout} s")
         time.sleep(0.5)  # each look costs the dev host CPU that the job would use
+
+
+def _instant(text: str) -> float:
+    """A job timestamp (ISO 8601) as seconds since the epoch; naive means UTC."""
+    from datetime import timezone
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+class FirstCall:
+    """When the simulator first answered an SDK `operation` (`update_twin`, `invoke_device_method`)
+    with a 2xx beyond those it had counted at `start()`: the first device a job reached. A
+    background thread polls the control API's counters every `interval` s until it sees one (then
+    stops, so it costs the simulator nothing more). `mark()` (e.g. run_job's `on_run`) sets the
+    moment `seconds` counts from; `start()` sets it too."""
+
+    def __init__(self, hub, operation: str, interval: float = 0.05):
+        from local.iothub_sim.control_client import ControlClient
+        # Its own client: the control session of `hub` stays the caller's, on its own thread.
+        self.control = ControlClient(hub.control.base_url, hub.control.session.verify)
+        self.operation, self.interval = operation, interval
+        self.started = self.first = None
+        self._stop = None
+
+    def _answered(self) -> int:
+        statuses = self.control.counters().get(self.operation, {}).get("byStatus", {})
+        return sum(count for status, count in statuses.items() if str(status).startswith("2"))
+
+    def start(self) -> "FirstCall":
+        import threading
+        baseline, self._stop = self._answered(), threading.Event()
+        self.started, self.first = time.monotonic(), None
+
+        def poll():
+            while not self._stop.wait(self.interval):
+                if self._answered() > baseline:
+                    self.first = time.monotonic()
+                    return
+
+        threading.Thread(target=poll, name="first-call", daemon=True).start()
+        return self
+
+    def mark(self) -> None:
+        self.started = time.monotonic()
+
+    @property
+    def seconds(self) -> float | None:
+        """From the mark to the first call seen; None if none was seen (yet)."""
+        return None if self.first is None else self.first - self.started
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        self.control.close()
+
+
+def run_jobs(base_url: str, token: str, jobs: list[tuple[str, list[dict]]], timeout: float = 1800,
+             show=print, retry_for: float = 600) -> list[dict]:
+    """Run several jobs at once over HTTP: make each (group filter, data)'s group first, one after
+    another (IoT Hub checks each filter: a 429 or 503 is waited out by its Retry-After), then
+    every job's run call (its PUT) at the same moment, one thread each, then show their combined
+    progress every second until all ended. A run call answered with an error is a refusal: noted,
+    and, if it was a 429 or 503, made again after its Retry-After (for at most `retry_for` s).
+    Returns, per job in order: {"id", "job" (as it ended; None if it never ran), "seconds" (from
+    its first run call to its end, by the job's end time), "refusals" [(status, body)]}."""
+    import threading
+    import uuid
+    session = requests.Session()
+    session.headers["Authorization"] = token
+    api, suffix = f"{base_url}/api", uuid.uuid4().hex[:6]
+    results = [{"id": f"j-{suffix}-{index:02d}", "job": None, "seconds": None, "refusals": [], "first_call": None}
+               for index in range(len(jobs))]
+    for index, (group_filter, _) in enumerate(jobs):
+        show(f"\r  making device group {index + 1}/{len(jobs)} ...", end="", flush=True)
+        _retrying(lambda: session.put(f"{api}/deviceGroups/g-{suffix}-{index:02d}", timeout=60,
+                                      json={"displayName": "bench", "filter": group_filter}), retry_for).raise_for_status()
+    show("")
+    gate = threading.Barrier(len(jobs))
+
+    def start(index: int, data: list[dict]) -> None:
+        caller = requests.Session()
+        caller.headers["Authorization"] = token
+        result, body = results[index], {"displayName": "bench", "group": f"g-{suffix}-{index:02d}", "data": data}
+        gate.wait()
+        result["first_call"], deadline = time.time(), time.monotonic() + retry_for
+        while True:
+            response = caller.put(f"{api}/jobs/{result['id']}", json=body, timeout=60)
+            if response.ok:
+                result["ran"] = True
+                return
+            result["refusals"].append((response.status_code, response.text[:300]))
+            if response.status_code not in (429, 503) or time.monotonic() > deadline:
+                return
+            time.sleep(float(response.headers.get("Retry-After", "5")))
+
+    threads = [threading.Thread(target=start, args=(index, data)) for index, (_, data) in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    began = time.monotonic()
+    while True:
+        time.sleep(1)
+        for result in results:
+            if result.get("ran") and (result["job"] is None or result["job"]["status"] not in ENDED):
+                result["job"] = session.get(f"{api}/jobs/{result['id']}", timeout=60).json()
+                if result["job"]["status"] in ENDED:
+                    result["seconds"] = _instant(result["job"]["end"]) - result["first_call"]
+        looked = [result["job"] for result in results if result["job"] is not None]
+        done = sum(job["progress"]["completed"] + job["progress"]["failed"] for job in looked)
+        total = sum(job["progress"]["total"] for job in looked)
+        ended = sum(job["status"] in ENDED for job in looked)
+        elapsed = time.monotonic() - began
+        show(f"\r  {elapsed:6.1f}s  jobs ended {ended}/{len(jobs)}  done {done:>6}/{total:<6} "
+             f"{done / max(elapsed, 0.001):7.1f} devices/s", end="", flush=True)
+        starting = any(thread.is_alive() for thread in threads)
+        if not starting and all(result["job"] is None or result["job"]["status"] in ENDED for result in results):
+            show("")
+            return results
+        if elapsed > timeout:
+            raise TimeoutError(f"jobs still running after {timeout} s")
+
+
+ENDED = ("completed", "failed", "cancelled")
+
+
+def _retrying(request, retry_for: float):
+    """`request()` again while it answers 429 or 503, after its Retry-After, for at most `retry_for` s."""
+    deadline = time.monotonic() + retry_for
+    while True:
+        response = request()
+        if response.status_code not in (429, 503) or time.monotonic() > deadline:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "5")))
+
+
+def job_devices(base_url: str, token: str, job_id: str, status: str | None = None) -> list[dict]:
+    """A job's device rows through the API (`GET /api/jobs/{id}/devices`, every page), optionally of one status."""
+    session = requests.Session()
+    session.headers["Authorization"] = token
+    url, params, rows = f"{base_url}/api/jobs/{job_id}/devices", {"$top": "1000"}, []
+    if status:
+        params["status"] = status
+    while url:
+        response = session.get(url, params=params, timeout=60)
+        response.raise_for_status()
+        page = response.json()
+        rows.extend(page["value"])
+        url, params = page.get("nextLink"), None
+    return rows
