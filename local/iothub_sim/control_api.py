@@ -6,14 +6,15 @@ import time
 
 from .backend import HubBackend
 from .errors import ArgumentInvalid
+from .export_jobs import ImportExportJobs
 from .faults import FaultInjector
 from .throttling import Throttle
 from .wire import Call, Counters, Reply
 
 
 class ControlApi:
-    def __init__(self, backend: HubBackend, throttle: Throttle, faults: FaultInjector) -> None:
-        self.backend, self.throttle, self.faults = backend, throttle, faults
+    def __init__(self, backend: HubBackend, throttle: Throttle, faults: FaultInjector, jobs: ImportExportJobs) -> None:
+        self.backend, self.throttle, self.faults, self.jobs = backend, throttle, faults, jobs
         self.call_counters: Counters | None = None  # set by the server once the pipeline exists
 
     def health(self, call: Call) -> Reply:
@@ -24,9 +25,10 @@ class ControlApi:
         return Reply({"pid": os.getpid(), "cpuSeconds": times.user + times.system, "wallTime": time.time()})
 
     def reset(self, call: Call) -> Reply:
-        """Fleet, behaviour and throttling back to their start; logs, counters and faults cleared."""
+        """Fleet, behaviour and throttling back to their start; logs, counters, faults and jobs cleared."""
         self.backend.behaviour = self.backend.initial_behaviour
         self.backend.reset()
+        self.jobs.reset()
         self.faults.clear()
         self.throttle.reset()
         if self.call_counters is not None:
@@ -72,6 +74,17 @@ class ControlApi:
             self.backend.set_behaviour(device_id, changes)
         self.backend.behaviour = self.backend.behaviour.updated(changes)
         return Reply({"devices": len(self.backend.devices), **self.backend.behaviour.to_dict()})
+
+    def import_export_jobs(self, call: Call) -> Reply:
+        return Reply(self.jobs.summary())
+
+    def set_job_queue_seconds(self, call: Call) -> Reply:
+        """`{"queueSeconds": s}`: new import/export jobs stay enqueued this long before they run."""
+        seconds = float(call.json_object().get("queueSeconds", 0))
+        if seconds < 0:
+            raise ArgumentInvalid("queueSeconds must not be negative")
+        self.jobs.queue_seconds = seconds
+        return Reply(self.jobs.summary())
 
     def describe_device(self, call: Call) -> Reply:
         return Reply(self.backend.describe_device(call.params["id"]))

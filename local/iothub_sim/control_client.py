@@ -35,7 +35,7 @@ class ControlClient:
         return self._call("GET", "stats")
 
     def reset(self) -> None:
-        """Fleet, behaviour and throttling back to how the simulator started; logs, counters and faults cleared."""
+        """Fleet, behaviour and throttling back to how the simulator started; logs, counters, faults and jobs cleared."""
         self._call("POST", "reset")
 
     def set_online(self, device_id: str, online: bool = True) -> dict:
@@ -62,7 +62,7 @@ class ControlClient:
 
     def inject_fault(self, operation_class: str = "*", count: int = 1, status: int | None = None,
                      latency_ms: float = 0) -> dict:
-        """The next `count` calls of the class (registry, query, twinRead, twinUpdate, method, or *)
+        """The next `count` calls of the class (registry, query, twinRead, twinUpdate, method, jobs, or *)
         answer `status` (429, 500, 503) and/or wait `latency_ms` first."""
         body = {"operationClass": operation_class, "count": count, "status": status, "latencyMs": latency_ms}
         return self._call("POST", "faults", body)
@@ -83,6 +83,14 @@ class ControlClient:
 
     def throttle(self) -> dict:
         return self._call("GET", "throttle")
+
+    def import_export_jobs(self) -> dict:
+        """`{"created": n, "byStatus": {"completed": n, ...}, "queueSeconds": s}` since the last reset."""
+        return self._call("GET", "jobs")
+
+    def set_job_queue_seconds(self, seconds: float) -> dict:
+        """New import/export jobs stay `enqueued` this long before they run (0 after a reset)."""
+        return self._call("PUT", "jobs", {"queueSeconds": seconds})
 
     def close(self) -> None:
         self.session.close()

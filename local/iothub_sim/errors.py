@@ -44,8 +44,18 @@ class Forbidden(IotHubError):
     status, code_name, code_number = 403, "IotHubUnauthorizedAccess", 403000
 
 
+class JobQuotaExceeded(IotHubError):
+    """A second import/export job while one is enqueued or running (one per hub on every tier)."""
+
+    status, code_name, code_number = 403, "JobQuotaExceeded", 403001
+
+
 class DeviceNotFound(IotHubError):
     status, code_name, code_number = 404, "DeviceNotFound", 404001
+
+
+class JobNotFound(IotHubError):
+    status, code_name, code_number = 404, "JobNotFound", 404002
 
 
 class ModuleNotFound(IotHubError):

@@ -38,7 +38,17 @@ class SimulatorHandle:
         """A real `IoTHubRegistryManager` that trusts the simulator, with SDK retries off by default."""
         from azure.iot.hub import IoTHubRegistryManager
 
-        manager = IoTHubRegistryManager.from_connection_string(self.connection_string)
+        return self._trusting(IoTHubRegistryManager.from_connection_string(self.connection_string),
+                              keep_alive, retries, timeout)
+
+    def job_manager(self, keep_alive: bool = True, retries: int = 0, timeout: float = 700):
+        """A real `IoTHubJobManager` (import/export jobs), set up as `registry_manager`."""
+        from azure.iot.hub import IoTHubJobManager
+
+        return self._trusting(IoTHubJobManager.from_connection_string(self.connection_string),
+                              keep_alive, retries, timeout)
+
+    def _trusting(self, manager, keep_alive: bool, retries: int, timeout: float):
         manager.protocol.config.connection.verify = self.ca_bundle
         manager.protocol.config.connection.timeout = timeout
         manager.protocol.config.retry_policy.retries = retries

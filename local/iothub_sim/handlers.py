@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .backend import HubBackend, MethodCall
 from .errors import ArgumentInvalid, DeviceDefinedMultipleTimes, ModuleNotFound, TooManyDevices
+from .export_jobs import ImportExportJobs
 from .registry_import import BULK_LIMIT, import_devices
 from .twin_rules import check_method_name
 from .wire import Call, Reply
@@ -12,8 +13,8 @@ DEFAULT_LIST_TOP = 1000
 
 
 class HubHandlers:
-    def __init__(self, backend: HubBackend) -> None:
-        self.backend = backend
+    def __init__(self, backend: HubBackend, jobs: ImportExportJobs) -> None:
+        self.backend, self.jobs = backend, jobs
 
     # --- twins ---
 
@@ -101,6 +102,20 @@ class HubHandlers:
         if page.continuation:
             headers["x-ms-continuation"] = page.continuation
         return Reply(page.items, headers=headers)
+
+    # --- import/export jobs (IoTHubJobManager) ---
+
+    def create_import_export_job(self, call: Call) -> Reply:
+        return Reply(self.jobs.create(call.json_object()))
+
+    def get_import_export_jobs(self, call: Call) -> Reply:
+        return Reply(self.jobs.list_jobs())
+
+    def get_import_export_job(self, call: Call) -> Reply:
+        return Reply(self.jobs.get(call.params["id"]))
+
+    def cancel_import_export_job(self, call: Call) -> Reply:
+        return Reply(self.jobs.cancel(call.params["id"]))
 
 
 def _method_call(call: Call) -> MethodCall:

@@ -175,12 +175,28 @@ class Device:
             "parentScopes": [],
         }
 
-    def _authentication_dict(self) -> dict:
+    def _authentication_dict(self, keys: bool = True) -> dict:
         return {
-            "symmetricKey": {"primaryKey": self.primary_key, "secondaryKey": self.secondary_key},
+            "symmetricKey": {"primaryKey": self.primary_key if keys else None,
+                             "secondaryKey": self.secondary_key if keys else None},
             "x509Thumbprint": {"primaryThumbprint": None, "secondaryThumbprint": None},
             "type": self.auth_type,
         }
+
+    def to_export_dict(self, keys: bool) -> dict:
+        """One line of an export job's `devices.txt` (ExportImportDevice). IoT Hub writes the twin's
+        values without `$metadata`/`$version`, and neither `modelId` nor `parentScopes`."""
+        doc = {"id": self.device_id, "eTag": self.etag, "status": self.status}
+        if self.status_reason is not None:
+            doc["statusReason"] = self.status_reason
+        doc["authentication"] = self._authentication_dict(keys)
+        doc["twinETag"] = self.twin.etag
+        doc["tags"] = self.twin.tags
+        doc["properties"] = {"desired": self.twin.desired.values, "reported": self.twin.reported.values}
+        doc["capabilities"] = {"iotEdge": self.iot_edge}
+        if self.iot_edge:
+            doc["deviceScope"] = self.device_scope
+        return doc
 
     def to_twin_dict(self) -> dict:
         doc = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .errors import RouteNotFound
-from .throttling import METHOD, QUERY, REGISTRY, TWIN_READ, TWIN_UPDATE
+from .throttling import JOBS, METHOD, QUERY, REGISTRY, TWIN_READ, TWIN_UPDATE
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ HUB_ROUTES = [
     Route("DELETE", "devices/{id}/modules/{moduleId}", "delete_module", REGISTRY),
     Route("GET", "statistics/devices", "get_device_registry_statistics", REGISTRY),
     Route("GET", "statistics/service", "get_service_statistics", REGISTRY),
+    # Jobs operations are metered as IoT Hub lists them (create, update, list, delete); a job's get is not in that list.
+    Route("POST", "jobs/create", "create_import_export_job", JOBS),
+    Route("GET", "jobs", "get_import_export_jobs", JOBS),
+    Route("GET", "jobs/{id}", "get_import_export_job"),
+    Route("DELETE", "jobs/{id}", "cancel_import_export_job", JOBS),
 ]
 
 CONTROL_ROUTES = [
@@ -59,6 +64,8 @@ CONTROL_ROUTES = [
     Route("GET", "_sim/throttle", "get_throttle"),
     Route("PUT", "_sim/throttle", "set_throttle"),
     Route("PATCH", "_sim/behaviour", "set_fleet_behaviour"),
+    Route("GET", "_sim/jobs", "import_export_jobs"),
+    Route("PUT", "_sim/jobs", "set_job_queue_seconds"),
     Route("GET", "_sim/devices/{id}", "describe_device"),
     Route("PUT", "_sim/devices/{id}/connection", "set_connection"),
     Route("PATCH", "_sim/devices/{id}/behaviour", "set_device_behaviour"),

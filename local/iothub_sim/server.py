@@ -16,6 +16,7 @@ from .backend import HubBackend
 from .certs import ensure_policy_key, ensure_tls_files
 from .control_api import ControlApi
 from .devices import LatencyDistribution
+from .export_jobs import ImportExportJobs
 from .faults import FaultInjector
 from .fleet import default_behaviour
 from .handlers import HubHandlers
@@ -59,8 +60,9 @@ class Simulator:
             load_state(self.backend, Path(config.state_file))
         self.throttle = Throttle(config.sku, config.units)
         self.faults = FaultInjector()
-        self.control = ControlApi(self.backend, self.throttle, self.faults)
-        self.pipeline = Pipeline(HubHandlers(self.backend), self.control, SasVerifier({POLICY_NAME: self.policy_key}),
+        self.jobs = ImportExportJobs(self.backend)
+        self.control = ControlApi(self.backend, self.throttle, self.faults, self.jobs)
+        self.pipeline = Pipeline(HubHandlers(self.backend, self.jobs), self.control, SasVerifier({POLICY_NAME: self.policy_key}),
                                  self.throttle, self.faults, Router(HUB_ROUTES), Router(CONTROL_ROUTES))
         self.control.call_counters = self.pipeline.counters
         self.port = 0
@@ -91,6 +93,7 @@ class Simulator:
         return context
 
     async def stop(self) -> None:
+        self.jobs.cancel_all()  # their writer threads read the registry through this loop, which is about to close
         if self._autosave is not None:
             self._autosave.cancel()
         if self._runner is not None:

@@ -1,7 +1,7 @@
 """IoT Hub throttling: one token bucket per operation class, sized from the published SKU table.
 
-Limits quoted per minute (registry, queries) get a bucket of one minute's calls; limits quoted per
-second (twin reads/updates, methods) get a bucket of one second's calls. A full bucket of size X
+Limits quoted per minute (registry, queries, jobs operations) get a bucket of one minute's calls;
+limits quoted per second (twin reads/updates, methods) get a bucket of one second's calls. A full bucket of size X
 lets X immediate calls through and rejects call X+1 with 429 (no Retry-After), which keeps tests
 count-based rather than timing-based.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from .errors import ArgumentInvalid, ThrottlingException
 
 REGISTRY, QUERY, TWIN_READ, TWIN_UPDATE, METHOD = "registry", "query", "twinRead", "twinUpdate", "method"
-OPERATION_CLASSES = (REGISTRY, QUERY, TWIN_READ, TWIN_UPDATE, METHOD)
+JOBS = "jobs"
+OPERATION_CLASSES = (REGISTRY, QUERY, TWIN_READ, TWIN_UPDATE, METHOD, JOBS)
 METHOD_METER_BYTES = 4096
 
 
@@ -49,7 +50,7 @@ def sku_buckets(sku: str, units: int) -> dict[str, TokenBucket]:
     """Buckets for IoT Hub's published per-SKU, per-unit limits (see iothub-wire.md, throttling)."""
     if sku == "none":
         return {}
-    per_minute = {"S1": (100, 20), "S2": (100, 20), "S3": (5000, 1000)}
+    per_minute = {"S1": (100, 20, 100), "S2": (100, 20, 100), "S3": (5000, 1000, 5000)}
     per_second = {
         "S1": (100, 50, 40 * units),
         "S2": (max(100, 10 * units), max(50, 5 * units), 120 * units),
@@ -57,7 +58,7 @@ def sku_buckets(sku: str, units: int) -> dict[str, TokenBucket]:
     }
     if sku not in per_minute:
         raise ValueError(f"unknown SKU {sku!r} (S1, S2, S3 or none)")
-    registry, query = (n * units for n in per_minute[sku])
+    registry, query, jobs = (n * units for n in per_minute[sku])
     twin_read, twin_update, method = per_second[sku]
     return {
         REGISTRY: TokenBucket(registry, registry / 60),
@@ -65,6 +66,7 @@ def sku_buckets(sku: str, units: int) -> dict[str, TokenBucket]:
         TWIN_READ: TokenBucket(twin_read, twin_read),
         TWIN_UPDATE: TokenBucket(twin_update, twin_update),
         METHOD: TokenBucket(method, method),
+        JOBS: TokenBucket(jobs, jobs / 60),
     }
 
 
