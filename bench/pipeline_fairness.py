@@ -11,6 +11,8 @@ Retry-After), then every job's run call (its PUT) at once, one thread each. Prin
 - Jain's fairness index over the per-job devices/s, (Σx)² / (n·Σx²) (target >= 0.9);
 - the sum of the per-job rates and all devices ÷ the span from the first run call to the last
   end, against S1's 50 twin updates/s;
+- time from the run calls to the first device reached, of any job (the simulator's first
+  answered twin update, its counters polled every 50 ms);
 - 429s the hub answered (absorbed by the app), per SDK operation (the simulator's counters);
 - devices failed by throttling: rows of the jobs failed with error code Throttled, read through
   `GET /api/jobs/{id}/devices?status=failed` (target 0), and the other failures by code;
@@ -23,7 +25,7 @@ import argparse
 from collections import Counter
 
 from bench._sku import pacing, quotas, throttled_429s
-from local.harness import Stack, add_devices, job_devices, run_jobs
+from local.harness import FirstCall, Stack, add_devices, job_devices, run_jobs
 
 THROTTLED = "Throttled"  # shared.domain.devices.DeviceErrorCode.THROTTLED
 
@@ -49,7 +51,12 @@ def main() -> None:
         before = stack.hub.control.counters()
         print(f"{args.jobs} property jobs of {args.devices} devices, run at once:", flush=True)
         data = [{"type": "property", "path": "fanSpeed", "value": 4}]
-        results = run_jobs(stack.host.base_url, stack.admin_token, [(group, data) for group in groups])
+        first = FirstCall(stack.hub, "update_twin").start()
+        try:
+            results = run_jobs(stack.host.base_url, stack.admin_token, [(group, data) for group in groups],
+                               on_run=first.mark)
+        finally:
+            first.stop()
         after = stack.hub.control.counters()
         rates, failures, refused = [], Counter(), []
         for index, result in enumerate(results):
@@ -79,6 +86,8 @@ def main() -> None:
         print(f"all jobs: {devices} devices in {span:.1f} s from the first run call to the last end = "
               f"{devices / max(span, 0.001):.1f} devices/s ÷ {limit:g}/s = {devices / max(span, 0.001) / limit:.2f}; "
               f"sum of per-job rates {sum(rates):.1f} devices/s")
+        print("first device reached (of any job): " + ("none seen" if first.seconds is None else
+                                                       f"{first.seconds:.2f} s") + " after the run calls")
         print(f"429s absorbed: {sum(throttled.values())} {throttled or ''}")
         print(f"devices failed by throttling (errorCode {THROTTLED}): {failures.get(THROTTLED, 0)} (target 0)"
               + (f"; all failures by code {dict(failures)}" if failures else ""))

@@ -263,14 +263,15 @@ class FirstCall:
 
 
 def run_jobs(base_url: str, token: str, jobs: list[tuple[str, list[dict]]], timeout: float = 1800,
-             show=print, retry_for: float = 600) -> list[dict]:
+             show=print, retry_for: float = 600, on_run=None) -> list[dict]:
     """Run several jobs at once over HTTP: make each (group filter, data)'s group first, one after
     another (IoT Hub checks each filter: a 429 or 503 is waited out by its Retry-After), then
     every job's run call (its PUT) at the same moment, one thread each, then show their combined
     progress every second until all ended. A run call answered with an error is a refusal: noted,
     and, if it was a 429 or 503, made again after its Retry-After (for at most `retry_for` s).
     Returns, per job in order: {"id", "job" (as it ended; None if it never ran), "seconds" (from
-    its first run call to its end, by the job's end time), "refusals" [(status, body)]}."""
+    its first run call to its end, by the job's end time), "refusals" [(status, body)]}.
+    `on_run()` is called once, at the moment the run calls are made."""
     import threading
     import uuid
     session = requests.Session()
@@ -278,11 +279,12 @@ def run_jobs(base_url: str, token: str, jobs: list[tuple[str, list[dict]]], time
     api, suffix = f"{base_url}/api", uuid.uuid4().hex[:6]
     results = [{"id": f"j-{suffix}-{index:02d}", "job": None, "seconds": None, "refusals": [], "first_call": None}
                for index in range(len(jobs))]
+    making = time.monotonic()
     for index, (group_filter, _) in enumerate(jobs):
         show(f"\r  making device group {index + 1}/{len(jobs)} ...", end="", flush=True)
         _retrying(lambda: session.put(f"{api}/deviceGroups/g-{suffix}-{index:02d}", timeout=60,
                                       json={"displayName": "bench", "filter": group_filter}), retry_for).raise_for_status()
-    show("")
+    show(f"\r  made {len(jobs)} device groups in {time.monotonic() - making:.1f} s")
     gate = threading.Barrier(len(jobs))
 
     def start(index: int, data: list[dict]) -> None:
@@ -290,6 +292,8 @@ def run_jobs(base_url: str, token: str, jobs: list[tuple[str, list[dict]]], time
         caller.headers["Authorization"] = token
         result, body = results[index], {"displayName": "bench", "group": f"g-{suffix}-{index:02d}", "data": data}
         gate.wait()
+        if index == 0 and on_run is not None:
+            on_run()
         result["first_call"], deadline = time.time(), time.monotonic() + retry_for
         while True:
             response = caller.put(f"{api}/jobs/{result['id']}", json=body, timeout=60)
