@@ -1,6 +1,9 @@
 """Plan a job (queue `jobs-plan`): resolve its targets page by page, write one `pending` row per
 device, then enqueue one dispatch message per batch of the pending devices.
 
+- A group's devices come from an export of the hub's registry where they can (see
+  export_planning.py: one jobs operation, and sending starts with the first page); otherwise,
+  and for reruns and explicit subsets, from twin queries as below.
 - Memory stays flat: one hub page (100 devices) at a time; batches are cut afterwards from the
   stored rows (`pending_batches`), so a batch never overlaps another, whatever order the hub
   pages came in. A group that takes longer than PLAN_SECONDS_PER_INVOCATION to page through
@@ -40,6 +43,7 @@ from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceErrorCode, DeviceOutcome, DeviceStatus
 from shared.domain.errors import DeviceGroupNotFound, InvalidGroupFilter, JobNotFound
 from shared.domain.groups import SUBSET_CHUNK, selecting, subset_query
+from shared.domain.hub_quotas import HubQuotas, fair_share_delay
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
@@ -50,6 +54,9 @@ from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanReque
 from shared.repositories.jobs import JobChange
 
 from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
+from dispatcher.export_planning import (dispatch_page, end_planning, export_condition, export_possible,
+                                        export_written, matching_targets, pages_of, start_export,
+                                        start_while_planning)
 from dispatcher.sending import MAX_WAIT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -77,14 +84,26 @@ def _plan(job: Job, request: PlanRequest, c: Collaborators) -> None:
     if job.status is JobStatus.PENDING:
         if cleared := c.job_devices.clear_other_incarnation(job.id, job.incarnation):
             logger.warning("job %s: %d rows of an earlier job with this id deleted before planning", job.id, cleared)
-        plan_targets(job, None, c)
+        plan_targets(job, None, c, export_asked_at=request.asked_at)
+    elif job.status is JobStatus.RUNNING and job.planning:
+        plan_targets(job, None, c, export_asked_at=request.asked_at)  # asked again by the watchdog
     elif job.status is JobStatus.RUNNING:
         dispatch_pending(job, c, watch=False)  # a redelivered plan message: batch what is still pending
 
 
 def _continue(job: Job, request: PlanRequest, c: Collaborators) -> None:
-    if job.status is JobStatus.PENDING:
+    if _planning_now(job):
         plan_targets(job, request.continuation, c)
+
+
+def _exported(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    if not _planning_now(job):
+        return  # stopped or deleted meanwhile: a resume plans it anew
+    written = export_written(request, job, c)
+    if written:
+        plan_from_export(job, request, c)
+    elif written is False:
+        plan_targets(job, None, c, by_queries=True)
 
 
 def _dispatch_more(job: Job, request: PlanRequest, c: Collaborators) -> None:
@@ -123,7 +142,10 @@ def _next_batch(job: Job, request: PlanRequest, c: Collaborators) -> None:
         dispatch_pending(job, c, watch=False)
 
 
-def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
+def plan_targets(job: Job, continuation: str | None, c: Collaborators, by_queries: bool = False,
+                 export_asked_at: datetime | None = None) -> None:
+    if continuation is None and not by_queries and _plan_by_export(job, c, export_asked_at):
+        return
     pages = _target_pages(job, continuation, c)
     if pages is None:
         return
@@ -138,6 +160,65 @@ def plan_targets(job: Job, continuation: str | None, c: Collaborators) -> None:
         if c.monotonic() >= deadline:
             c.plan_queue.send(PlanRequest.continuing(job, following).to_text())
             return
+
+
+def _plan_by_export(job: Job, c: Collaborators, asked_at: datetime | None) -> bool:
+    """Whether planning goes by a registry export (see export_planning), or is over (the job failed)."""
+    if not export_possible(job, c):
+        return False
+    query = _group_query(job, c)
+    if query is None:
+        return True  # the group is gone or corrupted: the job failed
+    return export_condition(query) is not None and start_export(job, c, asked_at)
+
+
+def plan_from_export(job: Job, request: PlanRequest, c: Collaborators) -> None:
+    """The group's devices from the written export, a page at a time in id order. A job without
+    rollout batches or rate starts with its first page and sends each page as it is written."""
+    query = _group_query(job, c)
+    if query is None:
+        return
+    condition = export_condition(query)
+    if condition is None:  # the group's filter changed since the export was asked for
+        plan_targets(job, None, c, by_queries=True)
+        return
+    ids, refused, earlier = matching_targets(c.registry_exports.lines(request.export_blob), condition, job,
+                                             request.after, refusal)
+    paced_from, quotas = request.since or c.clock(), HubQuotas.of(c.settings)  # since: the first page's sending
+    sends_while_planning = not job.batch and job.rollout_rate is None
+    replanned = request.replanned if request.after is not None else c.job_devices.get_progress(job.id).total > 0
+    deadline = c.monotonic() + c.settings.plan_seconds_per_invocation
+    logger.info("job %s: %d devices of the registry export match the group", job.id, len(ids))
+    for index, page in enumerate(pages_of(ids, PAGE_SIZE)):
+        stored = _planning_job(job, c)
+        if stored is None:
+            return  # stopped or being deleted meanwhile: a resume plans it anew
+        _add_page(job, page, refused, c)
+        if sends_while_planning:
+            if stored.status is JobStatus.PENDING and (started := start_while_planning(job, c)).changed:
+                _send_watch(started.after, None, c)
+            due = fair_share_delay(earlier + index * PAGE_SIZE, job.operations, quotas)
+            dispatch_page(job, page, max(0.0, due - (c.clock() - paced_from).total_seconds()), c)
+        if c.monotonic() >= deadline and page[-1] != ids[-1]:
+            carry_on = {"after": page[-1], "replanned": replanned, "since": paced_from}
+            c.plan_queue.send(request.model_copy(update=carry_on).to_text())
+            return
+    stored = _planning_job(job, c)
+    if stored is None:
+        return
+    c.registry_exports.delete(request.export_blob)
+    if stored.planning:
+        end_planning(job, replanned, c, dispatch_pending)
+    else:
+        _finish_planning(job, c)
+
+
+def _add_page(job: Job, page: list[str], refused: dict[str, DeviceOutcome], c: Collaborators) -> None:
+    now = c.clock()
+    c.job_devices.add_pending(job.id, page, now, job.incarnation)
+    outcomes = [refused[device_id] for device_id in page if device_id in refused]
+    if outcomes:  # a replayed page changes nothing: the rows are final
+        c.job_devices.record_outcomes(job.id, outcomes, now, job.incarnation)
 
 
 def replan_resumed(job: Job, request: PlanRequest, c: Collaborators) -> None:
@@ -172,6 +253,8 @@ def watch_job(job: Job, request: PlanRequest, c: Collaborators) -> None:
         logger.warning("job %s made no progress for %s s; recovering it", job.id, c.settings.dispatch_stall_seconds)
         resolve_all_leftovers(job, c)
         dispatch_pending(job, c, watch=False)
+        if job.planning:  # started while it planned, and its planning stopped moving too
+            c.plan_queue.send(PlanRequest.plan(job).to_text())
     _send_watch(job, progress, c)
 
 
@@ -219,12 +302,15 @@ def dispatch_pending(job: Job, c: Collaborators, watch: bool = True, after: str 
 
 
 def _dispatch_all(job: Job, c: Collaborators, after: str | None) -> int:
-    sent, deadline = 0, c.monotonic() + c.settings.plan_seconds_per_invocation
+    """Each batch visible at the job's fair share of the hub (fair_share_delay)."""
+    sent, devices, deadline = 0, 0, c.monotonic() + c.settings.plan_seconds_per_invocation
     rollout = c.job_devices.get_progress(job.id).rollout if job.batch else None
     through = rollout.last_device_id if rollout else None  # only the active rollout batch
+    quotas = HubQuotas.of(c.settings)
     for batch in c.job_devices.pending_batches(job.id, after=after, through=through):
-        c.dispatch_queue.send(DispatchRequest.of(job, batch).to_text())
-        sent += 1
+        delay = fair_share_delay(devices, job.operations, quotas)
+        c.dispatch_queue.send(DispatchRequest.of(job, batch).to_text(), delay_seconds=delay)
+        sent, devices = sent + 1, devices + batch.size
         if c.monotonic() >= deadline:
             c.plan_queue.send(PlanRequest.dispatch_more(job, batch.last_device_id).to_text())
             break
@@ -380,18 +466,31 @@ def _add_targets(job: Job, device_ids: list[str], found: list[DeviceSummary], c:
 
 
 def _still_planned(job: Job, c: Collaborators) -> bool:
-    """Is this incarnation of the job still pending (read again before each page)?"""
+    return _planning_job(job, c) is not None
+
+
+def _planning_job(job: Job, c: Collaborators) -> Job | None:
+    """This incarnation of the job as stored, if it is still being planned (read again before
+    each page): pending, or running while it plans."""
     try:
         stored = c.jobs.get(job.id)
     except JobNotFound:
-        return False
-    return stored.incarnation == job.incarnation and stored.status is JobStatus.PENDING and not stored.deleting
+        return None
+    return stored if stored.incarnation == job.incarnation and _planning_now(stored) else None
+
+
+def _planning_now(job: Job) -> bool:
+    return not job.deleting and (job.status is JobStatus.PENDING or (job.status is JobStatus.RUNNING and job.planning))
 
 
 def _finish_planning(job: Job, c: Collaborators) -> None:
     progress = c.job_devices.get_progress(job.id)
     if progress.total == 0:
         _change(job, c, JobAction.FINISH, lambda j, now: _end_empty(j, progress, now))
+        return
+    stored = _planning_job(job, c)
+    if stored is not None and stored.planning:  # running already (planned again by queries)
+        end_planning(job, True, c, dispatch_pending)
         return
     if job.batch:
         _cut_rollout(job, progress, c)
@@ -457,4 +556,5 @@ def _same_time(first: datetime | None, second: datetime | None) -> bool:
 
 
 _BY_KIND = {PlanKind.PLAN: _plan, PlanKind.CONTINUE: _continue, PlanKind.DISPATCH_MORE: _dispatch_more,
-            PlanKind.RESUME: replan_resumed, PlanKind.WATCH: watch_job, PlanKind.NEXT_BATCH: _next_batch}
+            PlanKind.RESUME: replan_resumed, PlanKind.WATCH: watch_job, PlanKind.NEXT_BATCH: _next_batch,
+            PlanKind.EXPORTED: _exported}

@@ -133,6 +133,9 @@ param planSecondsPerInvocation int = 120
 @maxValue(86400)
 param dispatchStallSeconds int = 900
 
+@description('PLAN_FROM_REGISTRY_EXPORT: plan groups from an export of the hub\'s registry (one jobs operation) instead of twin queries.')
+param planFromRegistryExport bool = true
+
 // What one app holds at most: see the Configuration table of the project README.
 @description('MAX_ACTIVE_JOBS: jobs pending, running or stopped at once; one more is refused (0: no limit).')
 @minValue(0)
@@ -253,6 +256,7 @@ var queueNames = [
 ]
 var blobContainerNames = [
   'job-history'
+  'registry-exports'
 ]
 // Flex Consumption keeps the published package here (functionAppConfig.deployment.storage).
 var deploymentContainerName = 'app-package'
@@ -345,6 +349,35 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
     publicAccess: 'None'
   }
 }]
+
+// Registry exports are read once by planning, which deletes them; any left behind (a job
+// deleted while it planned) go after a day.
+resource exportsLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'registry-exports-after-a-day'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [ 'blockBlob', 'appendBlob' ]
+              prefixMatch: [ 'registry-exports/' ]
+            }
+            actions: {
+              baseBlob: {
+                delete: { daysAfterCreationGreaterThan: 1 }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
 
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
@@ -632,6 +665,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'DISPATCH_STALL_SECONDS'
           value: string(dispatchStallSeconds)
+        }
+        {
+          name: 'PLAN_FROM_REGISTRY_EXPORT'
+          value: string(planFromRegistryExport)
         }
         {
           name: 'JOB_HISTORY_RETENTION_DAYS'

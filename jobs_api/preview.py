@@ -17,7 +17,6 @@ planning, then a device whose model is not an operation's `target`.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -32,9 +31,10 @@ from shared.domain.errors import IllegalTransition, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE, MAX_ROLLOUT_RATE_PER_MINUTE
-from shared.domain.operations import Operation, OperationType
+from shared.domain.operations import Operation
 from shared.domain.rollout import batch_size
-from shared.hub_gateway import METHOD_METER_BYTES, DeviceSummary
+from shared.domain.hub_quotas import HubQuotas, hub_pace
+from shared.hub_gateway import DeviceSummary
 from jobs_api.models import ResponseModel
 from jobs_api.targets import TargetRefused, asked, group_of
 
@@ -126,50 +126,12 @@ def batch_plan(batch: dict[str, Any] | None, planned: int) -> BatchPlan | None:
 
 
 @dataclass(frozen=True)
-class HubQuotas:
-    """The hub's limits this app paces under (0: not paced), and the part of the query budget
-    planning may spend at once (what the reads' share leaves)."""
-    twin_updates_per_second: float
-    method_units_per_second: float
-    queries_per_minute: float
-    planning_share: float = 0.75
-
-    @classmethod
-    def of(cls, settings) -> "HubQuotas":
-        return cls(settings.hub_twin_updates_per_second, settings.hub_method_units_per_second,
-                   settings.hub_queries_per_minute, 1 - settings.hub_interactive_query_percent / 100)
-
-
-@dataclass(frozen=True)
 class Estimate:
     seconds: float
     planning_seconds: float
     sending_seconds: float
     devices_per_minute: float | None  # the pace that bounds sending; None when nothing does
     limited_by: str | None  # twinUpdates, directMethods, rolloutRate, or None
-
-
-def hub_cost(operations: Iterable[Operation]) -> tuple[int, int]:
-    """Per device: twin updates, and direct-method units (4 KB of payload each, at least one)."""
-    updates = units = 0
-    for operation in operations:
-        if operation.type is OperationType.COMMAND:
-            units += max(1, math.ceil(len(json.dumps(operation.value)) / METHOD_METER_BYTES))
-        else:
-            updates += 1
-    return updates, units
-
-
-def hub_pace(operations: Iterable[Operation], quotas: HubQuotas) -> tuple[float | None, str | None]:
-    """Devices a minute the hub's quotas allow, and which quota it is; None when none applies.
-    Twin updates and methods are paced apart, so the slower of the two bounds the job."""
-    updates, units = hub_cost(operations)
-    paces = [(60 * quotas.twin_updates_per_second / updates, "twinUpdates")
-             if updates and quotas.twin_updates_per_second else None,
-             (60 * quotas.method_units_per_second / units, "directMethods")
-             if units and quotas.method_units_per_second else None]
-    paces = [pace for pace in paces if pace]
-    return min(paces) if paces else (None, None)
 
 
 def planning_queries(counts: TargetCounts) -> int:

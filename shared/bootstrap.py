@@ -24,7 +24,7 @@ from functools import cached_property, lru_cache
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
-from azure.iot.hub import IoTHubRegistryManager
+from azure.iot.hub import IoTHubJobManager, IoTHubRegistryManager
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import LinearRetry, QueueClient, TextBase64EncodePolicy
 
@@ -38,6 +38,7 @@ from shared.hub_gateway import HubGateway, HubLimits, RetryPolicy
 from shared.job_archive import JobArchive
 from shared.pacing import OneWriterPerJob, SenderCount
 from shared.queues import MessageQueue
+from shared.registry_exports import RegistryExports
 from shared.repositories import (DeviceGroupRepository, HubSenderRepository, JobDeviceRepository, JobRepository,
                                  ScheduledJobRepository, ensure_tables)
 from shared.repositories.access import ApiTokenRepository, UserRepository
@@ -82,6 +83,7 @@ class Services:
             hub=_BuiltOnFirstUse(lambda: self.hub),
             plan_queue=self.queue(PLAN_QUEUE), dispatch_queue=self.queue(DISPATCH_QUEUE),
             outcomes_queue=self.queue(OUTCOMES_QUEUE), archive=_BuiltOnFirstUse(lambda: self.archive),
+            registry_exports=_BuiltOnFirstUse(lambda: self.registry_exports),
             audit_log=AuditLog(self.tables),  # the retention timer purges it
             devices_pool=ThreadPoolExecutor(self.settings.dispatch_concurrency, thread_name_prefix="device"),
             settings=self.settings, host=self.host)
@@ -165,6 +167,12 @@ class Services:
         return archive
 
     @cached_property
+    def registry_exports(self) -> RegistryExports:
+        exports = RegistryExports(self.blobs)
+        exports.ensure_container()
+        return exports
+
+    @cached_property
     def api_archive(self) -> JobArchive:
         self.archive  # the container is made sure of once
         return JobArchive.in_blob_storage(self._blob_service(**_quick_storage_options()))
@@ -226,6 +234,20 @@ class Services:
         answer within the deadline is as good as down to the caller."""
         return self._registry_manager(self.settings.hub_interactive_deadline_seconds)
 
+    @cached_property
+    def job_manager(self) -> IoTHubJobManager:
+        """Import/export jobs: the registry exports planning reads."""
+        if self.settings.iothub_connection_string:
+            manager = IoTHubJobManager.from_connection_string(self.settings.iothub_connection_string)
+        elif self.settings.iothub_host_name:
+            manager = IoTHubJobManager.from_token_credential(self.settings.iothub_host_name, self.credential)
+        else:
+            raise ConfigurationError("Set IOTHUB_CONNECTION_STRING or IOTHUB_HOST_NAME to reach IoT Hub.")
+        manager.protocol.config.keep_alive = True
+        manager.protocol.config.connection.timeout = HUB_READ_TIMEOUT_SECONDS
+        manager.protocol.config.retry_policy.retries = 0  # the gateway owns retries
+        return manager
+
     def _registry_manager(self, timeout: float) -> IoTHubRegistryManager:
         if self.settings.iothub_connection_string:
             manager = IoTHubRegistryManager.from_connection_string(self.settings.iothub_connection_string)
@@ -254,7 +276,8 @@ class Services:
         senders = SenderCount(_BuiltOnFirstUse(lambda: self.hub_senders))
         return HubGateway(self.registry_manager, limits, retry, senders=senders,
                           interactive_manager=_BuiltOnFirstUse(lambda: self.interactive_registry_manager),
-                          interactive_retry=interactive, verdict_seconds=settings.group_check_cache_seconds)
+                          interactive_retry=interactive, verdict_seconds=settings.group_check_cache_seconds,
+                          job_manager=_BuiltOnFirstUse(lambda: self.job_manager))
 
     # Identity
 

@@ -18,8 +18,9 @@ from shared.domain.access import Caller
 from shared.domain.devices import DevicePage
 from shared.domain.groups import DeviceGroup
 from shared.host_config import HostConfig
-from shared.hub_gateway import DeviceSummary, MethodResult
+from shared.hub_gateway import DeviceSummary, ExportState, MethodResult
 from shared.job_archive import JobArchive
+from shared.registry_exports import RegistryExports
 from shared.repositories.access import ApiTokenStore, UserStore
 from shared.repositories.audit_log import AuditLogStore
 from shared.repositories.job_devices import AbstractJobDeviceRepository
@@ -47,6 +48,8 @@ class Hub(Protocol):
     def patch_tags(self, device_id: str, tags: dict) -> None: ...
     def invoke_method(self, device_id: str, method_name: str, payload: object = None, response_timeout: int = 30,
                       connect_timeout: int = 0) -> MethodResult: ...
+    def export_devices(self, container_url: str, blob_name: str) -> str: ...
+    def export_state(self, job_id: str) -> ExportState: ...
 
 
 class MessageSender(Protocol):
@@ -76,6 +79,7 @@ class Collaborators:
     dispatch_queue: MessageSender
     outcomes_queue: MessageSender
     archive: JobArchive | None = None  # jobs purged after the history window
+    registry_exports: RegistryExports | None = None  # where IoT Hub exports its registry for planning
     scheduled_jobs: ScheduledJobStore | None = None  # IoT Central's scheduled jobs; the scheduler starts their runs
     # Access (the HTTP API's): API tokens, role assignments, the audit log.
     api_tokens: ApiTokenStore | None = None

@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 
 import requests
 from azure.core.exceptions import DeserializationError
-from azure.iot.hub.models import CloudToDeviceMethod, QuerySpecification, Twin, TwinProperties
+from azure.iot.hub.models import CloudToDeviceMethod, JobProperties, QuerySpecification, Twin, TwinProperties
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared.domain.devices import DeviceErrorCode, DevicePage
+from shared.domain.hub_quotas import METHOD_METER_BYTES
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,12 @@ DEVICE_REJECTED = DeviceErrorCode.DEVICE_REJECTED
 INVALID_VALUE = DeviceErrorCode.INVALID_VALUE
 HUB_ERROR = DeviceErrorCode.HUB_ERROR
 INVALID_QUERY = "InvalidQuery"
+EXPORT_BUSY = "JobQuotaExceeded"  # 403001: IoT Hub runs one import/export job at a time
 
-METHOD_METER_BYTES = 4096  # IoT Hub meters direct methods in 4 KB units
+# Jobs operations (creating and reading an export job): IoT Hub allows 1.67 a second per unit on
+# every tier below S3; at most one a second keeps any hub's jobs budget for its other users.
+JOB_OPERATIONS_PER_SECOND = 1.0
+
 _SIX_DIGIT_CODE = re.compile(r"\b(\d{6})\b")
 _STATUS_IN_RETRY_ERROR = re.compile(r"too many (\d{3}) error responses")
 # Transport errors that prove the request never reached the hub, so even a command may be repeated.
@@ -125,6 +130,17 @@ class DeviceSummary:
 
 
 @dataclass(frozen=True)
+class ExportState:
+    """An export job as IoT Hub reports it: `status` enqueued, running, completed, failed or cancelled."""
+    status: str
+    failure_reason: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
 class MethodResult:
     status: int
     payload: object = None
@@ -151,6 +167,7 @@ class HubGateway:
     interactive_retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=2.0, deadline=10.0))
     verdict_seconds: float = 60.0
+    job_manager: object | None = None  # an IoTHubJobManager: registry exports (planning's)
 
     def __post_init__(self):
         limits = self.limits
@@ -159,7 +176,8 @@ class HubGateway:
         self._classes = {"read": (limits.twin_reads_per_second, 1),
                          "update": (limits.twin_updates_per_second, 1),
                          "method": (limits.method_units_per_second, 1),
-                         "query": (limits.queries_per_second, 60)}
+                         "query": (limits.queries_per_second, 60),
+                         "jobs": (JOB_OPERATIONS_PER_SECOND, 1)}
         self._share, self._share_lock = 1, threading.Lock()
         self._limiters = {name: self._limiter(rate, *_budget(rate, burst_seconds, 1, self._pipeline_part(name)))
                           for name, (rate, burst_seconds) in self._classes.items()}
@@ -222,6 +240,20 @@ class HubGateway:
             raise HubFailure(DEVICE_REJECTED, f"the device answered {method_name} with status {result.status}: "
                              f"{json.dumps(result.payload)[:300]}", status=result.status)
         return MethodResult(result.status, result.payload)
+
+    def export_devices(self, container_url: str, blob_name: str) -> str:
+        """Start IoT Hub's export of its registry, twins included and keys left out, to
+        `blob_name` in the container (a SAS URL the hub may write with); the export job's id.
+        One jobs operation, whatever the fleet's size. Raises HubFailure(EXPORT_BUSY) while
+        another import/export job runs on the hub."""
+        properties = JobProperties(type="export", output_blob_container_uri=container_url, output_blob_name=blob_name,
+                                   exclude_keys_in_export=True, storage_authentication_type="keyBased")
+        job = self._call("jobs", lambda: self.job_manager.create_import_export_job(properties))
+        return job.job_id
+
+    def export_state(self, job_id: str) -> ExportState:
+        job = self._call("jobs", lambda: self.job_manager.get_import_export_job(job_id))
+        return ExportState(str(job.status or "unknown").lower(), job.failure_reason)
 
     def check_reachable(self) -> None:
         """Raises HubFailure unless IoT Hub answers. A twin read of a device that does not exist
@@ -473,6 +505,8 @@ def _failure_from_response(response, operation: str):
                           status)
     if status == 400:
         return HubFailure(INVALID_QUERY if operation == "query" else INVALID_VALUE, message, status)
+    if status == 403 and code in (EXPORT_BUSY, "403001"):
+        return HubFailure(EXPORT_BUSY, message, status)
     return HubFailure(HUB_ERROR, message, status)
 
 

@@ -57,6 +57,7 @@ class PlanKind(str, Enum):
     RESUME = "resume"  # a resumed job: resolve dead senders' leftovers, batch its pending devices
     WATCH = "watch"  # the stall watchdog's look at a running job
     NEXT_BATCH = "nextBatch"  # rollout batch `finished` has every outcome: start the next one
+    EXPORTED = "exported"  # look at registry export `exportId`; once written, plan from it (after `after`)
 
 
 class PlanRequest(JobMessage):
@@ -69,9 +70,16 @@ class PlanRequest(JobMessage):
     continuation: str | None = None  # CONTINUE: the hub query's position
     after: str | None = None  # DISPATCH_MORE: the last device id already batched
     progress: dict[str, int | str | None] | None = None  # WATCH: the counters (and planning's position)
-    since: datetime | None = None  # WATCH; DISPATCH_MORE of a paced job: the run (job lastModified) its steps belong to
-    replanned: bool = False  # WATCH of a pending job: planning was already asked again once
+    # WATCH; DISPATCH_MORE of a paced job: the run (job lastModified) its steps belong to. EXPORTED
+    # carrying on: when the job's first page was sent (later pages are visible at its fair share).
+    since: datetime | None = None
+    # WATCH of a pending job: planning was already asked again once. EXPORTED: the job had rows
+    # before this planning (planned again), so its pending rows are batched anew at the end.
+    replanned: bool = False
     finished: int | None = None  # NEXT_BATCH: the index of the rollout batch that finished
+    export_id: str | None = None  # EXPORTED: IoT Hub's export job
+    export_blob: str | None = None  # EXPORTED: the blob it writes, in the registry-exports container
+    asked_at: datetime | None = None  # EXPORTED: when the export was asked for (how long to wait)
 
     @model_validator(mode="before")
     @classmethod
@@ -93,7 +101,7 @@ class PlanRequest(JobMessage):
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> "PlanRequest":
         needed = {PlanKind.CONTINUE: "continuation", PlanKind.DISPATCH_MORE: "after", PlanKind.WATCH: "since",
-                  PlanKind.NEXT_BATCH: "finished"}
+                  PlanKind.NEXT_BATCH: "finished", PlanKind.EXPORTED: "export_id"}
         field = needed.get(self.kind)
         if field and getattr(self, field) is None:
             raise ValueError(f"a {self.kind.value} message needs {field}")
@@ -114,6 +122,12 @@ class PlanRequest(JobMessage):
     @classmethod
     def next_batch(cls, job_id: str, incarnation: str, finished: int) -> "PlanRequest":
         return cls(kind=PlanKind.NEXT_BATCH, job_id=job_id, incarnation=incarnation, finished=finished)
+
+    @classmethod
+    def exported(cls, job: Job, export_id: str, export_blob: str, asked_at: datetime,
+                 after: str | None = None) -> "PlanRequest":
+        return cls(kind=PlanKind.EXPORTED, job_id=job.id, incarnation=job.incarnation, export_id=export_id,
+                   export_blob=export_blob, asked_at=asked_at, after=after)
 
     @classmethod
     def resume(cls, job: Job) -> "PlanRequest":

@@ -58,6 +58,10 @@ class Settings(BaseModel):
     dispatch_status_check_seconds: int = Field(1, ge=0, le=60, alias="DISPATCH_STATUS_CHECK_SECONDS")
     plan_seconds_per_invocation: int = Field(120, ge=1, le=540, alias="PLAN_SECONDS_PER_INVOCATION")
     dispatch_stall_seconds: int = Field(900, ge=0, le=86400, alias="DISPATCH_STALL_SECONDS")
+    # Plan a group's devices from an export of the hub's registry (one jobs operation; sending
+    # starts with the first planned page) instead of twin queries, which IoT Hub quotes per minute.
+    # Off, or for filters the planner cannot evaluate itself, planning pages through twin queries.
+    plan_from_registry_export: bool = Field(True, alias="PLAN_FROM_REGISTRY_EXPORT")
 
     # Scheduled jobs: when the scheduler's timer ticks (six-field NCRONTAB, UTC; read by the Functions
     # host as %SCHEDULED_JOBS_TIMER_SCHEDULE%, so it must be set), and how late an occurrence may still

@@ -88,7 +88,7 @@ def cancel_past_threshold(jobs: JobStore, report: OutcomesReport, progress: Prog
 
 def end_job(jobs: JobStore, report: OutcomesReport, progress: Progress, now: datetime) -> None:
     def finish(job: Job) -> None:
-        if job.status in _ENDABLE and job.allows(JobAction.FINISH):  # else ended already, or still planning
+        if job.status in _ENDABLE and job.may_end and job.allows(JobAction.FINISH):  # else ended, or still planning
             job.finish(progress, now)
 
     if _changed(jobs, report, finish):

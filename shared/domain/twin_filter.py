@@ -47,7 +47,7 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED = {"and", "or", "not", "in", "nin", "is_defined", "select", "from", "where", "group", "by", "order",
              "top", "as", "asc", "desc", "true", "false", "null", "undefined", "distinct", "join", "having",
              "between", "like", "exists", "is"}
-_ROOT_FIELDS = {"deviceId", "modelId", "status", "connectionState", "capabilities.iotEdge"}
+ROOT_FIELDS = frozenset({"deviceId", "modelId", "status", "connectionState", "capabilities.iotEdge"})
 _SECTIONS = (("tags",), ("properties", "desired"), ("properties", "reported"))
 _EQUALITY = {"=": operator.eq, "!=": operator.ne, "<>": operator.ne}
 _ORDERING = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
@@ -72,10 +72,12 @@ class TwinFilter:
         return self._condition(twin) is True
 
 
-def compile_filter(hub_query: str) -> TwinFilter | None:
-    """`SELECT <fields> FROM devices [WHERE condition]` → a filter over twins; None to ask IoT Hub."""
+def compile_filter(hub_query: str, root_fields: frozenset[str] = ROOT_FIELDS) -> TwinFilter | None:
+    """`SELECT <fields> FROM devices [WHERE condition]` → a filter over twins; None to ask IoT Hub.
+    `root_fields`: those of ROOT_FIELDS the twins to filter hold (a registry export has no modelId
+    or connectionState); a condition on another is None too."""
     try:
-        return TwinFilter(hub_query, _Parser(_tokens(hub_query)).query())
+        return TwinFilter(hub_query, _Parser(_tokens(hub_query), root_fields).query())
     except _Unsupported:
         return None
 
@@ -132,8 +134,9 @@ def _kind(value: Any) -> str | None:
 class _Parser:
     """Recursive descent: OR of ANDs of NOT* primaries, loops for chains, recursion only per parenthesis."""
 
-    def __init__(self, tokens: list[tuple[str, Any]]) -> None:
+    def __init__(self, tokens: list[tuple[str, Any]], root_fields: frozenset[str] = ROOT_FIELDS) -> None:
         self.tokens, self.position, self.depth = tokens, 0, 0
+        self.root_fields = root_fields
 
     def query(self) -> Condition:
         self.expect_keyword("select")
@@ -187,7 +190,7 @@ class _Parser:
             raise _Unsupported("a condition must start with a field")
         if self.peek() == ("punct", "("):
             raise _Unsupported(f"function {text}")
-        path = _path(text)
+        path = _path(text, self.root_fields)
         if self.peek_keyword("in") or self.peek_keyword("nin"):
             return self.membership(path)
         return self.comparison(path)
@@ -206,7 +209,7 @@ class _Parser:
         kind, text = self.next()
         if kind != "path":
             raise _Unsupported("IS_DEFINED of something other than a field")
-        path = _path(text)
+        path = _path(text, self.root_fields)
         self.expect_punct(")")
         if path == ("deviceId",):
             return _always
@@ -275,9 +278,9 @@ class _Parser:
             raise _Unsupported(f"expected {char}")
 
 
-def _path(text: str) -> tuple[str, ...]:
+def _path(text: str, root_fields: frozenset[str]) -> tuple[str, ...]:
     """A field this evaluator reads exactly as IoT Hub: a root field, or a key under a section."""
-    if text in _ROOT_FIELDS:
+    if text in root_fields:
         return tuple(text.split("."))
     segments = tuple(text.split("."))
     for section in _SECTIONS:

@@ -288,3 +288,11 @@ def test_a_twin_without_the_usual_sections_is_still_evaluated():
     assert twin_filter.matches({"deviceId": "d"}) is True
     assert twin_filter.matches({"deviceId": "d", "properties": None}) is True
     assert twin_filter.matches({"deviceId": "e"}) is False
+
+
+def test_twins_without_some_root_fields_leave_conditions_on_them_to_iot_hub():
+    exported = frozenset({"deviceId", "status", "capabilities.iotEdge"})  # what a registry export holds
+    assert compile_filter("SELECT * FROM devices WHERE modelId = 'dtmi:a;1'", exported) is None
+    assert compile_filter("SELECT * FROM devices WHERE connectionState = 'Connected'", exported) is None
+    kept = compile_filter("SELECT * FROM devices WHERE tags.type = 'vending' AND capabilities.iotEdge = false", exported)
+    assert kept.matches({"deviceId": "a", "tags": {"type": "vending"}, "capabilities": {"iotEdge": False}})

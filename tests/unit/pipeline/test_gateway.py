@@ -288,3 +288,41 @@ def test_a_queried_twin_reads_as_a_device_with_its_status_etag_model_and_edge_fl
     assert (summary.device_id, summary.etag, summary.enabled, summary.is_edge, summary.model_id,
             summary.connection_state) == ("gw-1", "AAAAAAAAAAE=", False, True, "dtmi:contoso:Gateway;1", "Disconnected")
     assert _summary(Twin(device_id="plain", status="enabled")).enabled is True
+
+
+class ExportingManager(ScriptedManager):
+    def __init__(self, *errors):
+        super().__init__(*errors)
+        self.created = []
+
+    def create_import_export_job(self, properties):
+        self.created.append(properties)
+        return self._next(SimpleNamespace(job_id="export-1"))
+
+    def get_import_export_job(self, job_id):
+        return self._next(SimpleNamespace(status="Completed", failure_reason=None))
+
+
+class TestRegistryExports:
+    def test_an_export_asks_for_twins_without_keys_in_the_named_blob(self):
+        jobs = ExportingManager()
+        gateway = HubGateway(ScriptedManager(), HubLimits(), job_manager=jobs, sleep=lambda s: None)
+        assert gateway.export_devices("https://s/c?sas", "job-1/a.txt") == "export-1"
+        [asked] = jobs.created
+        assert (asked.type, asked.output_blob_container_uri, asked.output_blob_name, asked.exclude_keys_in_export) == (
+            "export", "https://s/c?sas", "job-1/a.txt", True)
+        state = gateway.export_state("export-1")
+        assert state.status == "completed" and state.ended
+
+    def test_a_hub_running_another_import_export_job_answers_busy(self):
+        jobs = ExportingManager(http_error(403, code="JobQuotaExceeded", text='{"Message":"ErrorCode:JobQuotaExceeded;'
+                                                                                '403001 another job running"}'))
+        gateway = HubGateway(ScriptedManager(), HubLimits(), job_manager=jobs, sleep=lambda s: None)
+        with pytest.raises(HubFailure) as raised:
+            gateway.export_devices("https://s/c?sas", "job-1/a.txt")
+        assert raised.value.code == "JobQuotaExceeded" and raised.value.status == 403
+
+    def test_a_5xx_is_retried(self):
+        jobs = ExportingManager(http_error(503))
+        gateway = HubGateway(ScriptedManager(), HubLimits(), job_manager=jobs, sleep=lambda s: None)
+        assert gateway.export_devices("https://s/c?sas", "b") == "export-1" and jobs.calls == 2

@@ -118,14 +118,23 @@ def test_a_maximum_per_minute_spreads_the_devices_over_the_minutes_in_small_batc
     assert timeline.receipts_between(0, 15) <= 60 + 4  # spread within the minute too
 
 
-def test_a_job_without_a_rollout_rate_is_sent_at_once_in_full_batches(pipeline, timeline):
+def test_a_job_without_a_rollout_rate_is_sent_in_full_batches_visible_at_its_fair_share_of_the_hub(pipeline, timeline):
     ids = add_devices(pipeline.hub, 300)
     pending_job(pipeline, [property_op()])
     plan_job(PlanRequest.plan(pipeline.c.jobs.get("job-1")), pipeline.c)
-    assert [delay for _, delay in pipeline.dispatch_queue.sent] == [0, 0, 0, 0]
+    # 98 devices a batch, visible at 1.25 x the 50 twin updates a second the hub allows the job alone
+    assert [round(delay, 3) for _, delay in pipeline.dispatch_queue.sent] == [0, 1.568, 3.136, 4.704]
     timeline.run()
     assert_done_once_each(pipeline, ids)
-    assert max(at for at, _ in timeline.received) < 1
+    assert max(at for at, _ in timeline.received) < 6
+
+
+def test_with_pacing_off_every_batch_is_visible_at_once(pipeline):
+    add_devices(pipeline.hub, 300)
+    unpaced = pipeline.with_changes(settings=Settings(hub_twin_updates_per_second=0, hub_method_units_per_second=0))
+    pending_job(unpaced, [property_op()])
+    plan_job(PlanRequest.plan(unpaced.c.jobs.get("job-1")), unpaced.c)
+    assert [delay for _, delay in pipeline.dispatch_queue.sent] == [0, 0, 0, 0]
 
 
 def test_a_ramp_on_notified_devices_starts_at_its_base_and_grows_up_to_the_maximum(pipeline, timeline):
