@@ -89,8 +89,8 @@ def assert_counts_add_up(progress: dict) -> None:
 
 @pytest.fixture
 def host_settings(stack):
-    """Restart the dev host with other settings for one test; the fast ones come back after."""
-    changed = []
+    """Restart the dev host with other settings for one test; the session's settings come back after."""
+    original, changed = dict(stack.host.environ), []
 
     def restart(**settings: str):
         changed.append(settings)
@@ -98,8 +98,9 @@ def host_settings(stack):
 
     yield restart
     if changed:
-        from local.harness import FAST_SETTINGS
-        stack.host.restart(**FAST_SETTINGS)
+        stack.host.stop()
+        stack.host.environ = original
+        stack.host.start()
 
 
 def executed(stack: Stack, function: str) -> int:
