@@ -7,8 +7,8 @@ param iotHubName string
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param principalId string
 
-// IoT Hub Data Contributor: twin reads and patches, direct methods and twin queries
-// (Microsoft.Devices/IotHubs/*). No narrower built-in role covers twins and direct methods together.
+// IoT Hub Data Contributor: twin reads and patches, direct methods, twin queries and registry
+// export jobs (Microsoft.Devices/IotHubs/*). No narrower built-in role covers twins and direct methods together.
 var iotHubDataContributorRoleId = '4fc6c259-987e-4a07-842e-c321cc9d413f'
 
 resource hub 'Microsoft.Devices/IotHubs@2023-06-30' existing = {

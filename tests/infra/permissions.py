@@ -136,6 +136,11 @@ SDK_METHODS: dict[str, tuple[str, ...]] = {
     "update_registry": (f"{HUB}/devices/write", f"{HUB}/devices/delete"),
     "get_digital_twin": _TWIN_READ, "update_digital_twin": _TWIN_WRITE,
     "invoke_component_command": _METHODS, "invoke_root_level_command": _METHODS,
+    # IoT Hub import/export jobs (IoTHubJobManager); the hub writes the export with the SAS it is given.
+    "create_import_export_job": (f"{HUB}/jobs/write",), "get_import_export_job": (f"{HUB}/jobs/read",),
+    "get_import_export_jobs": (f"{HUB}/jobs/read",), "cancel_import_export_job": (f"{HUB}/jobs/delete",),
+    # The key a user delegation SAS is signed with (storage without shared keys).
+    "get_user_delegation_key": ("Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action",),
 }
 
 # Method names shared with everyday Python objects (dict.get, ...): counting them would flag
