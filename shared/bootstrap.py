@@ -237,22 +237,17 @@ class Services:
     @cached_property
     def job_manager(self) -> IoTHubJobManager:
         """Import/export jobs: the registry exports planning reads."""
-        if self.settings.iothub_connection_string:
-            manager = IoTHubJobManager.from_connection_string(self.settings.iothub_connection_string)
-        elif self.settings.iothub_host_name:
-            manager = IoTHubJobManager.from_token_credential(self.settings.iothub_host_name, self.credential)
-        else:
-            raise ConfigurationError("Set IOTHUB_CONNECTION_STRING or IOTHUB_HOST_NAME to reach IoT Hub.")
-        manager.protocol.config.keep_alive = True
-        manager.protocol.config.connection.timeout = HUB_READ_TIMEOUT_SECONDS
-        manager.protocol.config.retry_policy.retries = 0  # the gateway owns retries
-        return manager
+        return self._hub_client(IoTHubJobManager, HUB_READ_TIMEOUT_SECONDS)
 
     def _registry_manager(self, timeout: float) -> IoTHubRegistryManager:
+        return self._hub_client(IoTHubRegistryManager, timeout)
+
+    def _hub_client(self, client_class, timeout: float):
+        """An azure-iot-hub client (registry or job manager) by connection string or identity."""
         if self.settings.iothub_connection_string:
-            manager = IoTHubRegistryManager.from_connection_string(self.settings.iothub_connection_string)
+            manager = client_class.from_connection_string(self.settings.iothub_connection_string)
         elif self.settings.iothub_host_name:
-            manager = IoTHubRegistryManager.from_token_credential(self.settings.iothub_host_name, self.credential)
+            manager = client_class.from_token_credential(self.settings.iothub_host_name, self.credential)
         else:
             raise ConfigurationError("Set IOTHUB_CONNECTION_STRING or IOTHUB_HOST_NAME to reach IoT Hub.")
         # The SDK opens a new TLS connection per call unless told to keep it.

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import re
 import threading
@@ -39,7 +38,7 @@ from azure.iot.hub.models import CloudToDeviceMethod, JobProperties, QuerySpecif
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared.domain.devices import DeviceErrorCode, DevicePage
-from shared.domain.hub_quotas import METHOD_METER_BYTES
+from shared.domain.hub_quotas import method_units
 from shared.pacing import RateLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
@@ -233,7 +232,7 @@ class HubGateway:
         request = CloudToDeviceMethod(method_name=method_name, payload=payload,
                                       response_timeout_in_seconds=response_timeout,
                                       connect_timeout_in_seconds=connect_timeout)
-        units = max(1, math.ceil(len(json.dumps(payload)) / METHOD_METER_BYTES))
+        units = method_units(payload)
         result = self._call("method", lambda: self.registry_manager.invoke_device_method(device_id, request),
                             tokens=units, idempotent=False)
         if not 200 <= (result.status or 0) < 300:

@@ -30,12 +30,17 @@ class HubQuotas:
                    settings.hub_queries_per_minute, 1 - settings.hub_interactive_query_percent / 100)
 
 
+def method_units(payload: object) -> int:
+    """What one direct-method call costs of the hub's method quota: 4 KB of payload each, at least one."""
+    return max(1, math.ceil(len(json.dumps(payload)) / METHOD_METER_BYTES))
+
+
 def hub_cost(operations: Iterable[Operation]) -> tuple[int, int]:
-    """Per device: twin updates, and direct-method units (4 KB of payload each, at least one)."""
+    """Per device: twin updates, and direct-method units."""
     updates = units = 0
     for operation in operations:
         if operation.type is OperationType.COMMAND:
-            units += max(1, math.ceil(len(json.dumps(operation.value)) / METHOD_METER_BYTES))
+            units += method_units(operation.value)
         else:
             updates += 1
     return updates, units

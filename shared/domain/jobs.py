@@ -113,9 +113,6 @@ class Job:
     stopped_by: Actor | None = None  # who last stopped it
     resumed_by: Actor | None = None  # who last resumed it
     planned: bool = False  # planning finished: every target has its row
-    # Started while its planning goes on (planning from a registry export sends each page as it
-    # is planned): the job cannot end before planning has finished (finish_planning).
-    planning: bool = False
     deleting: bool = False  # being deleted (by a caller, or by retention after archiving it): frozen
     # Minted when the job is made: a job deleted and made again under the same id is another
     # incarnation, so messages and device rows of the first are never taken for the second's.
@@ -186,12 +183,18 @@ class Job:
     def start(self, now: datetime, planning: bool = False) -> None:
         """Sending begins: planning has finished, or (`planning`) goes on meanwhile."""
         self._move(JobAction.START, JobStatus.RUNNING, now)
-        self.planned, self.planning = not planning, planning
+        self.planned = not planning
 
     def finish_planning(self) -> None:
         """Every target of a job started while it planned has its row: it may end now."""
         if self.planning:
-            self.planned, self.planning = True, False
+            self.planned = True
+
+    @property
+    def planning(self) -> bool:
+        """Started while its planning goes on (planning from a registry export sends each page as
+        it is planned): running, not yet planned. A job stopped meanwhile resumes pending."""
+        return self.status is JobStatus.RUNNING and not self.planned
 
     @property
     def may_end(self) -> bool:
@@ -209,7 +212,6 @@ class Job:
         if self.status in (JobStatus.RUNNING, JobStatus.PENDING) and not self.deleting:
             return  # likewise for a resume of a job that runs
         self._move(JobAction.RESUME, JobStatus.RUNNING if self.planned else JobStatus.PENDING, now)
-        self.planning = False  # a job stopped while it planned is pending again: planned anew
         self.resumed_by = by or self.resumed_by
         if self.reason and self.reason.startswith(PAUSED_AFTER_BATCH):
             self.reason = None
@@ -325,8 +327,8 @@ class Job:
         self.require(JobAction.COPY)
         copied = replace(self, id=new_id, display_name=_copy_name(self.display_name), status=JobStatus.DRAFT,
                          created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None,
-                         etag=None, rerun_of=None, scheduled_job_id=None, planned=False, planning=False,
-                         incarnation=new_incarnation(), created_by=by, stopped_by=None, resumed_by=None)
+                         etag=None, rerun_of=None, scheduled_job_id=None, planned=False, incarnation=new_incarnation(),
+                         created_by=by, stopped_by=None, resumed_by=None)
         return copied.validated()
 
     def rerun(self, new_id: str, now: datetime, by: Actor | None = None) -> "Job":
@@ -334,7 +336,7 @@ class Job:
         self.require(JobAction.RERUN)
         rerun = replace(self, id=new_id, status=JobStatus.DRAFT, devices=None, rerun_of=self.id,
                         scheduled_job_id=None, created_at=now, last_modified=now, started_at=None, ended_at=None, reason=None, etag=None,
-                        planned=False, planning=False, incarnation=new_incarnation(), created_by=by, stopped_by=None,
+                        planned=False, incarnation=new_incarnation(), created_by=by, stopped_by=None,
                         resumed_by=None)
         return rerun.validated()
 

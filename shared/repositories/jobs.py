@@ -160,7 +160,7 @@ def job_to_entity(job: Job) -> dict:
         "createdAt": job.created_at, "lastModified": job.last_modified, "startedAt": job.started_at,
         "endedAt": job.ended_at, "reason": job.reason, "retentionAnchor": job.retention_anchor,
         "rerunOf": job.rerun_of, "scheduledJobId": job.scheduled_job_id, "incarnation": job.incarnation,
-        "planned": job.planned, "planning": job.planning,
+        "planned": job.planned,
         "deleting": job.deleting,
     }
     entity.update(split_json("operations", [operation_to_dict(op) for op in job.operations]))
@@ -206,7 +206,7 @@ def job_from_entity(entity: dict) -> Job:
         **maintenance_from_options(options),
         # Jobs stored before `planned` was: any that ever ran was planned when it did.
         planned=entity.get("planned", JobStatus(entity["status"]) not in (JobStatus.DRAFT, JobStatus.PENDING)),
-        planning=entity.get("planning", False), deleting=entity.get("deleting", False), created_by=actors.get("createdBy"),
+        deleting=entity.get("deleting", False), created_by=actors.get("createdBy"),
         stopped_by=actors.get("stoppedBy"), resumed_by=actors.get("resumedBy"), etag=entity.metadata["etag"],
     )
 
