@@ -17,7 +17,8 @@ whatever the fleet's size:
 3. Once every page is written the job may end (Job.finish_planning) and the collector looks.
 
 Twin queries plan instead (dispatcher.planning) when the condition is one the evaluator does not
-evaluate exactly (`compile_filter` answers None), for a rerun or an explicit subset of devices,
+evaluate exactly (`compile_filter` answers None), for a rerun, an explicit subset of devices or an
+operation with a model `target` (shared.domain.registry_export has the rule the preview shares),
 when another import/export job keeps the hub busy for EXPORT_BUSY_WAIT (IoT Hub runs one at a
 time), or when the export fails or is not written within EXPORT_WAIT. Jobs with rollout batches
 or a rollout rate plan every device before sending, as with queries: their batches are cut from
@@ -35,7 +36,8 @@ from shared.collaborators import Collaborators
 from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceOutcome
 from shared.domain.jobs import Job, JobAction, JobStatus
-from shared.domain.twin_filter import TwinFilter, compile_filter
+from shared.domain.registry_export import export_condition, exportable
+from shared.domain.twin_filter import TwinFilter
 from shared.hub_gateway import EXPORT_BUSY, DeviceSummary, HubFailure
 from shared.messages import DispatchRequest, OutcomesReport, PlanRequest
 
@@ -48,22 +50,9 @@ EXPORT_BUSY_WAIT = timedelta(minutes=2)
 EXPORT_WAIT = timedelta(minutes=30)
 
 
-# What a registry export holds of a device beyond its tags and properties: IoT Hub's export has
-# no modelId, connection state or activity times.
-EXPORTED_ROOT_FIELDS = frozenset({"deviceId", "status", "capabilities.iotEdge"})
-
-
 def export_possible(job: Job, c: Collaborators) -> bool:
-    """Whether this job's devices may be chosen from an export: a group's, with exports on, and no
-    operation that targets a model (the export does not say a device's model)."""
-    return (c.settings.plan_from_registry_export and c.registry_exports is not None
-            and not (job.rerun_of or job.devices) and not any(operation.target for operation in job.operations))
-
-
-def export_condition(hub_query: str) -> TwinFilter | None:
-    """The group's condition over exported devices; None when it reads what an export lacks, or
-    what the evaluator does not evaluate exactly as IoT Hub."""
-    return compile_filter(hub_query, EXPORTED_ROOT_FIELDS)
+    """Whether this job's devices may be chosen from an export (before its group's filter is read)."""
+    return c.exports_on and exportable(job)
 
 
 def start_export(job: Job, c: Collaborators, asked_at: datetime | None = None) -> bool:

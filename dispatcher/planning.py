@@ -47,6 +47,7 @@ from shared.domain.hub_quotas import HubQuotas, fair_share_delay
 from shared.domain.jobs import Job, JobAction, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE
 from shared.domain.progress import Progress
+from shared.domain.registry_export import export_condition
 from shared.domain.rollout import Rollout, batch_size, cut_batches
 from shared.domain.rollout_rate import STEP_SECONDS, PacedStep, RolloutRate
 from shared.hub_gateway import INVALID_QUERY, DeviceSummary, HubFailure
@@ -54,7 +55,7 @@ from shared.messages import DispatchRequest, OutcomesReport, PlanKind, PlanReque
 from shared.repositories.jobs import JobChange
 
 from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
-from dispatcher.export_planning import (dispatch_page, end_planning, export_condition, export_possible,
+from dispatcher.export_planning import (dispatch_page, end_planning, export_possible,
                                         export_written, matching_targets, pages_of, start_export,
                                         start_while_planning)
 from dispatcher.sending import MAX_WAIT_SECONDS

@@ -29,6 +29,7 @@ from shared.collaborators import Collaborators
 from shared.domain.devices import DeviceErrorCode
 from shared.domain.errors import IllegalTransition, InvalidGroupFilter
 from shared.domain.groups import SUBSET_CHUNK, DeviceGroup, subset_query
+from shared.domain.registry_export import plans_from_export
 from shared.domain.jobs import Job, JobStatus
 from shared.domain.limits import MAX_BATCH_SIZE, MAX_ROLLOUT_RATE_PER_MINUTE
 from shared.domain.operations import Operation
@@ -175,9 +176,11 @@ def sending_seconds(devices: int, hub_per_minute: float | None,
     return seconds, pace, hub_per_minute is None or ramp["baseRatePerMinute"] < hub_per_minute
 
 
-def estimate(counts: TargetCounts, job: Job, quotas: HubQuotas) -> Estimate:
-    """A lower bound: the job alone on the hub, devices answering at once, no pause or window waited."""
-    planning = planning_seconds(planning_queries(counts), quotas)
+def estimate(counts: TargetCounts, job: Job, quotas: HubQuotas, from_export: bool = False) -> Estimate:
+    """A lower bound: the job alone on the hub, devices answering at once, no pause or window waited.
+    Planning `from_export` is one jobs operation, whatever the group's size (the hub's own time to
+    write the export is not known ahead, and sending starts with the first page)."""
+    planning = 0.0 if from_export else planning_seconds(planning_queries(counts), quotas)
     hub_per_minute, hub_quota = hub_pace(job.operations, quotas)
     sending, pace, by_rate = sending_seconds(counts.to_send, hub_per_minute, getattr(job, "rollout_rate", None))
     limited_by = "rolloutRate" if by_rate else hub_quota if pace else None
@@ -210,8 +213,9 @@ class PreviewEstimate(ResponseModel):
     seconds: float = Field(description="Planning plus sending, at the hub's quotas and the job's rollout rate: a "
                                        "lower bound (the job alone on the hub, devices answering at once, no "
                                        "pause or maintenance window waited for).")
-    planning_seconds: float = Field(description="Reading the group (a query per 98 devices, 50 ids of a subset) "
-                                                "at HUB_QUERIES_PER_MINUTE.")
+    planning_seconds: float = Field(description="Reading the group at HUB_QUERIES_PER_MINUTE: a query per 98 "
+                                                "devices, 50 ids of a subset; 0 when the group is planned from "
+                                                "a registry export (PLAN_FROM_REGISTRY_EXPORT), one jobs operation.")
     sending_seconds: float
     devices_per_minute: float | None = Field(None, description="The pace that bounds sending; left out when none.")
     limited_by: Literal["twinUpdates", "directMethods", "rolloutRate"] | None = Field(
@@ -249,7 +253,7 @@ def preview_job(job_id: str, ctx: Collaborators) -> JobPreview:
                                 "preview (only drafts are previewed; GET the job and its devices instead)")
     group = group_of(job, ctx.groups)
     counts = _counts(job, group, _reads(ctx.hub))
-    return _view(job, counts, HubQuotas.of(ctx.settings))
+    return _view(job, counts, HubQuotas.of(ctx.settings), plans_from_export(job, group.hub_query, ctx.exports_on))
 
 
 def _counts(job: Job, group: DeviceGroup, hub) -> TargetCounts:
@@ -298,7 +302,7 @@ _REASONS = (("not_in_group", "DeviceNotInGroup", True), ("edge", DeviceErrorCode
             ("model_mismatch", DeviceErrorCode.MODEL_MISMATCH.value, False))
 
 
-def _view(job: Job, counts: TargetCounts, quotas: HubQuotas) -> JobPreview:
+def _view(job: Job, counts: TargetCounts, quotas: HubQuotas, from_export: bool) -> JobPreview:
     refusals = []
     for name, code, refuses_run in _REASONS:
         count = getattr(counts, name)
@@ -306,7 +310,7 @@ def _view(job: Job, counts: TargetCounts, quotas: HubQuotas) -> JobPreview:
             code, refuses_run = "EdgeDeviceNotSupported", True  # an edge id of the subset refuses the run
         if count:
             refusals.append(PreviewRefusal(code=code, count=count, refuses_run=refuses_run))
-    plan, guess = batch_plan(job.batch, counts.planned), estimate(counts, job, quotas)
+    plan, guess = batch_plan(job.batch, counts.planned), estimate(counts, job, quotas, from_export)
     return JobPreview(
         job_id=job.id, etag=job.etag, group=job.group_id, targets=counts.targets,
         refused=counts.not_in_group + counts.edge + counts.model_mismatch, refusals=refusals,

@@ -92,3 +92,9 @@ class Collaborators:
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def exports_on(self) -> bool:
+        """Whether planning may ask IoT Hub for registry exports (PLAN_FROM_REGISTRY_EXPORT, and a
+        container for them)."""
+        return self.settings.plan_from_registry_export and self.registry_exports is not None

@@ -3,6 +3,7 @@ over a stand-in hub that answers aggregate queries, writing nothing."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -122,6 +123,10 @@ class TestEstimate:
         assert (guess.planning_seconds, guess.sending_seconds) == (18, 39.8)
         assert (guess.seconds, guess.devices_per_minute, guess.limited_by) == (57.8, 3000, "twinUpdates")
 
+    def test_planning_from_a_registry_export_waits_for_no_query(self):
+        guess = estimate(TargetCounts(targets=2000), job(), S1, from_export=True)
+        assert (guess.planning_seconds, guess.seconds) == (0, guess.sending_seconds)
+
     def test_the_estimate_reads_the_rollout_rate_of_jobs_that_have_one(self):
         guess = estimate(TargetCounts(targets=100), job(rollout_rate={"maximumPerMinute": 60}), S1)
         assert (guess.sending_seconds, guess.limited_by) == (100, "rolloutRate")
@@ -179,6 +184,16 @@ def draft(ctx, **changes):
 
 
 class TestPreviewJob:
+    @pytest.mark.parametrize("exports, target, planning", [(None, None, 18), (object(), None, 0), (object(), FRIDGE, 18)])
+    def test_planning_is_estimated_as_a_run_would_plan(self, ctx, hub, exports, target, planning):
+        """From a registry export when exports are on and no operation targets a model (the export
+        has no model ids), else by a twin query a page."""
+        hub.edge_rows, hub.state_rows = [{"n": 2000, "edge": False}], [{"n": 2000, "state": "Connected"}]
+        ctx = dataclasses.replace(ctx, registry_exports=exports)
+        operation = {"type": "property", "path": "fanSpeed", "value": 2} | ({"target": target} if target else {})
+        saved = draft(ctx, data=[operation])
+        assert preview_job(saved.id, ctx).to_json()["estimatedDuration"]["planningSeconds"] == planning
+
     def test_a_group_is_counted_with_two_single_dimension_aggregates_the_simulator_parses(self, ctx, hub):
         saved = draft(ctx, batch={"type": "number", "value": 4})
         preview = preview_job(saved.id, ctx).to_json()
