@@ -264,16 +264,41 @@ def test_one_writer_per_job_queues_writes_to_one_job_and_lets_reads_through():
             time.sleep(0.01)
             inside.remove(job_id)
 
+        add_pending = claim  # planning never overlaps the job's other writes either
+
         def get_progress(self, job_id):
             return "read"
 
     repository = OneWriterPerJob(Repository())
-    threads = [threading.Thread(target=repository.claim, args=(job, None, None)) for job in ["a", "b"] * 4]
+    threads = [threading.Thread(target=write, args=(job, None, None))
+               for job in ["a", "b"] * 4 for write in (repository.claim, repository.add_pending)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert max(overlaps) == 1 and repository.get_progress("a") == "read"
+
+
+def test_planning_writes_do_not_wait_in_the_queue_of_the_jobs_senders():
+    written = []
+
+    class Repository:
+        def add_pending(self, job_id, device_ids, now):
+            written.append("planned")
+
+        def claim(self, job_id, batch, now):
+            written.append("claimed")
+
+    repository = OneWriterPerJob(Repository())
+    senders_queue, _ = OneWriterPerJob._locks_of("queued-job")
+    with senders_queue:  # senders are waiting for their turn
+        sender = threading.Thread(target=repository.claim, args=("queued-job", None, None))
+        planner = threading.Thread(target=repository.add_pending, args=("queued-job", ["d1"], None))
+        sender.start(), planner.start()
+        planner.join(timeout=10)
+        assert not planner.is_alive() and written == ["planned"]
+    sender.join(timeout=10)
+    assert written == ["planned", "claimed"]
 
 
 def test_a_queried_twin_reads_as_a_device_with_its_status_etag_model_and_edge_flag():
