@@ -22,7 +22,10 @@ from shared.storage_names import REGISTRY_EXPORTS_CONTAINER
 
 SAS_LIFETIME = timedelta(hours=2)  # an export of a million devices takes well under an hour
 _CLOCK_SKEW = timedelta(minutes=5)
-READ_RANGE = 4 * 1024 * 1024  # an export of 200,000 devices is about 150 MB
+# An export of 200,000 devices is 80-150 MB. A range costs about three times its size while it is
+# split into lines (download, join with the previous range's tail, lines): 1 MiB keeps that below
+# the ids planning keeps (about 17 MiB for 200,000), at one ranged GET per MiB.
+READ_RANGE = 1024 * 1024
 _PERMISSIONS = ContainerSasPermissions(read=True, add=True, create=True, write=True, delete=True)
 
 
