@@ -17,43 +17,31 @@ import argparse
 import time
 from datetime import datetime, timezone
 
-from azure.data.tables import TableServiceClient
-
-from local.azurite import start_azurite
-from shared.bootstrap import ensure_tables
+from bench.planning_writes import device_id, fresh_job_devices, plan
 from shared.domain.batching import DeviceBatch
 from shared.domain.devices import DeviceOutcome
 from shared.domain.limits import MAX_BATCH_SIZE
-from shared.repositories.job_devices import JobDeviceRepository
 
 JOB = "partition-growth"
 BATCHES_PER_SIZE = 10
-
-
-def device_id(index: int) -> str:
-    return f"device-{index:07d}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 20_000, 100_000, 200_000])
     args = parser.parse_args()
-    azurite = start_azurite()
-    try:
-        tables = TableServiceClient.from_connection_string(azurite.connection_string)
-        ensure_tables(tables)
-        repository = JobDeviceRepository(tables)
+    with fresh_job_devices() as repository:
         planned, now = 0, datetime.now(timezone.utc)
         for size in sorted(args.sizes):
             print(f"planning the partition up to {size} rows ...", flush=True)
-            while planned < size:
-                count = min(MAX_BATCH_SIZE, size - planned)
-                repository.add_pending(JOB, [device_id(planned + n) for n in range(count)], now, "bench")
-                planned += count
-            # Batches spread over the partition, each sent once: claim, then its outcomes.
-            step = max(size // BATCHES_PER_SIZE // MAX_BATCH_SIZE, 1) * MAX_BATCH_SIZE
+            plan(repository, JOB, size - planned, first=planned)
+            # Batches spread over the rows planned for this size, so none was sent at a smaller one.
+            step = max((size - planned) // BATCHES_PER_SIZE // MAX_BATCH_SIZE, 1) * MAX_BATCH_SIZE
+            firsts = range(planned, size - MAX_BATCH_SIZE + 1, step)[:BATCHES_PER_SIZE]
+            planned = size
             claims = outcomes = 0.0
-            for first in range(0, step * BATCHES_PER_SIZE, step):
+            sent = 0
+            for first in firsts:
                 ids = [device_id(first + n) for n in range(MAX_BATCH_SIZE)]
                 started = time.perf_counter()
                 claimed = repository.claim(JOB, DeviceBatch(ids[0], ids[-1], len(ids)), now, "bench", "bench").claimed
@@ -62,13 +50,10 @@ def main() -> None:
                 repository.record_outcomes(JOB, [DeviceOutcome(row.device_id, True, attempt=1) for row in claimed],
                                            now, "bench")
                 outcomes += time.perf_counter() - started
-            per_device = 1000 * (claims + outcomes) / (BATCHES_PER_SIZE * MAX_BATCH_SIZE)
-            print(f"{size:>8} rows: claim {1000 * claims / BATCHES_PER_SIZE:6.1f} ms, outcomes "
-                  f"{1000 * outcomes / BATCHES_PER_SIZE:6.1f} ms per {MAX_BATCH_SIZE}-device batch "
-                  f"= {per_device:.2f} ms per device", flush=True)
-    finally:
-        azurite.stop()
-
+                sent += len(claimed)
+            print(f"{size:>8} rows: claim {1000 * claims / len(firsts):6.1f} ms, outcomes "
+                  f"{1000 * outcomes / len(firsts):6.1f} ms per {MAX_BATCH_SIZE}-device batch "
+                  f"= {1000 * (claims + outcomes) / sent:.2f} ms per device ({sent} devices sent)", flush=True)
 
 if __name__ == "__main__":
     main()

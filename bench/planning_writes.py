@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from azure.data.tables import TableServiceClient
@@ -31,13 +33,30 @@ from shared.domain.limits import MAX_BATCH_SIZE
 from shared.repositories.job_devices import JobDeviceRepository
 
 
-def plan(repository: JobDeviceRepository, job_id: str, devices: int, show=None) -> None:
+def device_id(index: int) -> str:
+    return f"device-{index:07d}"
+
+
+def plan(repository: JobDeviceRepository, job_id: str, devices: int, show=None, first: int = 0) -> None:
+    """Pending rows for devices `first` .. `first + devices - 1`, a page at a time, as planning writes them."""
     now = datetime.now(timezone.utc)
-    ids = [f"device-{index:07d}" for index in range(devices)]
+    ids = [device_id(index) for index in range(first, first + devices)]
     for start in range(0, devices, MAX_BATCH_SIZE):
         repository.add_pending(job_id, ids[start:start + MAX_BATCH_SIZE], now, "bench")
         if show and (start // MAX_BATCH_SIZE) % 50 == 49:
             show(start + MAX_BATCH_SIZE)
+
+
+@contextmanager
+def fresh_job_devices() -> Iterator[JobDeviceRepository]:
+    """The app's job-device repository on an Azurite of its own, stopped afterwards."""
+    azurite = start_azurite()
+    try:
+        tables = TableServiceClient.from_connection_string(azurite.connection_string)
+        ensure_tables(tables)
+        yield JobDeviceRepository(tables)
+    finally:
+        azurite.stop()
 
 
 def main() -> None:
@@ -45,11 +64,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
-    azurite = start_azurite()
-    try:
-        tables = TableServiceClient.from_connection_string(azurite.connection_string)
-        ensure_tables(tables)
-        repository = JobDeviceRepository(tables)
+    with fresh_job_devices() as repository:
         pages = -(-args.devices // MAX_BATCH_SIZE)
 
         print(f"one job planning {args.devices} devices ({pages} pages of {MAX_BATCH_SIZE}) ...", flush=True)
@@ -72,8 +87,6 @@ def main() -> None:
         stored = sum(repository.get_progress(f"together{n}").total for n in range(args.jobs))
         print(f"{args.jobs} jobs together: {stored} rows in {seconds:.1f} s = {stored / seconds:.0f} devices/s "
               f"({stored / seconds / args.jobs:.0f} per job)")
-    finally:
-        azurite.stop()
 
 
 if __name__ == "__main__":
