@@ -57,6 +57,12 @@ EXPORT_BUSY = "JobQuotaExceeded"  # 403001: IoT Hub runs one import/export job a
 # Jobs operations (creating and reading an export job): IoT Hub allows 1.67 a second per unit on
 # every tier below S3; at most one a second keeps any hub's jobs budget for its other users.
 JOB_OPERATIONS_PER_SECOND = 1.0
+# IoT Hub meters its per-second limits over about a second's calls. A sender that spends a whole
+# second's worth at once, then goes on at the limit, leaves the hub's bucket empty: calls that
+# reach it bunched (threads held up a moment, then sending together) are answered 429, and each
+# 429 halves the pace for a while (shared.pacing). A quarter of a second's burst keeps the rest
+# of the hub's bucket for that jitter, at the same rate.
+PER_SECOND_BURST = 0.25
 
 _SIX_DIGIT_CODE = re.compile(r"\b(\d{6})\b")
 _STATUS_IN_RETRY_ERROR = re.compile(r"too many (\d{3}) error responses")
@@ -172,9 +178,10 @@ class HubGateway:
         limits = self.limits
         # Queries are quoted per minute and IoT Hub meters them over minute windows, so a minute's
         # budget may go at once (planning a group's first pages without waiting 3 s per page).
-        self._classes = {"read": (limits.twin_reads_per_second, 1),
-                         "update": (limits.twin_updates_per_second, 1),
-                         "method": (limits.method_units_per_second, 1),
+        # Limits quoted per second are met with a burst of a quarter of a second (PER_SECOND_BURST).
+        self._classes = {"read": (limits.twin_reads_per_second, PER_SECOND_BURST),
+                         "update": (limits.twin_updates_per_second, PER_SECOND_BURST),
+                         "method": (limits.method_units_per_second, PER_SECOND_BURST),
                          "query": (limits.queries_per_second, 60),
                          "jobs": (JOB_OPERATIONS_PER_SECOND, 1)}
         self._share, self._share_lock = 1, threading.Lock()
@@ -464,12 +471,11 @@ class _Verdicts:
 
 
 def _budget(rate: float, burst_seconds: float, share: int, burst_part: float = 1,
-            rate_part: float = 1) -> tuple[float, float | None]:
-    """This process's rate, and its burst (None: the limiter's default, one second's worth), or
-    the given parts of them (a burst of at least one call)."""
+            rate_part: float = 1) -> tuple[float, float]:
+    """This process's rate, and its burst (`burst_seconds` of it), or the given parts of them (a
+    burst of at least one call)."""
     mine = rate / share
-    burst = max(1.0, mine * burst_seconds * burst_part) if burst_seconds > 1 else None
-    return mine * rate_part, burst
+    return mine * rate_part, max(1.0, mine * burst_seconds * burst_part)
 
 
 def _page(result) -> DevicePage[DeviceSummary]:

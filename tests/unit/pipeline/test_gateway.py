@@ -130,18 +130,29 @@ def test_a_minute_s_worth_of_queries_less_the_reads_share_goes_at_once_then_they
 
 def test_each_process_paces_at_its_share_of_the_hub_s_limits():
     sleeps, senders = [], [2]
-    hub = HubGateway(ScriptedManager(), HubLimits(0, twin_updates_per_second=10, method_units_per_second=0,
+    hub = HubGateway(ScriptedManager(), HubLimits(0, twin_updates_per_second=40, method_units_per_second=0,
                                                   queries_per_second=0),
                      RetryPolicy(max_attempts=1), sleep=sleeps.append, senders=lambda: senders[0])
-    for _ in range(6):  # two processes share 10/s: a burst of 5, then one every 0.2 s
+    for _ in range(6):  # two processes share 40/s: a burst of 5 (a quarter of a second), then one every 0.05 s
         hub.patch_desired("d", {"x": 1})
-    assert len(sleeps) == 1 and sleeps[0] == pytest.approx(0.2, abs=0.02)
+    assert len(sleeps) == 1 and sleeps[0] == pytest.approx(0.05, abs=0.005)
     senders[0] = 1  # the other one stopped sending: back to the whole budget
     sleeps.clear()
     for _ in range(3):
         hub.patch_desired("d", {"x": 1})
-    # no time passes here, so the debt grows: by 1/10 s a call again, not 1/5 s
-    assert sleeps == pytest.approx([0.2, 0.3, 0.4], abs=0.03)
+    # no time passes here, so the debt grows: by 1/40 s a call again, not 1/20 s
+    assert sleeps == pytest.approx([0.05, 0.075, 0.1], abs=0.008)
+
+
+def test_limits_quoted_per_second_are_met_with_a_quarter_second_s_burst():
+    hub, ticks = ticking(ScriptedManager(), HubLimits(0, twin_updates_per_second=100, method_units_per_second=0,
+                                                      queries_per_second=0))
+    for _ in range(25):  # a quarter of a second's calls go at once: the hub keeps the rest for jitter
+        hub.patch_desired("d", {"x": 1})
+    assert ticks.slept == []
+    for _ in range(2):
+        hub.patch_desired("d", {"x": 1})
+    assert ticks.slept == [pytest.approx(0.01), pytest.approx(0.01)]  # then one call every 1/100 s
 
 
 def test_a_429_storm_is_waited_out_whatever_the_number_of_attempts():
