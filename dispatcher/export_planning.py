@@ -130,6 +130,22 @@ def pages_of(ids: list[str], size: int):
         yield page
 
 
+# Pages written per turn of the job's partition. The senders' claims and the collector's records
+# take the partition in turns with planning (shared.pacing.OneWriterPerJob); a page a turn
+# would plan at one page per sender's write, far below the hub's pace on a large group.
+PAGES_PER_TURN = 20
+
+
+def planning_turns(pages):
+    """Pages grouped into turns: the first page alone (sending starts with it), then
+    PAGES_PER_TURN at a time."""
+    pages = iter(pages)
+    if first := next(pages, None):
+        yield [first]
+    while turn := list(islice(pages, PAGES_PER_TURN)):
+        yield turn
+
+
 def dispatch_page(job: Job, page: list[str], delay: float, c: Collaborators) -> None:
     """A page written in id order: its range holds its own rows only, for good."""
     c.dispatch_queue.send(DispatchRequest.of(job, DeviceBatch(page[0], page[-1], len(page))).to_text(),

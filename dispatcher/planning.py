@@ -56,8 +56,8 @@ from shared.repositories.jobs import JobChange
 
 from dispatcher.dead_sender_rule import resolve_leftovers, sender_lease
 from dispatcher.export_planning import (dispatch_page, end_planning, export_possible,
-                                        export_written, matching_targets, pages_of, start_export,
-                                        start_while_planning)
+                                        export_written, matching_targets, pages_of, planning_turns,
+                                        start_export, start_while_planning)
 from dispatcher.sending import MAX_WAIT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -190,18 +190,22 @@ def plan_from_export(job: Job, request: PlanRequest, c: Collaborators) -> None:
     replanned = request.replanned if request.after is not None else c.job_devices.get_progress(job.id).total > 0
     deadline = c.monotonic() + c.settings.plan_seconds_per_invocation
     logger.info("job %s: %d devices of the registry export match the group", job.id, len(ids))
-    for index, page in enumerate(pages_of(ids, PAGE_SIZE)):
+    written = 0  # pages
+    for turn in planning_turns(pages_of(ids, PAGE_SIZE)):
         stored = _planning_job(job, c)
         if stored is None:
             return  # stopped or being deleted meanwhile: a resume plans it anew
-        _add_page(job, page, refused, c)
+        _add_pages(job, turn, refused, c)
         if sends_while_planning:
             if stored.status is JobStatus.PENDING and (started := start_while_planning(job, c)).changed:
                 _send_watch(started.after, None, c)
-            due = fair_share_delay(earlier + index * PAGE_SIZE, job.operations, quotas)
-            dispatch_page(job, page, max(0.0, due - (c.clock() - paced_from).total_seconds()), c)
-        if c.monotonic() >= deadline and page[-1] != ids[-1]:
-            carry_on = {"after": page[-1], "replanned": replanned, "since": paced_from}
+            for index, page in enumerate(turn, start=written):
+                due = fair_share_delay(earlier + index * PAGE_SIZE, job.operations, quotas)
+                dispatch_page(job, page, max(0.0, due - (c.clock() - paced_from).total_seconds()), c)
+        written += len(turn)
+        last = turn[-1][-1]
+        if c.monotonic() >= deadline and last != ids[-1]:
+            carry_on = {"after": last, "replanned": replanned, "since": paced_from}
             c.plan_queue.send(request.model_copy(update=carry_on).to_text())
             return
     stored = _planning_job(job, c)
@@ -214,10 +218,12 @@ def plan_from_export(job: Job, request: PlanRequest, c: Collaborators) -> None:
         _finish_planning(job, c)
 
 
-def _add_page(job: Job, page: list[str], refused: dict[str, DeviceOutcome], c: Collaborators) -> None:
-    now = c.clock()
-    c.job_devices.add_pending(job.id, page, now, job.incarnation)
-    outcomes = [refused[device_id] for device_id in page if device_id in refused]
+def _add_pages(job: Job, pages: list[list[str]], refused: dict[str, DeviceOutcome], c: Collaborators) -> None:
+    """One turn's pages, in one call: the job's partition is this planner's for the turn (one
+    transaction a page, see planning_turns)."""
+    now, device_ids = c.clock(), [device_id for page in pages for device_id in page]
+    c.job_devices.add_pending(job.id, device_ids, now, job.incarnation)
+    outcomes = [refused[device_id] for device_id in device_ids if device_id in refused]
     if outcomes:  # a replayed page changes nothing: the rows are final
         c.job_devices.record_outcomes(job.id, outcomes, now, job.incarnation)
 

@@ -15,8 +15,9 @@ from shared.hub_gateway import EXPORT_BUSY, ExportState, HubFailure
 from shared.messages import DispatchRequest, PlanKind, PlanRequest
 from shared.settings import Settings
 
+from dispatcher import export_planning
 from dispatcher.planning import plan_job
-from dispatcher.export_planning import EXPORT_BUSY_WAIT, EXPORT_WAIT
+from dispatcher.export_planning import EXPORT_BUSY_WAIT, EXPORT_WAIT, PAGES_PER_TURN
 from tests.unit.pipeline.conftest import MODEL, FakeHub, Pipeline, pending_job, property_op, run_until_quiet
 
 
@@ -63,6 +64,12 @@ class ExportingHub(FakeHub):
     def export_state(self, job_id: str) -> ExportState:
         self.exports[job_id] -= 1
         return ExportState("running") if self.exports[job_id] > 0 else ExportState(self.outcome, "it broke")
+
+
+@pytest.fixture
+def page_a_turn(monkeypatch):
+    """Planning writes one page per turn, so each add_pending call is one page."""
+    monkeypatch.setattr(export_planning, "PAGES_PER_TURN", 1)
 
 
 @pytest.fixture
@@ -116,7 +123,7 @@ def test_the_group_s_devices_are_planned_in_id_order_and_each_page_is_sent_as_it
     assert [query for query in exporting.hub.queries] == []  # no twin query at all
 
 
-def test_sending_starts_with_the_first_page_and_the_job_ends_only_once_planning_is_done(exporting):
+def test_sending_starts_with_the_first_page_and_the_job_ends_only_once_planning_is_done(exporting, page_a_turn):
     ids = vending(exporting, 350)
     job = pending_job(exporting, [property_op()])
     original_add = exporting.c.job_devices.add_pending
@@ -146,6 +153,28 @@ def test_sending_starts_with_the_first_page_and_the_job_ends_only_once_planning_
     assert sorted(call[1] for call in exporting.hub.calls) == ids  # each device once
 
 
+def test_planning_writes_the_first_page_alone_then_many_pages_a_turn_each_sent_as_its_own_batch(exporting):
+    count = 98 * (1 + PAGES_PER_TURN) + 50
+    ids = vending(exporting, count)
+    job = pending_job(exporting, [property_op()])
+    original_add = exporting.c.job_devices.add_pending
+    turns = []  # per call: how many devices, and how many batches were already sent
+
+    def noting_add(job_id, device_ids, *args, **kwargs):
+        turns.append((len(device_ids), len(exporting.dispatch_queue.sent)))
+        return original_add(job_id, device_ids, *args, **kwargs)
+
+    exporting.c.job_devices.add_pending = noting_add
+    plan_job(PlanRequest.plan(job), exporting.c)
+    deliver_plans(exporting, plans(exporting))
+    assert turns == [(98, 0), (98 * PAGES_PER_TURN, 1), (50, 1 + PAGES_PER_TURN)]  # the first page is sent at once
+    batches = exporting.dispatch_queue.take(DispatchRequest)
+    assert [b.size for b in batches] == [98] * (1 + PAGES_PER_TURN) + [50]
+    assert [(b.first_device_id, b.last_device_id) for b in batches] == [
+        (ids[n], ids[min(n + 97, count - 1)]) for n in range(0, count, 98)]
+    assert exporting.c.job_devices.get_progress("job-1").total == count
+
+
 def test_devices_the_job_cannot_apply_to_fail_at_planning_and_are_not_sent_to(exporting):
     ids = vending(exporting, 5)
     exporting.hub.add(ids[2], is_edge=True)
@@ -158,7 +187,7 @@ def test_devices_the_job_cannot_apply_to_fail_at_planning_and_are_not_sent_to(ex
     assert exporting.c.jobs.get("job-1").status is JobStatus.FAILED  # the end rule: one device failed
 
 
-def test_a_stop_while_planning_then_a_resume_plans_the_rest_and_sends_each_device_once(exporting):
+def test_a_stop_while_planning_then_a_resume_plans_the_rest_and_sends_each_device_once(exporting, page_a_turn):
     ids = vending(exporting, 300)
     job = pending_job(exporting, [property_op()])
     original_add = exporting.c.job_devices.add_pending
@@ -262,7 +291,7 @@ def test_exports_off_plans_by_queries(exporting):
     assert exporting.hub.exports == {} and exporting.hub.queries
 
 
-def test_the_watchdog_asks_again_for_the_planning_of_a_job_that_stalled_while_it_planned(exporting):
+def test_the_watchdog_asks_again_for_the_planning_of_a_job_that_stalled_while_it_planned(exporting, page_a_turn):
     vending(exporting, 300)
     job = pending_job(exporting, [property_op()])
     original_add = exporting.c.job_devices.add_pending
