@@ -219,13 +219,19 @@ class OneWriterPerJob:
     pipeline ran at 335 devices/s; queued behind one lock, 0.09 s and 473 devices/s. Conflicts
     remain only between processes.
 
-    Planning (`add_pending`) is not in the queue the senders and the collector wait in: it meets
-    only the one writer at the queue's head, so a job that sends while it plans plans at half the
-    partition's turns, not at one turn in as many as there are senders (bench.planning_writes).
+    Two kinds of write are not in the queue the senders wait in, and meet only the one writer at
+    its head:
+    - planning (`add_pending`), so a job that sends while it plans plans at half the partition's
+      turns, not at one turn in as many as there are senders (bench.planning_writes), and a
+      planner's turn writes many pages (dispatcher.export_planning.PAGES_PER_TURN);
+    - the collector's records (`record_outcomes`), so an outcome a sender knows waits for one
+      claim at most, not for every claim queued before it: more claims than records would
+      otherwise grow the devices `running` with their outcome known, and a sender's next claim
+      waits for the outcomes before it instead.
     """
 
     _WRITES = frozenset({"add_pending", "claim", "release", "record_outcomes"})
-    _PLANNING = "add_pending"
+    _AHEAD_OF_THE_QUEUE = frozenset({"add_pending", "record_outcomes"})
     _locks: dict[str, tuple[threading.Lock, threading.Lock]] = {}
     _guard = threading.Lock()
 
@@ -237,7 +243,7 @@ class OneWriterPerJob:
         if name not in self._WRITES:
             return attribute
 
-        def planning(job_id, *args, **kwargs):
+        def ahead_of_the_queue(job_id, *args, **kwargs):
             _, write = self._locks_of(job_id)
             with write:
                 return attribute(job_id, *args, **kwargs)
@@ -247,10 +253,10 @@ class OneWriterPerJob:
             with queue, write:
                 return attribute(job_id, *args, **kwargs)
 
-        return planning if name == self._PLANNING else one_at_a_time
+        return ahead_of_the_queue if name in self._AHEAD_OF_THE_QUEUE else one_at_a_time
 
     @classmethod
     def _locks_of(cls, job_id: str) -> tuple[threading.Lock, threading.Lock]:
-        """The job's queue (every writer but planning waits there first) and its write lock."""
+        """The job's queue (senders' claims and releases wait there first) and its write lock."""
         with cls._guard:
             return cls._locks.setdefault(job_id, (threading.Lock(), threading.Lock()))

@@ -290,26 +290,35 @@ def test_one_writer_per_job_queues_writes_to_one_job_and_lets_reads_through():
     assert max(overlaps) == 1 and repository.get_progress("a") == "read"
 
 
-def test_planning_writes_do_not_wait_in_the_queue_of_the_jobs_senders():
+@pytest.mark.parametrize("write", ["add_pending", "record_outcomes"])
+def test_planning_and_records_do_not_wait_in_the_queue_of_the_jobs_senders(write):
     written = []
 
     class Repository:
         def add_pending(self, job_id, device_ids, now):
             written.append("planned")
 
+        def record_outcomes(self, job_id, outcomes, now):
+            written.append("recorded")
+
         def claim(self, job_id, batch, now):
             written.append("claimed")
 
+        def release(self, job_id, device_ids, now):
+            written.append("released")
+
     repository = OneWriterPerJob(Repository())
-    senders_queue, _ = OneWriterPerJob._locks_of("queued-job")
+    job_id = f"queued-job-{write}"
+    senders_queue, _ = OneWriterPerJob._locks_of(job_id)
     with senders_queue:  # senders are waiting for their turn
-        sender = threading.Thread(target=repository.claim, args=("queued-job", None, None))
-        planner = threading.Thread(target=repository.add_pending, args=("queued-job", ["d1"], None))
-        sender.start(), planner.start()
-        planner.join(timeout=10)
-        assert not planner.is_alive() and written == ["planned"]
-    sender.join(timeout=10)
-    assert written == ["planned", "claimed"]
+        sender = threading.Thread(target=repository.claim, args=(job_id, None, None))
+        releaser = threading.Thread(target=repository.release, args=(job_id, ["d1"], None))
+        ahead = threading.Thread(target=getattr(repository, write), args=(job_id, ["d1"], None))
+        sender.start(), releaser.start(), ahead.start()
+        ahead.join(timeout=10)
+        assert not ahead.is_alive() and written == ["planned" if write == "add_pending" else "recorded"]
+    sender.join(timeout=10), releaser.join(timeout=10)
+    assert sorted(written[1:]) == ["claimed", "released"]
 
 
 def test_a_queried_twin_reads_as_a_device_with_its_status_etag_model_and_edge_flag():
