@@ -192,12 +192,12 @@ class HubGateway:
         self.for_reads = InteractiveHub(self, self._admit_read)
         self.for_job_checks = InteractiveHub(self, self._admit_job_check)
 
-    def _limiter(self, hub_rate: float, rate: float, burst: float | None):
+    def _limiter(self, hub_rate: float, rate: float, burst: float):
         if hub_rate > 0:
             return RateLimiter(rate, burst, clock=self.monotonic, sleep=self.sleep)
         return Unlimited(clock=self.monotonic, sleep=self.sleep)
 
-    def _reads_budget(self, share: int) -> tuple[float, float | None]:
+    def _reads_budget(self, share: int) -> tuple[float, float]:
         part = self.limits.interactive_query_share
         return _budget(self.limits.queries_per_second, 60, share, burst_part=part, rate_part=part)
 
